@@ -1,0 +1,115 @@
+"""Typed verification failures.
+
+Every failure the verifier can report is its own class so that callers (the CLI,
+the API, tests) can tell *what* failed without parsing messages. `check` is a
+short stable identifier used in machine-readable output.
+"""
+
+from __future__ import annotations
+
+
+class VerificationError(Exception):
+    """A check failed. Subclasses name which one."""
+
+    check = "verification"
+
+    def __init__(self, message: str, *, subject: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        #: what was being checked when it failed (an event index, an artifact name, ...)
+        self.subject = subject
+
+    def __str__(self) -> str:
+        if self.subject:
+            return f"{self.subject}: {self.message}"
+        return self.message
+
+
+class MalformedInput(VerificationError):
+    """The receipt, bundle, proof or note cannot be parsed at all."""
+
+    check = "format"
+
+
+class CanonicalEncodingError(VerificationError):
+    """An event is not valid RFC 8785 canonical JSON of the expected shape."""
+
+    check = "event-encoding"
+
+
+class LeafHashMismatch(VerificationError):
+    """The event bytes do not hash to the stated leaf hash."""
+
+    check = "leaf-hash"
+
+
+class InclusionProofError(VerificationError):
+    """The inclusion proof does not lead from the leaf to the checkpoint root."""
+
+    check = "inclusion"
+
+
+class ConsistencyProofError(VerificationError):
+    """Two tree heads are not consistent: history was rewritten or the proof is bad."""
+
+    check = "consistency"
+
+
+class CheckpointFormatError(VerificationError):
+    """The checkpoint or signed note is not well formed."""
+
+    check = "checkpoint-format"
+
+
+class CheckpointOriginMismatch(VerificationError):
+    """The checkpoint belongs to another log."""
+
+    check = "checkpoint-origin"
+
+
+class SignatureError(VerificationError):
+    """No valid signature by a trusted key on the checkpoint (or a manifest)."""
+
+    check = "signature"
+
+
+class KeyMismatch(VerificationError):
+    """A public key in the evidence differs from the one the verifier trusts."""
+
+    check = "key"
+
+
+class TimestampError(VerificationError):
+    """An RFC 3161 token failed: status, signature, chain, EKU, nonce, policy or imprint."""
+
+    check = "timestamp"
+
+
+class TimestampImprintMismatch(TimestampError):
+    """The token timestamps some other data."""
+
+    check = "timestamp-imprint"
+
+
+class TimestampChainError(TimestampError):
+    """The TSA certificate does not chain to a trusted root, or lacks the timeStamping EKU."""
+
+    check = "timestamp-chain"
+
+
+class ArtifactHashMismatch(VerificationError):
+    """Artifact bytes do not match the hashes recorded in the ingest event."""
+
+    check = "artifact-hash"
+
+
+class ChainBreak(VerificationError):
+    """An event's `prev` does not point to the previous event about the same item."""
+
+    check = "item-chain"
+
+
+class OrderError(VerificationError):
+    """Events are missing, duplicated or out of ledger order."""
+
+    check = "order"
