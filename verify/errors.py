@@ -113,3 +113,56 @@ class OrderError(VerificationError):
     """Events are missing, duplicated or out of ledger order."""
 
     check = "order"
+
+
+class TimestampFormatError(TimestampError, MalformedInput):
+    """A time-stamp response or token cannot be parsed, or is not shaped as RFC 3161 requires.
+
+    It is both a timestamp failure and malformed input, so callers catching either see it.
+    """
+
+    check = "timestamp-format"
+
+
+class TimestampRejected(TimestampError):
+    """The TSA answered with a status other than granted; no token was issued."""
+
+    check = "timestamp-status"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        subject: str | None = None,
+        status: str = "",
+        fail_info: tuple[str, ...] = (),
+        status_text: str = "",
+    ) -> None:
+        super().__init__(message, subject=subject)
+        self.status = status
+        self.fail_info = fail_info
+        self.status_text = status_text
+
+
+class TimestampSignatureError(TimestampError):
+    """The token's CMS signature or its signed message digest does not verify."""
+
+    check = "timestamp-signature"
+
+
+class TimestampSignerMismatch(TimestampError):
+    """The ESSCertID(v2) or TSA name in the token does not name the certificate that signed it."""
+
+    check = "timestamp-signer"
+
+
+class TimestampNonceMismatch(TimestampError):
+    """The token does not echo the nonce of our request: a replayed or foreign response."""
+
+    check = "timestamp-nonce"
+
+
+class TimestampPolicyMismatch(TimestampError):
+    """The token was issued under another TSA policy than the one required."""
+
+    check = "timestamp-policy"

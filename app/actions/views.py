@@ -1,0 +1,88 @@
+"""Containment actions: structured log entries about what responders did, each a ledger event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.auth.models import Principal
+from app.cases.service import readable_case, writable_case
+from app.deps import Collector, Reader, VaultDep
+from app.events import record
+from app.vault import Vault
+from verify.events import chain_key, decode_event
+
+router = APIRouter(prefix="/v1/cases/{case_id}/actions", tags=["containment"])
+
+
+class ActionKind(StrEnum):
+    isolate_host = "isolate_host"
+    disable_account = "disable_account"
+    revoke_token = "revoke_token"
+    block_ioc = "block_ioc"
+    other = "other"
+
+
+class Outcome(StrEnum):
+    succeeded = "succeeded"
+    failed = "failed"
+    partial = "partial"
+    pending = "pending"
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: ActionKind
+    target: Annotated[str, Field(min_length=1, max_length=500)]
+    performed_by: Annotated[str | None, Field(max_length=200)] = None
+    performed_at: datetime | None = None
+    outcome: Outcome
+    ticket: Annotated[str | None, Field(max_length=200)] = None
+    details: Annotated[str, Field(max_length=20_000)] = ""
+
+    @field_validator("performed_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("performed_at must carry a timezone (e.g. Z)")
+        return v
+
+
+def log_action(vault: Vault, who: Principal, case_id: str, data: ActionIn) -> dict[str, Any]:
+    writable_case(vault.engine, case_id, who)
+    at = (data.performed_at or datetime.now(UTC)).astimezone(UTC)
+    body = {
+        "action": data.action.value,
+        "target": data.target,
+        "performed_by": data.performed_by or who.id,
+        "performed_at": at.isoformat(),
+        "outcome": data.outcome.value,
+        "ticket": data.ticket,
+        "details": data.details,
+    }
+    return record(vault, who, "containment", body, case=case_id).to_json()
+
+
+@router.post("", status_code=201)
+async def create_action(
+    case_id: str, data: ActionIn, vault: VaultDep, who: Collector
+) -> dict[str, Any]:
+    receipt = await run_in_threadpool(log_action, vault, who, case_id, data)
+    return {"receipt": receipt}
+
+
+@router.get("")
+def list_actions(case_id: str, vault: VaultDep, who: Reader) -> list[dict[str, Any]]:
+    readable_case(vault.engine, case_id, who)
+    out = []
+    for e in vault.ledger.chain(chain_key(case_id, None)):
+        ev = decode_event(e.canonical)
+        if ev.type == "containment":
+            out.append({"index": e.index, "at": ev.at.isoformat(), "actor": ev.actor_id, **ev.body})
+    return out

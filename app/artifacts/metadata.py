@@ -1,0 +1,89 @@
+"""Validation of what a collector says about an artifact. Bad input is refused before any byte is stored."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.errors import BadRequest
+
+_MEDIA = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def clean_file_name(name: str) -> str:
+    """A file name as evidence metadata: kept verbatim where safe, refused where not.
+
+    Refusing (rather than silently rewriting) keeps what the ledger records equal to
+    what the collector sent; path separators and control characters are never stored.
+    """
+    if not name or len(name) > 255:
+        raise BadRequest("file name must be 1-255 characters")
+    name = unicodedata.normalize("NFC", name)
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise BadRequest("file name contains control or invisible format characters")
+    if "/" in name or "\\" in name:
+        raise BadRequest("file name must not contain path separators")
+    if name in (".", "..") or name.strip() != name or not name.strip(". "):
+        raise BadRequest("file name is not a usable name")
+    return name
+
+
+class ArtifactMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file_name: str
+    media_type: str = "application/octet-stream"
+    source_host: str | None = Field(default=None, max_length=255)
+    collection_method: str | None = Field(default=None, max_length=255)
+    collection_tool: str | None = Field(default=None, max_length=255)
+    collected_at: datetime | None = None
+    notes: str = Field(default="", max_length=20_000)
+    sha256: str | None = None
+
+    @field_validator("file_name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return clean_file_name(v)
+
+    @field_validator("media_type")
+    @classmethod
+    def _media(cls, v: str) -> str:
+        v = v.split(";", 1)[0].strip().lower()
+        if not _MEDIA.match(v):
+            raise ValueError("not a media type like type/subtype")
+        return v
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v = v.lower()
+        if not _SHA256.match(v):
+            raise ValueError("sha256 must be 64 hex digits")
+        return v
+
+    @field_validator("collected_at")
+    @classmethod
+    def _when(cls, v: datetime | None) -> datetime | None:
+        if v is None:
+            return v
+        if v.tzinfo is None:
+            raise ValueError("collected_at must carry a timezone (e.g. Z)")
+        v = v.astimezone(UTC)
+        if v > datetime.now(UTC).replace(microsecond=0).replace(year=datetime.now(UTC).year + 1):
+            raise ValueError("collected_at is implausibly far in the future")
+        return v
+
+    @field_validator("source_host", "collection_method", "collection_tool", "notes")
+    @classmethod
+    def _printable(cls, v: str | None) -> str | None:
+        if v is not None and any(
+            unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in v
+        ):
+            raise ValueError("control characters are not allowed")
+        return v

@@ -1,0 +1,222 @@
+"""Artifacts: recording an ingest once the bytes are safely stored, reading them back with
+an access event, custody transfers and annotations. Every touch is a custody event."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from app.artifacts.metadata import ArtifactMeta
+from app.artifacts.models import Artifact
+from app.auth.models import Principal, Role
+from app.auth.service import get_principal
+from app.cases.models import Case
+from app.cases.service import readable_case, writable_case
+from app.errors import BadRequest, Forbidden, NotFound
+from app.events import record
+from app.vault import Vault
+from custody.ledger import Receipt
+from storage.base import Retention, StoredObject
+from verify.errors import VerificationError
+from verify.manifest import verify_manifest_signature
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    case: Case
+    meta: ArtifactMeta
+    retention: Retention
+    signature: dict[str, str] | None
+
+
+def plan_ingest(
+    vault: Vault, who: Principal, case_id: str, meta: ArtifactMeta, signature: str | None
+) -> IngestPlan:
+    """Everything that can refuse an upload, checked before the first byte is read."""
+    case = writable_case(vault.engine, case_id, who)
+    signed: dict[str, str] | None = None
+    if signature is not None:
+        if who.public_key is None:
+            raise BadRequest("a manifest signature was sent but no public key is registered")
+        if meta.sha256 is None:
+            raise BadRequest("a signed manifest needs the declared sha256")
+        try:
+            verify_manifest_signature(case.id, meta.file_name, meta.sha256, signature, who.public_key)
+        except VerificationError as exc:
+            raise BadRequest(f"manifest signature refused: {exc}") from exc
+        signed = {"signature": signature, "public_key": who.public_key}
+    until = datetime.now(UTC) + timedelta(days=case.retention_days)
+    return IngestPlan(case, meta, Retention("COMPLIANCE", until), signed)
+
+
+def record_ingest(
+    vault: Vault, who: Principal, plan: IngestPlan, stored: StoredObject
+) -> tuple[Artifact, Receipt]:
+    """Stored bytes become evidence: an invisible row, the sealed event, then visibility."""
+    d = stored.digests
+    meta = plan.meta
+    now = datetime.now(UTC)
+    artifact = Artifact(
+        id="art-" + uuid.uuid4().hex[:20],
+        case_id=plan.case.id,
+        file_name=meta.file_name,
+        media_type=meta.media_type,
+        size=d.size,
+        sha256=d.sha256,
+        sha1=d.sha1,
+        md5=d.md5,
+        object_key=stored.key,
+        source_host=meta.source_host,
+        collection_method=meta.collection_method,
+        collection_tool=meta.collection_tool,
+        collected_at=meta.collected_at,
+        notes=meta.notes,
+        collector=who.id,
+        custodian=who.id,
+        created_at=now,
+    )
+    with Session(vault.engine) as s:
+        s.add(artifact)
+        s.commit()
+    body: dict[str, Any] = {
+        "artifact": artifact.id,
+        "file_name": meta.file_name,
+        "media_type": meta.media_type,
+        "size": d.size,
+        "sha256": d.sha256,
+        "sha1": d.sha1,
+        "md5": d.md5,
+        "object_key": stored.key,
+        "deduplicated": not stored.created,
+        "source_host": meta.source_host,
+        "collection_method": meta.collection_method,
+        "collection_tool": meta.collection_tool,
+        "collected_at": meta.collected_at.isoformat() if meta.collected_at else None,
+        "notes": meta.notes,
+        "retention": {"mode": plan.retention.mode, "until": plan.retention.until.isoformat()},
+    }
+    if plan.signature:
+        body["collector_signature"] = plan.signature
+    try:
+        receipt = record(vault, who, "ingest", body, case=plan.case.id, item=artifact.id)
+    except Exception:
+        with Session(vault.engine) as s:
+            row = s.get(Artifact, artifact.id)
+            if row is not None:
+                s.delete(row)
+                s.commit()
+        raise
+    with Session(vault.engine) as s:
+        row = s.get(Artifact, artifact.id)
+        assert row is not None
+        row.ingest_index = receipt.event.index
+        s.commit()
+        s.refresh(row)
+        s.expunge(row)
+    if plan.case.legal_hold:
+        vault.store.set_legal_hold(stored.key, True)
+    return row, receipt
+
+
+def get_artifact(engine: Engine, artifact_id: str, who: Principal) -> Artifact:
+    with Session(engine) as s:
+        art = s.get(Artifact, artifact_id)
+        if art is None or art.ingest_index is None:
+            raise NotFound(f"no artifact {artifact_id!r}")
+        s.expunge(art)
+    readable_case(engine, art.case_id, who)  # collectors: 404 for others' cases
+    return art
+
+
+def list_artifacts(engine: Engine, case_id: str, who: Principal) -> list[Artifact]:
+    readable_case(engine, case_id, who)
+    with Session(engine) as s:
+        rows = list(
+            s.exec(
+                select(Artifact)
+                .where(Artifact.case_id == case_id, col(Artifact.ingest_index).is_not(None))
+                .order_by(col(Artifact.created_at))
+            ).all()
+        )
+        for r in rows:
+            s.expunge(r)
+        return rows
+
+
+def find_by_sha256(engine: Engine, sha256: str, who: Principal) -> list[Artifact]:
+    with Session(engine) as s:
+        rows = list(
+            s.exec(
+                select(Artifact).where(
+                    Artifact.sha256 == sha256, col(Artifact.ingest_index).is_not(None)
+                )
+            ).all()
+        )
+        for r in rows:
+            s.expunge(r)
+    visible = []
+    for r in rows:
+        try:
+            readable_case(engine, r.case_id, who)
+        except NotFound:
+            continue
+        visible.append(r)
+    return visible
+
+
+def record_access(
+    vault: Vault,
+    who: Principal,
+    art: Artifact,
+    reason: str,
+    byte_range: tuple[int, int] | None,
+) -> Receipt:
+    """Reading evidence is itself a custody fact, sealed before the first byte leaves."""
+    reason = reason.strip()
+    if not reason:
+        raise BadRequest("a reason is required to access evidence")
+    body: dict[str, Any] = {"reason": reason, "sha256": art.sha256}
+    if byte_range is not None:
+        body["range"] = [byte_range[0], byte_range[1]]
+    return record(vault, who, "access", body, case=art.case_id, item=art.id)
+
+
+def transfer(
+    vault: Vault, who: Principal, artifact_id: str, to: str, reason: str
+) -> tuple[Artifact, Receipt]:
+    art = get_artifact(vault.engine, artifact_id, who)
+    if who.role == Role.auditor:
+        raise Forbidden("auditors do not take part in custody")
+    if who.role != Role.admin and art.custodian != who.id:
+        raise Forbidden(f"only the current custodian ({art.custodian}) may transfer custody")
+    receiver = get_principal(vault.engine, to)
+    if receiver.id == art.custodian:
+        raise BadRequest(f"{receiver.id} already holds custody")
+    if receiver.role == Role.auditor:
+        raise BadRequest("custody cannot be transferred to an auditor")
+    body = {
+        "from": {"id": art.custodian},
+        "to": {"id": receiver.id, "role": receiver.role},
+        "reason": reason,
+    }
+    receipt = record(vault, who, "transfer", body, case=art.case_id, item=art.id)
+    with Session(vault.engine) as s:
+        row = s.get(Artifact, art.id)
+        assert row is not None
+        row.custodian = receiver.id
+        s.commit()
+        s.refresh(row)
+        s.expunge(row)
+    return row, receipt
+
+
+def annotate(vault: Vault, who: Principal, artifact_id: str, text: str) -> Receipt:
+    art = get_artifact(vault.engine, artifact_id, who)
+    if who.role == Role.auditor:
+        raise Forbidden("auditors read; they do not annotate evidence")
+    return record(vault, who, "annotation", {"text": text}, case=art.case_id, item=art.id)

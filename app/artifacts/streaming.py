@@ -1,0 +1,186 @@
+"""Moving request bodies into an object-store upload without ever holding them whole.
+
+Chunks are gathered to ~1 MiB and handed to a worker thread, so hashing (which releases
+the GIL) and disk or S3 writes overlap with receiving the next chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from fastapi.concurrency import run_in_threadpool
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
+
+from app.errors import BadRequest, PayloadTooLarge
+from storage.base import Upload
+
+FLUSH = 1 << 20
+MAX_FIELD = 64 * 1024
+MAX_FIELDS = 32
+
+
+class ChunkWriter:
+    """Buffers small chunks and writes them to the upload from a worker thread."""
+
+    def __init__(self, upload: Upload, limit: int) -> None:
+        self.upload = upload
+        self.limit = limit
+        self.size = 0
+        self._buf = bytearray()
+
+    async def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise PayloadTooLarge(f"artifact exceeds the {self.limit}-byte limit")
+        self._buf += chunk
+        if len(self._buf) >= FLUSH:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self._buf:
+            data = bytes(self._buf)
+            self._buf.clear()
+            await run_in_threadpool(self.upload.write, data)
+
+
+async def copy_raw(stream: AsyncIterator[bytes], writer: ChunkWriter) -> None:
+    async for chunk in stream:
+        if chunk:
+            await writer.write(chunk)
+    await writer.flush()
+
+
+@dataclass
+class _Part:
+    headers: dict[str, str] = field(default_factory=dict)
+    name: str | None = None
+    filename: str | None = None
+    content_type: str | None = None
+    value: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class MultipartResult:
+    fields: dict[str, str]
+    file_name: str | None
+    file_type: str | None
+    file_seen: bool
+
+
+async def copy_multipart(
+    stream: AsyncIterator[bytes],
+    content_type: str,
+    file_field: str,
+    on_file_start: Callable[[dict[str, str], str | None, str | None], ChunkWriter],
+) -> tuple[MultipartResult, ChunkWriter | None]:
+    """Streams the one file part into the writer made by `on_file_start`.
+
+    Text fields must come before the file (browsers send form fields in document
+    order), because the upload's checks are fixed when the file starts.
+    """
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise BadRequest("multipart body without a boundary")
+    fields: dict[str, str] = {}
+    result = MultipartResult(fields, None, None, False)
+    writer: ChunkWriter | None = None
+    current = _Part()
+    header_field = bytearray()
+    header_value = bytearray()
+    pending: list[bytes] = []
+    errors: list[Exception] = []
+
+    def on_part_begin() -> None:
+        nonlocal current
+        current = _Part()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header_field.extend(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header_value.extend(data[start:end])
+
+    def on_header_end() -> None:
+        current.headers[header_field.decode("latin-1").lower()] = header_value.decode("utf-8", "replace")
+        header_field.clear()
+        header_value.clear()
+
+    def on_headers_finished() -> None:
+        nonlocal writer
+        disp, opts = parse_options_header(current.headers.get("content-disposition", ""))
+        if disp != b"form-data" or b"name" not in opts:
+            errors.append(BadRequest("multipart part without a form-data name"))
+            return
+        current.name = opts[b"name"].decode("utf-8", "replace")
+        if b"filename" in opts:
+            current.filename = opts[b"filename"].decode("utf-8", "replace")
+        current.content_type = current.headers.get("content-type")
+        if current.name == file_field:
+            if result.file_seen:
+                errors.append(BadRequest(f"more than one {file_field!r} part"))
+                return
+            result.file_seen = True
+            result.file_name = current.filename
+            result.file_type = current.content_type
+            try:
+                writer = on_file_start(fields, current.filename, current.content_type)
+            except Exception as exc:  # surfaced after parser.write returns
+                errors.append(exc)
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if current.name == file_field:
+            pending.append(bytes(data[start:end]))
+        else:
+            current.value.extend(data[start:end])
+            if len(current.value) > MAX_FIELD:
+                errors.append(BadRequest(f"form field {current.name!r} is too large"))
+
+    def on_part_end() -> None:
+        if current.name is None:
+            return
+        if current.name == file_field:
+            return
+        if len(fields) >= MAX_FIELDS:
+            errors.append(BadRequest("too many form fields"))
+            return
+        try:
+            fields[current.name] = current.value.decode("utf-8")
+        except UnicodeDecodeError:
+            errors.append(BadRequest(f"form field {current.name!r} is not UTF-8"))
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    async for chunk in stream:
+        try:
+            parser.write(chunk)
+        except Exception as exc:
+            raise BadRequest(f"malformed multipart body: {exc}") from exc
+        if errors:
+            raise errors[0]
+        if writer is not None:
+            for piece in pending:
+                await writer.write(piece)
+        pending.clear()
+    try:
+        parser.finalize()
+    except Exception as exc:
+        raise BadRequest(f"malformed multipart body: {exc}") from exc
+    if errors:
+        raise errors[0]
+    if parser.state != MultipartState.END:
+        raise BadRequest("multipart body ended before its closing boundary")
+    if writer is not None:
+        await writer.flush()
+    return result, writer

@@ -1,0 +1,254 @@
+"""Evidence in and out over HTTP: streaming upload (raw or multipart), download with ranges."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
+
+from app.artifacts import service
+from app.artifacts.metadata import ArtifactMeta
+from app.artifacts.models import Artifact
+from app.artifacts.schemas import AnnotationIn, ArtifactOut, ChainEntry, IngestOut, TransferIn
+from app.artifacts.streaming import ChunkWriter, copy_multipart, copy_raw
+from app.deps import Collector, Reader, VaultDep
+from app.errors import BadRequest, LengthRequired, PayloadTooLarge, RangeNotSatisfiable
+from app.vault import Vault
+from verify.events import chain_key, decode_event
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", tags=["artifacts"])
+SIGNATURE_HEADER = "x-locard-manifest-signature"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _meta(values: dict[str, Any]) -> ArtifactMeta:
+    try:
+        return ArtifactMeta.model_validate({k: v for k, v in values.items() if v not in (None, "")})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise BadRequest(f"invalid artifact metadata: {where}: {first.get('msg')}") from exc
+
+
+def _declared_length(request: Request, limit: int) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        if "chunked" not in request.headers.get("transfer-encoding", "").lower():
+            raise LengthRequired("send Content-Length or use chunked transfer encoding")
+        return None
+    if not raw.isdigit():
+        raise BadRequest("Content-Length is not a number")
+    length = int(raw)
+    if length > limit:
+        raise PayloadTooLarge(f"artifact of {length} bytes exceeds the {limit}-byte limit")
+    return length
+
+
+@router.post("/cases/{case_id}/artifacts", status_code=201, response_model=IngestOut)
+async def upload(
+    case_id: str,
+    request: Request,
+    vault: VaultDep,
+    who: Collector,
+    file_name: Annotated[str | None, Query(max_length=255)] = None,
+    media_type: Annotated[str | None, Query(max_length=128)] = None,
+    source_host: Annotated[str | None, Query(max_length=255)] = None,
+    collection_method: Annotated[str | None, Query(max_length=255)] = None,
+    collection_tool: Annotated[str | None, Query(max_length=255)] = None,
+    collected_at: Annotated[str | None, Query(max_length=64)] = None,
+    notes: Annotated[str | None, Query(max_length=4000)] = None,
+    sha256: Annotated[str | None, Query(max_length=64)] = None,
+) -> IngestOut:
+    """Stream one artifact into the case.
+
+    Raw body (any content type but multipart) with metadata in the query, or
+    `multipart/form-data` with metadata fields before a `file` part. Nothing is
+    stored or recorded unless every byte arrived and matched what was declared.
+    """
+    limit = vault.settings.max_upload_bytes
+    declared = _declared_length(request, limit)
+    signature = request.headers.get(SIGNATURE_HEADER)
+    content_type = request.headers.get("content-type", "application/octet-stream")
+    query = {
+        "file_name": file_name,
+        "media_type": media_type,
+        "source_host": source_host,
+        "collection_method": collection_method,
+        "collection_tool": collection_tool,
+        "collected_at": collected_at,
+        "notes": notes,
+        "sha256": sha256,
+    }
+    writer: ChunkWriter | None = None
+    plan: service.IngestPlan | None = None
+
+    def start(fields: dict[str, str], name: str | None, ftype: str | None) -> ChunkWriter:
+        nonlocal writer, plan
+        values = {**query, **fields}
+        values.setdefault("file_name", name)
+        if not values.get("file_name"):
+            values["file_name"] = name
+        if not values.get("media_type") and ftype:
+            values["media_type"] = ftype
+        meta = _meta(values)
+        plan = service.plan_ingest(vault, who, case_id, meta, signature)
+        upload = vault.store.begin_upload(
+            expected_sha256=meta.sha256, max_size=limit, retention=plan.retention
+        )
+        writer = ChunkWriter(upload, limit)
+        return writer
+
+    try:
+        if content_type.lower().startswith("multipart/form-data"):
+            result, _ = await copy_multipart(request.stream(), content_type, "file", start)
+            if not result.file_seen:
+                raise BadRequest("multipart upload has no 'file' part")
+        else:
+            if not query["media_type"] and content_type.lower() != "application/octet-stream":
+                query["media_type"] = content_type
+            await run_in_threadpool(start, {}, None, None)
+            assert writer is not None
+            await copy_raw(request.stream(), writer)
+            if declared is not None and writer.size != declared:
+                raise BadRequest(
+                    f"body has {writer.size} bytes but Content-Length said {declared}"
+                )
+        assert writer is not None and plan is not None
+        if writer.size == 0:
+            raise BadRequest("empty artifact: zero bytes are not evidence")
+        stored = await run_in_threadpool(writer.upload.commit)
+    except ClientDisconnect:
+        log.info("client disconnected mid-upload to %s; upload discarded", case_id)
+        raise BadRequest("client disconnected before the upload completed") from None
+    finally:
+        if writer is not None:
+            await run_in_threadpool(writer.upload.abort)  # a no-op after commit
+    artifact, receipt = await run_in_threadpool(service.record_ingest, vault, who, plan, stored)
+    return IngestOut(artifact=ArtifactOut.model_validate(artifact), receipt=receipt.to_json())
+
+
+@router.get("/cases/{case_id}/artifacts", response_model=list[ArtifactOut])
+def list_artifacts(case_id: str, vault: VaultDep, who: Reader) -> list[ArtifactOut]:
+    return [ArtifactOut.model_validate(a) for a in service.list_artifacts(vault.engine, case_id, who)]
+
+
+@router.get("/artifacts/{artifact_id}", response_model=ArtifactOut)
+def read_artifact(artifact_id: str, vault: VaultDep, who: Reader) -> ArtifactOut:
+    return ArtifactOut.model_validate(service.get_artifact(vault.engine, artifact_id, who))
+
+
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One `bytes=` range as [start, end) or None for the whole object."""
+    if header is None:
+        return None
+    m = _RANGE.match(header.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        raise RangeNotSatisfiable("only a single 'bytes=start-end' range is supported")
+    first, last = m.group(1), m.group(2)
+    if not first:  # suffix: the last N bytes
+        n = int(last)
+        if n == 0:
+            raise RangeNotSatisfiable("empty suffix range")
+        return max(0, size - n), size
+    start = int(first)
+    end = size if not last else min(int(last) + 1, size)
+    if start >= size or end <= start:
+        raise RangeNotSatisfiable(f"range outside an artifact of {size} bytes")
+    return start, end
+
+
+def _content_headers(art: Artifact) -> dict[str, str]:
+    return {
+        "Accept-Ranges": "bytes",
+        "ETag": f'"sha256:{art.sha256}"',
+        "Content-Disposition": f"attachment; filename*=UTF-8''{_rfc5987(art.file_name)}",
+        "X-Locard-SHA256": art.sha256,
+    }
+
+
+def _rfc5987(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+def _rehashing(vault: Vault, art: Artifact, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Full downloads are re-hashed on the way out; a mismatch cuts the stream short."""
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(chunk)
+        yield chunk
+    if h.hexdigest() != art.sha256:
+        log.error("integrity failure: %s hashed %s on download", art.id, h.hexdigest())
+        raise RuntimeError(f"stored bytes of {art.id} no longer match their SHA-256")
+
+
+@router.api_route("/artifacts/{artifact_id}/content", methods=["HEAD"])
+def head_content(artifact_id: str, vault: VaultDep, who: Reader) -> Response:
+    art = service.get_artifact(vault.engine, artifact_id, who)
+    headers = _content_headers(art) | {"Content-Length": str(art.size)}
+    return Response(status_code=200, headers=headers, media_type=art.media_type)
+
+
+@router.get("/artifacts/{artifact_id}/content")
+def download(
+    artifact_id: str,
+    vault: VaultDep,
+    who: Reader,
+    reason: Annotated[str, Query(min_length=1, max_length=2000)],
+    range_header: Annotated[str | None, Header(alias="range")] = None,
+) -> StreamingResponse:
+    """Stream the evidence bytes. The access (who, when, why, which bytes) is sealed first."""
+    art = service.get_artifact(vault.engine, artifact_id, who)
+    byte_range = _parse_range(range_header, art.size)
+    receipt = service.record_access(vault, who, art, reason, byte_range)
+    headers = _content_headers(art) | {"X-Locard-Access-Event": str(receipt.event.index)}
+    if byte_range is None:
+        chunks = _rehashing(vault, art, vault.store.open_range(art.object_key))
+        headers["Content-Length"] = str(art.size)
+        return StreamingResponse(chunks, media_type=art.media_type, headers=headers)
+    start, end = byte_range
+    headers["Content-Range"] = f"bytes {start}-{end - 1}/{art.size}"
+    headers["Content-Length"] = str(end - start)
+    return StreamingResponse(
+        vault.store.open_range(art.object_key, start, end),
+        status_code=206,
+        media_type=art.media_type,
+        headers=headers,
+    )
+
+
+@router.get("/artifacts/{artifact_id}/custody", response_model=list[ChainEntry])
+def custody_chain(artifact_id: str, vault: VaultDep, who: Reader) -> list[ChainEntry]:
+    art = service.get_artifact(vault.engine, artifact_id, who)
+    return [
+        ChainEntry(index=e.index, leaf_hash=e.leaf_hash.hex(), event=decode_event(e.canonical).as_json())
+        for e in vault.ledger.chain(chain_key(art.case_id, art.id))
+    ]
+
+
+@router.post("/artifacts/{artifact_id}/transfers", status_code=201)
+async def transfer(
+    artifact_id: str, data: TransferIn, vault: VaultDep, who: Reader
+) -> dict[str, Any]:
+    art, receipt = await run_in_threadpool(
+        service.transfer, vault, who, artifact_id, data.to, data.reason
+    )
+    return {"artifact": ArtifactOut.model_validate(art), "receipt": receipt.to_json()}
+
+
+@router.post("/artifacts/{artifact_id}/annotations", status_code=201)
+async def annotate(
+    artifact_id: str, data: AnnotationIn, vault: VaultDep, who: Reader
+) -> dict[str, Any]:
+    receipt = await run_in_threadpool(service.annotate, vault, who, artifact_id, data.text)
+    return {"receipt": receipt.to_json()}

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, DateTime, String
+from sqlmodel import Field, SQLModel
+
+
+class Role(StrEnum):
+    collector = "collector"
+    legal = "legal"
+    auditor = "auditor"
+    admin = "admin"
+
+
+class Principal(SQLModel, table=True):
+    __tablename__ = "principals"
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    #: SHA-256 of the bearer token: tokens are 256-bit random, so a fast hash is enough
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True, index=True))
+    #: optional Ed25519 public key (base64, raw 32 bytes) for signed upload manifests
+    public_key: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    disabled: bool = False

@@ -1,0 +1,244 @@
+"""Cases: creation with a quotable identifier, membership, status changes — each an event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.auth.models import Principal, Role
+from app.auth.service import get_principal
+from app.cases.models import Case, CaseMember
+from app.cases.schemas import CaseCreate, CaseUpdate
+from app.errors import Conflict, Forbidden, NotFound
+from app.events import record
+from app.vault import Vault
+from custody.ledger import Receipt
+
+
+def _next_id(s: Session, year: int) -> str:
+    prefix = f"IR-{year}-"
+    count = s.exec(select(func.count()).where(col(Case.id).startswith(prefix))).one()
+    return f"{prefix}{count + 1:04d}"
+
+
+def is_member(engine: Engine, case_id: str, principal_id: str) -> bool:
+    with Session(engine) as s:
+        return s.get(CaseMember, (case_id, principal_id)) is not None
+
+
+def get_case(engine: Engine, case_id: str) -> Case:
+    with Session(engine) as s:
+        case = s.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"no case {case_id!r}")
+        s.expunge(case)
+        return case
+
+
+def readable_case(engine: Engine, case_id: str, who: Principal) -> Case:
+    """A case the principal may read: collectors only their own, everyone else all.
+
+    A collector asking for another's case gets 404, not 403, so case ids do not leak.
+    """
+    case = get_case(engine, case_id)
+    if who.role == Role.collector and not is_member(engine, case_id, who.id):
+        raise NotFound(f"no case {case_id!r}")
+    return case
+
+
+def writable_case(engine: Engine, case_id: str, who: Principal) -> Case:
+    case = readable_case(engine, case_id, who)
+    if who.role not in (Role.collector, Role.admin):
+        raise Forbidden(f"role {who.role!r} may not add to cases")
+    return case
+
+
+def create_case(vault: Vault, who: Principal, data: CaseCreate) -> tuple[Case, Receipt]:
+    now = datetime.now(UTC)
+    owner = data.owner or who.id
+    get_principal(vault.engine, owner)
+    retention = data.retention_days or vault.settings.retention_days
+    for _ in range(20):
+        with Session(vault.engine) as s:
+            case = Case(
+                id=_next_id(s, now.year),
+                title=data.title,
+                description=data.description,
+                severity=data.severity.value,
+                status="new",
+                owner=owner,
+                created_by=who.id,
+                created_at=now,
+                updated_at=now,
+                legal_hold=False,
+                retention_days=retention,
+            )
+            s.add(case)
+            s.add(CaseMember(case_id=case.id, principal_id=who.id))
+            if owner != who.id:
+                s.add(CaseMember(case_id=case.id, principal_id=owner))
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+                continue  # another request took this number; take the next
+            s.refresh(case)
+            s.expunge(case)
+            break
+    else:  # pragma: no cover - needs 20 concurrent collisions
+        raise RuntimeError("could not allocate a case identifier")
+    try:
+        receipt = record(
+            vault,
+            who,
+            "case.created",
+            {
+                "title": case.title,
+                "severity": case.severity,
+                "status": case.status,
+                "owner": case.owner,
+                "retention_days": case.retention_days,
+            },
+            case=case.id,
+        )
+    except Exception:
+        _delete_unrecorded(vault.engine, case.id)
+        raise
+    return case, receipt
+
+
+def _delete_unrecorded(engine: Engine, case_id: str) -> None:
+    """A case whose creation event failed to seal never existed."""
+    with Session(engine) as s:
+        for m in s.exec(select(CaseMember).where(CaseMember.case_id == case_id)).all():
+            s.delete(m)
+        case = s.get(Case, case_id)
+        if case is not None:
+            s.delete(case)
+        s.commit()
+
+
+def list_cases(
+    engine: Engine,
+    who: Principal,
+    *,
+    status: str | None = None,
+    severity: str | None = None,
+    hold: bool | None = None,
+) -> list[Case]:
+    with Session(engine) as s:
+        q = select(Case)
+        if who.role == Role.collector:
+            q = q.join(CaseMember, col(CaseMember.case_id) == col(Case.id)).where(
+                CaseMember.principal_id == who.id
+            )
+        if status:
+            q = q.where(Case.status == status)
+        if severity:
+            q = q.where(Case.severity == severity)
+        if hold is not None:
+            q = q.where(Case.legal_hold == hold)
+        rows = list(s.exec(q.order_by(col(Case.created_at).desc(), col(Case.id).desc())).all())
+        for r in rows:
+            s.expunge(r)
+        return rows
+
+
+def update_case(
+    vault: Vault, who: Principal, case_id: str, data: CaseUpdate
+) -> tuple[Case, Receipt | None]:
+    case = writable_case(vault.engine, case_id, who)
+    changes: dict[str, Any] = {}
+    for field, value in data.model_dump(exclude_none=True).items():
+        value = getattr(value, "value", value)
+        if getattr(case, field) != value:
+            changes[field] = [getattr(case, field), value]
+    if not changes:
+        return case, None
+    if "owner" in changes:
+        get_principal(vault.engine, changes["owner"][1])
+    receipt = record(vault, who, "case.updated", {"changes": changes}, case=case_id)
+    with Session(vault.engine) as s:
+        row = s.get(Case, case_id)
+        assert row is not None
+        for field, (_, new) in changes.items():
+            setattr(row, field, new)
+        row.updated_at = datetime.now(UTC)
+        if "owner" in changes and s.get(CaseMember, (case_id, changes["owner"][1])) is None:
+            s.add(CaseMember(case_id=case_id, principal_id=changes["owner"][1]))
+        s.commit()
+        s.refresh(row)
+        s.expunge(row)
+    return row, receipt
+
+
+def add_member(vault: Vault, who: Principal, case_id: str, principal_id: str) -> Receipt:
+    writable_case(vault.engine, case_id, who)
+    member = get_principal(vault.engine, principal_id)
+    receipt = record(
+        vault, who, "case.member_added", {"principal": member.id, "role": member.role}, case=case_id
+    )
+    with Session(vault.engine) as s:
+        if s.get(CaseMember, (case_id, member.id)) is None:
+            s.add(CaseMember(case_id=case_id, principal_id=member.id))
+            s.commit()
+    return receipt
+
+
+def set_hold(vault: Vault, who: Principal, case_id: str, on: bool, reason: str) -> tuple[Case, Receipt]:
+    """Legal hold on every artifact of the case, enforced by the store (S3 Object Lock).
+
+    Releasing keeps the hold on objects another held case still references: identical
+    bytes are stored once, and one case's release must not expose another's evidence.
+    """
+    from app.artifacts.models import Artifact
+
+    case = readable_case(vault.engine, case_id, who)
+    if case.legal_hold == on:
+        raise Conflict(f"legal hold on {case_id} is already {'set' if on else 'released'}")
+    with Session(vault.engine) as s:
+        keys = sorted(
+            set(
+                s.exec(
+                    select(Artifact.object_key).where(
+                        Artifact.case_id == case_id, col(Artifact.ingest_index).is_not(None)
+                    )
+                ).all()
+            )
+        )
+        still_held: set[str] = set()
+        if not on and keys:
+            still_held = set(
+                s.exec(
+                    select(Artifact.object_key)
+                    .join(Case, col(Case.id) == col(Artifact.case_id))
+                    .where(
+                        col(Artifact.object_key).in_(keys),
+                        Case.legal_hold == True,  # noqa: E712
+                        Case.id != case_id,
+                    )
+                ).all()
+            )
+    for key in keys:
+        if key not in still_held:
+            vault.store.set_legal_hold(key, on)
+    receipt = record(
+        vault,
+        who,
+        "hold.set" if on else "hold.released",
+        {"reason": reason, "objects": len(keys), "kept_for_other_cases": len(still_held)},
+        case=case_id,
+    )
+    with Session(vault.engine) as s:
+        row = s.get(Case, case_id)
+        assert row is not None
+        row.legal_hold = on
+        row.updated_at = datetime.now(UTC)
+        s.commit()
+        s.refresh(row)
+        s.expunge(row)
+    return row, receipt

@@ -1,0 +1,30 @@
+"""Recording custody events from services: every write is sealed before it is answered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.auth.models import Principal
+from app.errors import Unavailable
+from app.vault import Vault
+from custody.ledger import EventDraft, Receipt
+from custody.sequencer import SequencerStopped
+
+
+def record(
+    vault: Vault,
+    actor: Principal,
+    type: str,
+    body: dict[str, Any],
+    *,
+    case: str | None = None,
+    item: str | None = None,
+) -> Receipt:
+    """Append an event and wait for its seal; returns the receipt (with its proof)."""
+    draft = EventDraft(
+        type=type, actor_id=actor.id, actor_role=actor.role, body=body, case=case, item=item
+    )
+    try:
+        return vault.sequencer.append(draft)
+    except SequencerStopped as exc:
+        raise Unavailable("the vault is shutting down; retry") from exc

@@ -1,0 +1,139 @@
+"""Ledger read API: checkpoints, proofs, entries, receipts, public keys."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import load_der_x509_certificate
+
+from app.deps import ProofReader, VaultDep
+from app.errors import BadRequest, NotFound
+from custody.ledger import UnknownEntry, timestamp_json
+from verify.events import decode_event
+
+router = APIRouter(prefix="/v1", tags=["ledger"])
+MAX_ENTRIES = 1000
+
+
+def _checkpoint_json(vault: VaultDep, size: int | None) -> dict[str, Any]:
+    try:
+        cp = vault.ledger.checkpoint(size)
+    except UnknownEntry as exc:
+        raise NotFound(str(exc)) from exc
+    return {
+        "origin": vault.ledger.origin,
+        "size": cp.size,
+        "root": cp.root.hex(),
+        "checkpoint": cp.note.decode(),
+        "timestamps": [timestamp_json(t) for t in cp.timestamps],
+        "timestamps_pending": cp.tokens_pending,
+    }
+
+
+@router.get("/ledger/checkpoint")
+def latest_checkpoint(vault: VaultDep, who: ProofReader) -> dict[str, Any]:
+    return _checkpoint_json(vault, None)
+
+
+@router.get("/ledger/checkpoints/{size}")
+def checkpoint_at(size: int, vault: VaultDep, who: ProofReader) -> dict[str, Any]:
+    return _checkpoint_json(vault, size)
+
+
+@router.get("/ledger/proofs/inclusion")
+def inclusion(
+    vault: VaultDep,
+    who: ProofReader,
+    index: Annotated[int, Query(ge=0)],
+    tree_size: Annotated[int, Query(ge=1)],
+) -> dict[str, Any]:
+    try:
+        proof = vault.ledger.inclusion(index, tree_size)
+    except UnknownEntry as exc:
+        raise BadRequest(str(exc)) from exc
+    return {"index": index, "tree_size": tree_size, "proof": [h.hex() for h in proof]}
+
+
+@router.get("/ledger/proofs/consistency")
+def consistency(
+    vault: VaultDep,
+    who: ProofReader,
+    first: Annotated[int, Query(ge=0)],
+    second: Annotated[int, Query(ge=0)],
+) -> dict[str, Any]:
+    try:
+        proof = vault.ledger.consistency(first, second)
+    except UnknownEntry as exc:
+        raise BadRequest(str(exc)) from exc
+    return {"first": first, "second": second, "proof": [h.hex() for h in proof]}
+
+
+@router.get("/ledger/entries")
+def entries(
+    vault: VaultDep,
+    who: ProofReader,
+    start: Annotated[int, Query(ge=0)] = 0,
+    end: Annotated[int | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
+    stop = start + MAX_ENTRIES if end is None else end
+    if stop < start:
+        raise BadRequest("end must be >= start")
+    if stop - start > MAX_ENTRIES:
+        raise BadRequest(f"at most {MAX_ENTRIES} entries per request")
+    return {
+        "start": start,
+        "entries": [
+            {
+                "index": e.index,
+                "leaf_hash": e.leaf_hash.hex(),
+                "event": decode_event(e.canonical).as_json(),
+            }
+            for e in vault.ledger.entries(start, stop)
+        ],
+    }
+
+
+@router.get("/ledger/receipts/{index}")
+def receipt(
+    index: int,
+    vault: VaultDep,
+    who: ProofReader,
+    tree_size: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    try:
+        return vault.ledger.receipt(index, tree_size).to_json()
+    except UnknownEntry as exc:
+        raise NotFound(str(exc)) from exc
+
+
+@router.get("/keys")
+def public_keys(vault: VaultDep) -> dict[str, Any]:
+    """Public by design: witnesses and auditors fetch the keys to pin them."""
+    tsas = []
+    for tsa in vault.authorities:
+        roots = [
+            load_der_x509_certificate(r).public_bytes(Encoding.PEM).decode()
+            for r in tsa.trust_roots()
+        ]
+        tsas.append({"name": tsa.name, "roots_pem": roots})
+    return {
+        "origin": vault.ledger.origin,
+        "log_key": vault.ledger.log_key,
+        "log_public_key": base64.b64encode(
+            vault.keyring.signer.verifier().public_key.public_bytes_raw()
+        ).decode(),
+        "tsas": tsas,
+        "builtin_tsa_self_operated": vault.settings.builtin_tsa,
+    }
+
+
+@router.get("/ledger/checkpoint.txt", response_class=PlainTextResponse)
+def checkpoint_note(vault: VaultDep, who: ProofReader) -> str:
+    try:
+        return vault.ledger.checkpoint().note.decode()
+    except UnknownEntry as exc:
+        raise NotFound(str(exc)) from exc

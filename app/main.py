@@ -1,0 +1,101 @@
+"""The FastAPI application: thin routers over plain services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.actions.views import router as actions_router
+from app.artifacts.views import router as artifacts_router
+from app.cases.views import router as cases_router
+from app.errors import AppError
+from storage import errors as storage_errors
+from app.ledger.views import router as ledger_router
+from app.principals.views import router as principals_router
+from app.settings import Settings
+from app.vault import Vault, open_vault
+
+API_VERSION = "v1"
+
+
+def create_app(settings: Settings | None = None, *, vault: Vault | None = None) -> FastAPI:
+    settings = settings or (vault.settings if vault else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sealing waits park a worker thread each; the default pool of 40 would cap
+        # concurrent writers well below what the sequencer can batch.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 256
+        own = vault is None
+        app.state.vault = vault or open_vault(settings)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.vault.close()
+
+    app = FastAPI(
+        title="Locard",
+        version="0.1.0",
+        summary="Forensic evidence vault with an offline-verifiable custody ledger",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(
+            {"error": exc.code, "detail": exc.message}, status_code=exc.status, headers=headers
+        )
+
+    @app.exception_handler(storage_errors.StorageError)
+    async def _storage_error(_: Request, exc: storage_errors.StorageError) -> JSONResponse:
+        status, code = _STORAGE_STATUS.get(type(exc), (503, "storage_error"))
+        return JSONResponse({"error": code, "detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "invalid_request", "detail": _jsonable(exc.errors())}, status_code=422
+        )
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for router in (
+        cases_router,
+        artifacts_router,
+        actions_router,
+        ledger_router,
+        principals_router,
+    ):
+        app.include_router(router)
+    return app
+
+
+_STORAGE_STATUS: dict[type[Exception], tuple[int, str]] = {
+    storage_errors.DigestMismatch: (422, "digest_mismatch"),
+    storage_errors.SizeLimitExceeded: (413, "payload_too_large"),
+    storage_errors.InvalidArgument: (400, "bad_request"),
+    storage_errors.InvalidKey: (400, "bad_request"),
+    storage_errors.StorageFull: (507, "insufficient_storage"),
+    storage_errors.StorageUnavailable: (503, "storage_unavailable"),
+    storage_errors.RetentionViolation: (409, "retention_violation"),
+}
+
+
+def _jsonable(errors: object) -> object:
+    """Validation errors may carry raw input bytes or exceptions; keep them printable."""
+    if isinstance(errors, list):
+        return [_jsonable(e) for e in errors]
+    if isinstance(errors, dict):
+        return {k: _jsonable(v) for k, v in errors.items() if k != "ctx" or isinstance(v, dict)}
+    if isinstance(errors, (str, int, float, bool)) or errors is None:
+        return errors
+    return str(errors)

@@ -1,0 +1,58 @@
+"""Configuration from LOCARD_* environment variables, with embedded defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ExternalTSA(BaseModel):
+    name: str
+    url: str
+    #: PEM file(s) of the root CA(s) that the TSA's certificate must chain to
+    ca_file: Path
+    timeout: float = 10.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOCARD_", env_nested_delimiter="__")
+
+    data_dir: Path = Path("locard-data")
+    #: default: SQLite (WAL) inside data_dir; PostgreSQL via postgresql://user@host/db
+    database_url: str | None = None
+    #: C2SP checkpoint origin, fixed at `locard init`
+    origin: str = "locard.local/ledger"
+    seal_interval_ms: int = 250
+    seal_max_events: int = 1000
+    builtin_tsa: bool = True
+    external_tsas: list[ExternalTSA] = []
+
+    store: Literal["local", "s3"] = "local"
+    s3_endpoint: str | None = None
+    s3_bucket: str = "locard"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    retention_days: int = 365 * 7
+    #: largest artifact accepted (bytes)
+    max_upload_bytes: int = 1 << 40
+
+    host: str = "127.0.0.1"
+    port: int = 8700
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'locard.db').resolve()}"

@@ -1,0 +1,90 @@
+"""Assembles a running vault from settings: database, store, keys, TSAs, ledger, sequencer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from app.settings import Settings
+from custody import migrations
+from custody.db import make_engine
+from custody.keyring import Keyring
+from custody.ledger import Ledger
+from custody.sequencer import Sequencer
+from custody.timestamps import HttpTSA, TimestampAuthority
+from storage.base import ObjectStore
+from storage.local import LocalWormStore
+from verify.timestamp import load_pem_or_der_certs
+
+
+@dataclass
+class Vault:
+    settings: Settings
+    engine: Engine
+    keyring: Keyring
+    store: ObjectStore
+    authorities: list[TimestampAuthority]
+    ledger: Ledger
+    sequencer: Sequencer
+
+    def close(self) -> None:
+        self.sequencer.stop()
+        self.engine.dispose()
+
+
+def make_store(settings: Settings) -> ObjectStore:
+    if settings.store == "s3":
+        from storage.s3 import S3WormStore, make_s3_client
+
+        client = make_s3_client(
+            settings.s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+            settings.s3_region,
+        )
+        s3 = S3WormStore(client, settings.s3_bucket, default_retention_days=settings.retention_days)
+        s3.ensure_bucket()
+        return s3
+    return LocalWormStore(settings.store_dir)
+
+
+def make_authorities(settings: Settings, keyring: Keyring) -> list[TimestampAuthority]:
+    tsas: list[TimestampAuthority] = []
+    if settings.builtin_tsa:
+        tsas.append(keyring.tsa)
+    for ext in settings.external_tsas:
+        roots = load_pem_or_der_certs(Path(ext.ca_file).read_bytes())
+        tsas.append(HttpTSA(ext.name, ext.url, roots, timeout=ext.timeout))
+    return tsas
+
+
+def init_vault(settings: Settings) -> Keyring:
+    """Create keys, database schema and store. Refuses to overwrite existing keys."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keyring = Keyring.create(settings.keys_dir, settings.origin)
+    engine = make_engine(settings.db_url)
+    try:
+        migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    make_store(settings)
+    return keyring
+
+
+def open_vault(settings: Settings, *, start: bool = True) -> Vault:
+    keyring = Keyring.load(settings.keys_dir)
+    engine = make_engine(settings.db_url)
+    migrations.upgrade(engine)
+    store = make_store(settings)
+    authorities = make_authorities(settings, keyring)
+    ledger = Ledger(engine, keyring.origin, keyring.signer, authorities, store)
+    sequencer = Sequencer(
+        ledger,
+        interval=settings.seal_interval_ms / 1000,
+        max_batch=settings.seal_max_events,
+    )
+    if start:
+        sequencer.start()
+    return Vault(settings, engine, keyring, store, authorities, ledger, sequencer)

@@ -1,0 +1,71 @@
+"""Engines for SQLite (embedded, WAL) and PostgreSQL, and the sequencer's write lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.pool import NullPool
+
+_BEGIN_OPTION = "locard_begin"
+#: any fixed 64-bit key: all Locard processes sharing a database serialise on it
+SEQUENCER_LOCK_ID = 0x4C4F43415244  # "LOCARD"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 60},
+            poolclass=NullPool if ":memory:" not in url else None,
+            **kwargs,
+        )
+        _configure_sqlite(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so BEGIN IMMEDIATE is possible.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def sequencer_connection(engine: Engine) -> Connection:
+    """A connection whose transactions hold the one-sequencer-at-a-time lock.
+
+    SQLite: BEGIN IMMEDIATE takes the database write lock at once, so two processes
+    cannot both read the tree size and append. PostgreSQL: a transaction-scoped
+    advisory lock, taken by `lock_sequencer` right after BEGIN.
+    """
+    conn = engine.connect()
+    if is_sqlite(engine):
+        conn = conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+    return conn
+
+
+def lock_sequencer(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEQUENCER_LOCK_ID})

@@ -1,0 +1,49 @@
+"""The vault's key directory: Ed25519 checkpoint key and the built-in TSA, created once."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from custody.signing import NoteSigner
+from custody.tsa_builtin import BuiltinTSA
+
+LOG_KEY = "log-ed25519.pem"
+TSA_DIR = "tsa"
+VAULT_FILE = "vault.json"
+
+
+class VaultExists(Exception):
+    """`init` found existing keys and refused to overwrite them."""
+
+
+class VaultMissing(Exception):
+    """No initialised vault at the data directory."""
+
+
+@dataclass(frozen=True)
+class Keyring:
+    origin: str
+    signer: NoteSigner
+    tsa: BuiltinTSA
+
+    @classmethod
+    def create(cls, keys_dir: Path, origin: str) -> Keyring:
+        if (keys_dir / LOG_KEY).exists() or (keys_dir / TSA_DIR).exists():
+            raise VaultExists(f"keys already exist in {keys_dir}; refusing to overwrite them")
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(keys_dir, 0o700)
+        signer = NoteSigner.generate(origin)
+        signer.save(keys_dir / LOG_KEY)
+        tsa = BuiltinTSA.create(keys_dir / TSA_DIR)
+        (keys_dir / VAULT_FILE).write_text(json.dumps({"origin": origin}, indent=2) + "\n")
+        return cls(origin, signer, tsa)
+
+    @classmethod
+    def load(cls, keys_dir: Path) -> Keyring:
+        if not (keys_dir / VAULT_FILE).exists():
+            raise VaultMissing(f"no vault keys in {keys_dir}: run `locard init` first")
+        origin = json.loads((keys_dir / VAULT_FILE).read_text())["origin"]
+        return cls(origin, NoteSigner.load(keys_dir / LOG_KEY, origin), BuiltinTSA.load(keys_dir / TSA_DIR))

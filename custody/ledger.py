@@ -1,0 +1,459 @@
+"""The append-only custody ledger: sealing batches of events, and reading proofs back.
+
+A seal is one database transaction under the sequencer lock: it assigns leaf
+indices, links each event to the previous one about the same item, stores the new
+tree nodes and writes one signed checkpoint. Timestamps are fetched after the lock
+is released so a slow TSA never stalls other writers; a checkpoint whose TSA did
+not answer stays `tokens_pending` until `retry_pending_timestamps` succeeds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import load_der_x509_certificate
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from custody.db import lock_sequencer, sequencer_connection
+from custody.models import ChainHead, CheckpointRow, LedgerEvent, TimestampRow
+from custody.nodes import DbNodeSource, LayeredNodeSource, insert_nodes
+from custody.proofs import append_leaves, consistency_proof, inclusion_proof, tree_root
+from custody.signing import NoteSigner
+from custody.timestamps import TimestampAuthority, TimestampToken
+from storage.base import ObjectStore
+from verify.checkpoint import Checkpoint
+from verify.events import chain_key, decode_event, encode_event
+from verify.merkle import leaf_hash
+
+log = logging.getLogger(__name__)
+
+_EVENTS = LedgerEvent.__table__  # type: ignore[attr-defined]
+_HEADS = ChainHead.__table__  # type: ignore[attr-defined]
+_CHECKPOINTS = CheckpointRow.__table__  # type: ignore[attr-defined]
+_TIMESTAMPS = TimestampRow.__table__  # type: ignore[attr-defined]
+
+
+class LedgerError(Exception):
+    """Base for ledger failures the caller can act on."""
+
+
+class UnknownEntry(LedgerError):
+    """No event, checkpoint or tree of that index/size exists."""
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An event before sequencing: `at`, `prev` and its index are fixed by the seal."""
+
+    type: str
+    actor_id: str
+    actor_role: str
+    body: dict[str, Any]
+    case: str | None = None
+    item: str | None = None
+
+
+@dataclass(frozen=True)
+class SealedEvent:
+    index: int
+    canonical: bytes
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class StoredTimestamp:
+    tsa: str
+    tsr_der: bytes
+    gen_time: datetime
+    chain_der: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    size: int
+    root: bytes
+    note: bytes
+    timestamps: tuple[StoredTimestamp, ...]
+    tokens_pending: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Everything an offline verifier needs for one event (see README, "Receipts")."""
+
+    origin: str
+    log_key: str
+    event: SealedEvent
+    checkpoint: SignedCheckpoint
+    inclusion_proof: tuple[bytes, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": "locard-receipt/1",
+            "origin": self.origin,
+            "event": json.loads(self.event.canonical),
+            "leaf_index": self.event.index,
+            "leaf_hash": self.event.leaf_hash.hex(),
+            "tree_size": self.checkpoint.size,
+            "inclusion_proof": [h.hex() for h in self.inclusion_proof],
+            "checkpoint": self.checkpoint.note.decode(),
+            "timestamps": [timestamp_json(t) for t in self.checkpoint.timestamps],
+            "timestamps_pending": self.checkpoint.tokens_pending,
+            "log_key": self.log_key,
+        }
+
+
+def timestamp_json(t: StoredTimestamp) -> dict[str, Any]:
+    return {
+        "tsa": t.tsa,
+        "gen_time": t.gen_time.astimezone(UTC).isoformat(),
+        "token": base64.b64encode(t.tsr_der).decode(),
+        "chain": [base64.b64encode(c).decode() for c in t.chain_der],
+    }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Ledger:
+    engine: Engine
+    origin: str
+    signer: NoteSigner
+    authorities: Sequence[TimestampAuthority] = ()
+    store: ObjectStore | None = None
+    clock: Callable[[], datetime] = _utcnow
+    _log_key: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        self._log_key = self.signer.vkey()
+
+    @property
+    def log_key(self) -> str:
+        return self._log_key
+
+    # -- writing -------------------------------------------------------------------
+
+    def seal(self, drafts: Sequence[EventDraft]) -> list[Receipt]:
+        """Append `drafts` in order, sign one checkpoint, timestamp it, return receipts."""
+        if not drafts:
+            raise ValueError("nothing to seal")
+        with sequencer_connection(self.engine) as conn, conn.begin():
+            lock_sequencer(conn)
+            sealed, checkpoint, source = self._append(conn, drafts)
+        self._archive(sealed, checkpoint)
+        checkpoint = self._timestamp(checkpoint)
+        return [
+            Receipt(
+                origin=self.origin,
+                log_key=self._log_key,
+                event=ev,
+                checkpoint=checkpoint,
+                inclusion_proof=tuple(inclusion_proof(ev.index, checkpoint.size, source)),
+            )
+            for ev in sealed
+        ]
+
+    def _append(
+        self, conn: Connection, drafts: Sequence[EventDraft]
+    ) -> tuple[list[SealedEvent], SignedCheckpoint, LayeredNodeSource]:
+        # The checkpoint is written in the same transaction as its events, so the
+        # largest checkpoint is the tree size (an index lookup, unlike COUNT(*)).
+        size = int(conn.execute(select(func.max(_CHECKPOINTS.c.size))).scalar_one() or 0)
+        keys = {chain_key(d.case, d.item) for d in drafts}
+        heads: dict[str, bytes] = {
+            k: bytes(h)
+            for k, h in conn.execute(
+                select(_HEADS.c.chain_key, _HEADS.c.leaf_hash).where(_HEADS.c.chain_key.in_(keys))
+            )
+        }
+        at = self.clock()
+        sealed: list[SealedEvent] = []
+        rows: list[dict[str, Any]] = []
+        new_heads: dict[str, tuple[int, bytes]] = {}
+        for offset, d in enumerate(drafts):
+            key = chain_key(d.case, d.item)
+            canonical = encode_event(
+                type=d.type,
+                case=d.case,
+                item=d.item,
+                actor_id=d.actor_id,
+                actor_role=d.actor_role,
+                at=at,
+                prev=heads.get(key),
+                body=d.body,
+            )
+            lh = leaf_hash(canonical)
+            index = size + offset
+            heads[key] = lh
+            new_heads[key] = (index, lh)
+            sealed.append(SealedEvent(index=index, canonical=canonical, leaf_hash=lh))
+            rows.append(
+                {
+                    "leaf_index": index,
+                    "leaf_hash": lh,
+                    "chain_key": key,
+                    "type": d.type,
+                    "case": d.case,
+                    "item": d.item,
+                    "actor_id": d.actor_id,
+                    "at": at,
+                    "canonical": canonical,
+                    "sealed_in": size + len(drafts),
+                }
+            )
+        source = LayeredNodeSource(DbNodeSource(conn))
+        new_nodes = append_leaves(size, source, [e.leaf_hash for e in sealed])
+        source.add(new_nodes)
+        new_size = size + len(drafts)
+        root = tree_root(new_size, source)
+        conn.execute(insert(_EVENTS), rows)
+        insert_nodes(conn, new_nodes)
+        self._upsert_heads(conn, new_heads)
+        note = self.signer.sign_note(Checkpoint(self.origin, new_size, root).body())
+        conn.execute(
+            insert(_CHECKPOINTS),
+            {
+                "size": new_size,
+                "root": root,
+                "note": note.decode(),
+                "created_at": at,
+                "tokens_pending": len(self.authorities),
+            },
+        )
+        checkpoint = SignedCheckpoint(new_size, root, note, (), len(self.authorities))
+        return sealed, checkpoint, source
+
+    @staticmethod
+    def _upsert_heads(conn: Connection, heads: dict[str, tuple[int, bytes]]) -> None:
+        existing = set(
+            conn.execute(select(_HEADS.c.chain_key).where(_HEADS.c.chain_key.in_(heads))).scalars()
+        )
+        fresh = [
+            {"chain_key": k, "leaf_index": i, "leaf_hash": h}
+            for k, (i, h) in heads.items()
+            if k not in existing
+        ]
+        if fresh:
+            conn.execute(insert(_HEADS), fresh)
+        for k, (i, h) in heads.items():
+            if k in existing:
+                conn.execute(
+                    update(_HEADS)
+                    .where(_HEADS.c.chain_key == k)
+                    .values(leaf_index=i, leaf_hash=h)
+                )
+
+    def _timestamp(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
+        """Ask every TSA for a token over SHA-256 of the checkpoint body; keep what arrives."""
+        if not self.authorities:
+            return checkpoint
+        digest = hashlib.sha256(Checkpoint(self.origin, checkpoint.size, checkpoint.root).body())
+        got: list[StoredTimestamp] = []
+        for tsa in self.authorities:
+            try:
+                token = tsa.timestamp(digest.digest())
+            except Exception as exc:  # any TSA failure leaves the token pending, never loses data
+                log.warning("TSA %s failed for checkpoint %d: %s", tsa.name, checkpoint.size, exc)
+                continue
+            got.append(self._save_token(checkpoint.size, token))
+        return self.checkpoint(checkpoint.size) if got else checkpoint
+
+    def _save_token(self, size: int, token: TimestampToken) -> StoredTimestamp:
+        stored = StoredTimestamp(token.tsa, token.tsr_der, token.info.gen_time, token.chain_der)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(_TIMESTAMPS),
+                {
+                    "checkpoint_size": size,
+                    "tsa": token.tsa,
+                    "tsr": token.tsr_der,
+                    "gen_time": token.info.gen_time,
+                    "chain_pem": _chain_to_pem(token.chain_der),
+                },
+            )
+            conn.execute(
+                update(_CHECKPOINTS)
+                .where(_CHECKPOINTS.c.size == size)
+                .values(tokens_pending=_CHECKPOINTS.c.tokens_pending - 1)
+            )
+        if self.store is not None:
+            self.store.put_bytes(
+                f"ledger/timestamps/{size:015d}/{token.tsa}.tsr", token.tsr_der
+            )
+        return stored
+
+    def retry_pending_timestamps(self) -> int:
+        """Fetch tokens still owed (the TSA was down at seal time). Returns tokens obtained."""
+        with self.engine.connect() as conn:
+            pending = list(
+                conn.execute(
+                    select(_CHECKPOINTS.c.size, _CHECKPOINTS.c.root)
+                    .where(_CHECKPOINTS.c.tokens_pending > 0)
+                    .order_by(_CHECKPOINTS.c.size)
+                )
+            )
+            have = {
+                (s, t)
+                for s, t in conn.execute(
+                    select(_TIMESTAMPS.c.checkpoint_size, _TIMESTAMPS.c.tsa).where(
+                        _TIMESTAMPS.c.checkpoint_size.in_([p[0] for p in pending])
+                    )
+                )
+            }
+        obtained = 0
+        for size, root in pending:
+            body = Checkpoint(self.origin, size, bytes(root)).body()
+            for tsa in self.authorities:
+                if (size, tsa.name) in have:
+                    continue
+                try:
+                    token = tsa.timestamp(hashlib.sha256(body).digest())
+                except Exception as exc:
+                    log.warning("TSA %s still failing: %s", tsa.name, exc)
+                    continue
+                self._save_token(size, token)
+                obtained += 1
+        return obtained
+
+    def _archive(self, sealed: Sequence[SealedEvent], checkpoint: SignedCheckpoint) -> None:
+        """Write the seal (events + signed checkpoint) to the WORM store: the source of truth."""
+        if self.store is None:
+            return
+        doc = {
+            "format": "locard-seal/1",
+            "first": sealed[0].index,
+            "size": checkpoint.size,
+            "events": [base64.b64encode(e.canonical).decode() for e in sealed],
+            "checkpoint": checkpoint.note.decode(),
+        }
+        self.store.put_bytes(
+            f"ledger/seals/{checkpoint.size:015d}.json", json.dumps(doc, sort_keys=True).encode()
+        )
+
+    # -- reading -------------------------------------------------------------------
+
+    def size(self) -> int:
+        with self.engine.connect() as conn:
+            size = conn.execute(select(func.max(_CHECKPOINTS.c.size))).scalar_one()
+        return int(size or 0)
+
+    def checkpoint(self, size: int | None = None) -> SignedCheckpoint:
+        with self.engine.connect() as conn:
+            q = select(_CHECKPOINTS)
+            q = (
+                q.where(_CHECKPOINTS.c.size == size)
+                if size is not None
+                else q.order_by(_CHECKPOINTS.c.size.desc()).limit(1)
+            )
+            row = conn.execute(q).mappings().first()
+            if row is None:
+                raise UnknownEntry(f"no checkpoint of size {size}" if size else "ledger is empty")
+            tokens = conn.execute(
+                select(_TIMESTAMPS)
+                .where(_TIMESTAMPS.c.checkpoint_size == row["size"])
+                .order_by(_TIMESTAMPS.c.tsa)
+            ).mappings()
+            stamps = tuple(
+                StoredTimestamp(
+                    t["tsa"], bytes(t["tsr"]), _aware(t["gen_time"]), _pem_to_chain(t["chain_pem"])
+                )
+                for t in tokens
+            )
+        return SignedCheckpoint(
+            int(row["size"]), bytes(row["root"]), row["note"].encode(), stamps,
+            int(row["tokens_pending"]),
+        )
+
+    def event(self, index: int) -> SealedEvent:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(_EVENTS.c.canonical, _EVENTS.c.leaf_hash).where(
+                    _EVENTS.c.leaf_index == index
+                )
+            ).first()
+        if row is None:
+            raise UnknownEntry(f"no event at index {index}")
+        return SealedEvent(index, bytes(row[0]), bytes(row[1]))
+
+    def receipt(self, index: int, tree_size: int | None = None) -> Receipt:
+        """Receipt for event `index` against checkpoint `tree_size` (default: the latest)."""
+        checkpoint = self.checkpoint(tree_size)
+        if index >= checkpoint.size or index < 0:
+            raise UnknownEntry(f"event {index} is not in the tree of size {checkpoint.size}")
+        ev = self.event(index)
+        with self.engine.connect() as conn:
+            proof = inclusion_proof(index, checkpoint.size, DbNodeSource(conn))
+        return Receipt(self.origin, self._log_key, ev, checkpoint, tuple(proof))
+
+    def inclusion(self, index: int, tree_size: int) -> list[bytes]:
+        self._check_size(tree_size)
+        if not 0 <= index < tree_size:
+            raise UnknownEntry(f"index {index} outside tree of size {tree_size}")
+        with self.engine.connect() as conn:
+            return inclusion_proof(index, tree_size, DbNodeSource(conn))
+
+    def consistency(self, size1: int, size2: int) -> list[bytes]:
+        self._check_size(size2)
+        if not 0 <= size1 <= size2:
+            raise UnknownEntry(f"no consistency proof from {size1} to {size2}")
+        with self.engine.connect() as conn:
+            return consistency_proof(size1, size2, DbNodeSource(conn))
+
+    def root(self, tree_size: int) -> bytes:
+        self._check_size(tree_size)
+        with self.engine.connect() as conn:
+            return tree_root(tree_size, DbNodeSource(conn))
+
+    def entries(self, start: int, end: int) -> list[SealedEvent]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_EVENTS.c.leaf_index, _EVENTS.c.canonical, _EVENTS.c.leaf_hash)
+                .where(_EVENTS.c.leaf_index >= start, _EVENTS.c.leaf_index < end)
+                .order_by(_EVENTS.c.leaf_index)
+            )
+            return [SealedEvent(int(i), bytes(c), bytes(h)) for i, c, h in rows]
+
+    def chain(self, key: str) -> list[SealedEvent]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_EVENTS.c.leaf_index, _EVENTS.c.canonical, _EVENTS.c.leaf_hash)
+                .where(_EVENTS.c.chain_key == key)
+                .order_by(_EVENTS.c.leaf_index)
+            )
+            return [SealedEvent(int(i), bytes(c), bytes(h)) for i, c, h in rows]
+
+    def _check_size(self, tree_size: int) -> None:
+        if not 0 <= tree_size <= self.size():
+            raise UnknownEntry(f"tree size {tree_size} is beyond the ledger ({self.size()})")
+
+
+def decode_sealed(ev: SealedEvent) -> dict[str, Any]:
+    return decode_event(ev.canonical).as_json()
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _chain_to_pem(chain: Sequence[bytes]) -> str:
+    return "".join(
+        load_der_x509_certificate(c).public_bytes(Encoding.PEM).decode() for c in chain
+    )
+
+
+def _pem_to_chain(pem: str) -> tuple[bytes, ...]:
+    from cryptography.x509 import load_pem_x509_certificates
+
+    if not pem:
+        return ()
+    return tuple(c.public_bytes(Encoding.DER) for c in load_pem_x509_certificates(pem.encode()))

@@ -1,0 +1,103 @@
+"""Group commit: callers wait for the next seal, so one signature and one token cover a batch.
+
+A seal happens when the oldest waiting event has waited `interval` seconds or
+`max_batch` events are waiting, whichever comes first. One thread per process
+seals; across processes the database lock in `Ledger.seal` serialises them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from custody.ledger import EventDraft, Ledger, Receipt
+
+log = logging.getLogger(__name__)
+
+
+class SequencerStopped(Exception):
+    """The sequencer was stopped before the event could be sealed."""
+
+
+@dataclass
+class _Waiting:
+    draft: EventDraft
+    future: Future[Receipt]
+    since: float
+
+
+class Sequencer:
+    def __init__(self, ledger: Ledger, *, interval: float = 0.25, max_batch: int = 1000) -> None:
+        if interval < 0 or max_batch < 1:
+            raise ValueError("interval must be >= 0 and max_batch >= 1")
+        self.ledger = ledger
+        self.interval = interval
+        self.max_batch = max_batch
+        self._queue: list[_Waiting] = []
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.seals = 0
+
+    def start(self) -> Sequencer:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="locard-sequencer", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Seal what is waiting, then stop."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def submit(self, draft: EventDraft) -> Future[Receipt]:
+        fut: Future[Receipt] = Future()
+        with self._cond:
+            if self._stopping:
+                raise SequencerStopped("the ledger sequencer is stopped")
+            self._queue.append(_Waiting(draft, fut, time.monotonic()))
+            self._cond.notify_all()
+        return fut
+
+    def append(self, draft: EventDraft, timeout: float | None = 60.0) -> Receipt:
+        return self.submit(draft).result(timeout)
+
+    async def append_async(self, draft: EventDraft) -> Receipt:
+        return await asyncio.wrap_future(self.submit(draft))
+
+    def _take_batch(self) -> list[_Waiting] | None:
+        with self._cond:
+            while True:
+                if self._queue:
+                    due = self._queue[0].since + self.interval
+                    now = time.monotonic()
+                    if self._stopping or len(self._queue) >= self.max_batch or now >= due:
+                        batch = self._queue[: self.max_batch]
+                        del self._queue[: self.max_batch]
+                        return batch
+                    self._cond.wait(due - now)
+                elif self._stopping:
+                    return None
+                else:
+                    self._cond.wait()
+
+    def _run(self) -> None:
+        while (batch := self._take_batch()) is not None:
+            try:
+                receipts = self.ledger.seal([w.draft for w in batch])
+            except Exception as exc:  # the callers get the error; the sequencer lives on
+                log.exception("seal of %d events failed", len(batch))
+                for w in batch:
+                    w.future.set_exception(exc)
+                continue
+            self.seals += 1
+            for w, r in zip(batch, receipts, strict=True):
+                w.future.set_result(r)

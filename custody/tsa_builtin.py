@@ -1,0 +1,419 @@
+"""The embedded, self-operated RFC 3161 time-stamp authority.
+
+It exists so that a single-box install timestamps every checkpoint from day one. Its tokens are
+ordinary RFC 3161 / RFC 5816 tokens (OpenSSL verifies them) but they only prove what the vault
+operator's own clock said: reports must call it self-operated, and production should point at an
+external TSA as well.
+
+The TSA key is ECDSA P-256 because Ed25519 tokens verify neither with OpenSSL 3.0 nor with
+rfc3161-client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from asn1crypto import cms, core, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from custody.timestamps import TimestampToken, build_request, new_nonce
+from verify.errors import VerificationError
+from verify.timestamp import TimeStampResponse, verify_timestamp
+
+__all__ = ["POLICY_OID", "BuiltinTSA", "BuiltinTSAError", "TSAKeyExists"]
+
+#: TSA policy of the built-in TSA. A UUID-derived OID under the ITU-T X.667 arc 2.25, which
+#: anyone may mint without registering, so it cannot collide with a real TSA's policy. It means
+#: "Locard built-in, self-operated TSA: the vault operator's own clock, no external assurance".
+POLICY_OID = "2.25.214759889696743871913303803508136909867"
+
+ROOT_CERT_FILE = "tsa-root.pem"
+ROOT_KEY_FILE = "tsa-root.key"
+CERT_FILE = "tsa.pem"
+KEY_FILE = "tsa.key"
+_FILES = (ROOT_CERT_FILE, ROOT_KEY_FILE, CERT_FILE, KEY_FILE)
+_ORGANIZATION = "Locard (self-operated)"
+# Hashes a client may use for its imprint (RFC 3161 §2.4.1), with their digest sizes.
+_IMPRINT_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
+_ACCURACY_SECONDS = 1
+# Backdated so that a verifier whose clock lags a little still sees a valid certificate.
+_BACKDATE = timedelta(minutes=5)
+
+
+class BuiltinTSAError(Exception):
+    """The built-in TSA's key directory is missing, unreadable or inconsistent."""
+
+
+class TSAKeyExists(BuiltinTSAError, FileExistsError):
+    """`create` refused to overwrite an existing TSA key or certificate."""
+
+
+class BuiltinTSA:
+    """A self-operated TSA answering DER TimeStampReq with DER TimeStampResp.
+
+    It holds no mutable state (serial numbers are random), so one instance may serve any number
+    of threads.
+    """
+
+    def __init__(
+        self,
+        *,
+        key: ec.EllipticCurvePrivateKey,
+        cert_der: bytes,
+        root_cert_der: bytes,
+        name: str = "builtin",
+        policy_oid: str = POLICY_OID,
+    ) -> None:
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise BuiltinTSAError("the built-in TSA key must be an ECDSA key")
+        self._key = key
+        self._cert_der = cert_der
+        self._root_cert_der = root_cert_der
+        self._name = name
+        self._policy_oid = policy_oid
+        cert = asn1_x509.Certificate.load(cert_der)
+        self._cert = cert
+        self._tsa_name = asn1_x509.GeneralName(name="directory_name", value=cert.subject)
+        self._sid = cms.SignerIdentifier(
+            name="issuer_and_serial_number",
+            value=cms.IssuerAndSerialNumber(
+                {"issuer": cert.issuer, "serial_number": cert.serial_number}
+            ),
+        )
+        # RFC 5816 ESSCertIDv2 with SHA-256 (the DEFAULT, hence no algorithm field in DER).
+        self._signing_cert_v2 = tsp.SigningCertificateV2(
+            {
+                "certs": [
+                    {
+                        "cert_hash": hashlib.sha256(cert_der).digest(),
+                        "issuer_serial": {
+                            "issuer": [
+                                asn1_x509.GeneralName(name="directory_name", value=cert.issuer)
+                            ],
+                            "serial_number": cert.serial_number,
+                        },
+                    }
+                ]
+            }
+        )
+
+    # -- key directory ------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        directory: Path,
+        *,
+        common_name: str = "Locard built-in TSA (self-operated)",
+        name: str = "builtin",
+    ) -> BuiltinTSA:
+        """Make a root CA (10 years) and a TSA certificate (5 years) in `directory`.
+
+        Refuses, with `TSAKeyExists`, if any of the four files is already there: replacing a
+        TSA key silently would orphan every token it issued.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        existing = [f for f in _FILES if (directory / f).exists()]
+        if existing:
+            raise TSAKeyExists(
+                f"{directory} already holds {', '.join(existing)}; refusing to overwrite"
+            )
+        root_key, root_cert, key, cert = _new_hierarchy(common_name)
+        files = {
+            ROOT_CERT_FILE: (root_cert.public_bytes(serialization.Encoding.PEM), 0o644),
+            ROOT_KEY_FILE: (_pem_key(root_key), 0o600),
+            CERT_FILE: (cert.public_bytes(serialization.Encoding.PEM), 0o644),
+            KEY_FILE: (_pem_key(key), 0o600),
+        }
+        written: list[Path] = []
+        try:
+            for file_name, (data, mode) in files.items():
+                path = directory / file_name
+                _write_new(path, data, mode)
+                written.append(path)
+            _fsync_dir(directory)
+        except BaseException:
+            # No half-made key directory: it would fail `load` and block the next `create`.
+            for path in written:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise
+        return cls(
+            key=key,
+            cert_der=cert.public_bytes(serialization.Encoding.DER),
+            root_cert_der=root_cert.public_bytes(serialization.Encoding.DER),
+            name=name,
+        )
+
+    @classmethod
+    def load(cls, directory: Path, *, name: str = "builtin") -> BuiltinTSA:
+        """Load the TSA from `directory` and prove it works by issuing and verifying a token."""
+        directory = Path(directory)
+        try:
+            key = serialization.load_pem_private_key((directory / KEY_FILE).read_bytes(), None)
+            cert = x509.load_pem_x509_certificate((directory / CERT_FILE).read_bytes())
+            root = x509.load_pem_x509_certificate((directory / ROOT_CERT_FILE).read_bytes())
+        except (OSError, ValueError, TypeError) as exc:
+            raise BuiltinTSAError(f"cannot read the built-in TSA from {directory}: {exc}") from exc
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise BuiltinTSAError(f"{directory / KEY_FILE} is not an ECDSA key")
+        if key.public_key() != cert.public_key():
+            raise BuiltinTSAError(f"{directory / KEY_FILE} does not belong to {CERT_FILE}")
+        tsa = cls(
+            key=key,
+            cert_der=cert.public_bytes(serialization.Encoding.DER),
+            root_cert_der=root.public_bytes(serialization.Encoding.DER),
+            name=name,
+        )
+        try:
+            tsa.timestamp(hashlib.sha256(b"locard built-in TSA self-test").digest())
+        except VerificationError as exc:
+            raise BuiltinTSAError(f"the built-in TSA in {directory} is unusable: {exc}") from exc
+        return tsa
+
+    # -- identity -----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def policy_oid(self) -> str:
+        return self._policy_oid
+
+    @property
+    def cert_der(self) -> bytes:
+        return self._cert_der
+
+    @property
+    def root_cert_der(self) -> bytes:
+        return self._root_cert_der
+
+    def trust_roots(self) -> Sequence[bytes]:
+        return (self._root_cert_der,)
+
+    # -- protocol -----------------------------------------------------------------------------
+
+    def timestamp(self, digest: bytes) -> TimestampToken:
+        """Timestamp a SHA-256 digest in-process, verified exactly as an external token is."""
+        nonce = new_nonce()
+        tsr = self.respond(build_request(digest, nonce=nonce, policy=self._policy_oid))
+        info = verify_timestamp(
+            tsr, digest, roots=self.trust_roots(), nonce=nonce, policy=self._policy_oid
+        )
+        return TimestampToken(
+            tsa=self._name,
+            tsr_der=tsr,
+            info=info,
+            chain_der=(self._cert_der, self._root_cert_der),
+        )
+
+    def respond(self, request_der: bytes) -> bytes:
+        """Answer one DER TimeStampReq: a granted token, or a rejection saying why."""
+        try:
+            request = tsp.TimeStampReq.load(bytes(request_der), strict=True)
+            request.native  # noqa: B018 -- parse everything now; asn1crypto is lazy
+        except Exception:  # any parse failure is the client's malformed request
+            return _rejection("bad_data_format", "the request is not a DER TimeStampReq")
+        if request["version"].native != "v1":
+            return _rejection("bad_request", "only TimeStampReq version 1 is supported")
+        imprint = request["message_imprint"]
+        algorithm = imprint["hash_algorithm"]["algorithm"].native
+        if algorithm not in _IMPRINT_SIZES:
+            return _rejection(
+                "bad_alg", f"unsupported imprint hash {algorithm}; use sha256, sha384 or sha512"
+            )
+        if len(imprint["hashed_message"].native) != _IMPRINT_SIZES[algorithm]:
+            return _rejection("bad_data_format", f"the imprint is not a {algorithm} digest")
+        policy = request["req_policy"]
+        if not isinstance(policy, core.Void) and policy.dotted != self._policy_oid:
+            return _rejection("unaccepted_policy", f"only policy {self._policy_oid} is offered")
+        if not isinstance(request["extensions"], core.Void):
+            return _rejection("unaccepted_extensions", "no request extensions are supported")
+        return self._grant(request)
+
+    def _grant(self, request: tsp.TimeStampReq) -> bytes:
+        now = datetime.now(UTC).replace(microsecond=0)
+        fields: dict[str, object] = {
+            "version": "v1",
+            "policy": self._policy_oid,
+            "message_imprint": tsp.MessageImprint.load(request["message_imprint"].dump()),
+            # Random 127-bit serials are unique without a counter shared between processes.
+            "serial_number": secrets.randbits(127) | 1,
+            "gen_time": now,
+            "accuracy": {"seconds": _ACCURACY_SECONDS},
+            "tsa": self._tsa_name,
+        }
+        if not isinstance(request["nonce"], core.Void):
+            fields["nonce"] = request["nonce"].native
+        tst_der = tsp.TSTInfo(fields).dump()
+
+        signed_attrs = cms.CMSAttributes(
+            [
+                cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
+                cms.CMSAttribute(
+                    {
+                        "type": "signing_time",
+                        "values": [cms.Time(name="utc_time", value=now)],
+                    }
+                ),
+                cms.CMSAttribute(
+                    {"type": "message_digest", "values": [hashlib.sha256(tst_der).digest()]}
+                ),
+                cms.CMSAttribute(
+                    {"type": "signing_certificate_v2", "values": [self._signing_cert_v2]}
+                ),
+            ]
+        )
+        # The signature covers the attributes as a DER SET OF (RFC 5652 §5.4), which is what
+        # an untagged CMSAttributes dumps to.
+        signature = self._key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
+        signer_info = cms.SignerInfo(
+            {
+                "version": "v1",
+                "sid": self._sid,
+                "digest_algorithm": {"algorithm": "sha256"},
+                "signed_attrs": signed_attrs,
+                "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+                "signature": signature,
+            }
+        )
+        signed_data: dict[str, object] = {
+            "version": "v3",
+            "digest_algorithms": [{"algorithm": "sha256"}],
+            "encap_content_info": {
+                "content_type": "tst_info",
+                "content": core.ParsableOctetString(tst_der),
+            },
+            "signer_infos": [signer_info],
+        }
+        if request["cert_req"].native:
+            signed_data["certificates"] = [self._cert]
+        token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+        response = TimeStampResponse({"status": {"status": "granted"}, "time_stamp_token": token})
+        return bytes(response.dump())
+
+
+def _rejection(fail_info: str, text: str) -> bytes:
+    response = TimeStampResponse(
+        {
+            "status": {
+                "status": "rejection",
+                "status_string": [text],
+                "fail_info": tsp.PKIFailureInfo({fail_info}),
+            }
+        }
+    )
+    return bytes(response.dump())
+
+
+def _new_hierarchy(
+    common_name: str,
+) -> tuple[
+    ec.EllipticCurvePrivateKey, x509.Certificate, ec.EllipticCurvePrivateKey, x509.Certificate
+]:
+    start = datetime.now(UTC) - _BACKDATE
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = _name(f"{common_name} root CA")
+    root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=3653))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(root_ski, critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(root_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=1826))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True), critical=True)
+        # RFC 3161 §2.3: exactly id-kp-timeStamping, critical.
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski),
+            critical=False,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    return root_key, root, key, cert
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORGANIZATION),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _key_usage(
+    *, digital_signature: bool = False, key_cert_sign: bool = False, crl_sign: bool = False
+) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=key_cert_sign,
+        crl_sign=crl_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError as exc:
+        raise TSAKeyExists(f"{path} already exists; refusing to overwrite") from exc
+    try:
+        os.fchmod(fd, mode)  # explicit, so the result does not depend on the umask
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

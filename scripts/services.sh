@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Makes sure the system services and tools the tests use are present and running.
+# SeaweedFS (S3) and OpenSSL's TSA are started and stopped by the tests themselves.
+set -euo pipefail
+need_apt=()
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  else
+    echo "missing system packages: ${need_apt[*]} (install them with apt-get)" >&2
+    exit 1
+  fi
+fi
+pg_host="${LOCARD_PG_HOST:-127.0.0.1}"
+if ! pg_isready -q -h "$pg_host" -p 5432; then
+  echo "starting PostgreSQL" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  for _ in $(seq 1 30); do pg_isready -q -h "$pg_host" -p 5432 && break; sleep 1; done
+fi
+pg_isready -h "$pg_host" -p 5432

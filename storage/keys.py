@@ -1,0 +1,76 @@
+"""Object key rules shared by every backend, so a key valid on one is valid on all.
+
+Keys are relative, '/'-separated paths. The local store maps them directly onto the
+filesystem, so anything that could escape the root or alias another key is refused.
+"""
+
+from __future__ import annotations
+
+from storage.errors import InvalidArgument, InvalidKey
+from storage.hashing import is_sha256_hex
+
+OBJECTS_PREFIX = "objects/sha256/"
+PROTECTED_PREFIXES = ("objects/", "ledger/")
+# Areas the stores use for their own bookkeeping; never valid as object keys.
+RESERVED_PREFIXES = ("staging/", "meta/")
+MAX_KEY_LENGTH = 1024
+
+
+def content_key(sha256_hex: str) -> str:
+    """The key under which bytes with this SHA-256 are stored."""
+    return OBJECTS_PREFIX + sha256_hex
+
+
+def check_sha256(value: str) -> str:
+    """A declared SHA-256, normalised to lowercase; InvalidArgument if it is not one."""
+    normalised = value.strip().lower()
+    if not is_sha256_hex(normalised):
+        raise InvalidArgument(f"not a hex SHA-256 digest: {value!r}")
+    return normalised
+
+
+def _check_segments(text: str, *, what: str) -> None:
+    if len(text) > MAX_KEY_LENGTH:
+        raise InvalidKey(f"{what} longer than {MAX_KEY_LENGTH} characters")
+    if any(ord(c) < 0x20 or c in "\x7f\\" for c in text):
+        raise InvalidKey(f"{what} {text!r} contains a control character or backslash")
+    if text.startswith("/"):
+        raise InvalidKey(f"{what} {text!r} must be relative")
+
+
+def check_key(key: str) -> str:
+    """Return `key` if it is a valid object key, else raise InvalidKey."""
+    if not key:
+        raise InvalidKey("empty key")
+    _check_segments(key, what="key")
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise InvalidKey(f"key {key!r} has an empty, '.' or '..' segment")
+    if key.startswith(RESERVED_PREFIXES):
+        raise InvalidKey(f"key {key!r} is in a reserved area")
+    if key.startswith("objects/") and not (
+        key.startswith(OBJECTS_PREFIX) and is_sha256_hex(key[len(OBJECTS_PREFIX) :])
+    ):
+        raise InvalidKey(f"key {key!r}: objects/ holds only objects/sha256/<hex> keys")
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """Return `prefix` if it can start a valid key ('' lists everything)."""
+    if prefix:
+        _check_segments(prefix, what="prefix")
+        parts = prefix.split("/")
+        # The last segment may be partial (or empty after a trailing '/').
+        if any(part in ("", ".", "..") for part in parts[:-1]) or parts[-1] in (".", ".."):
+            raise InvalidKey(f"prefix {prefix!r} has an empty, '.' or '..' segment")
+    return prefix
+
+
+def is_protected(key: str) -> bool:
+    """Evidence and ledger keys: no store ever deletes them."""
+    return key.startswith(PROTECTED_PREFIXES)
+
+
+def check_named_write(key: str, sha256_hex: str) -> None:
+    """`put_bytes` may write under objects/ only at the key its content hashes to."""
+    if key.startswith("objects/") and key != content_key(sha256_hex):
+        raise InvalidKey(f"{key} is a content key but the bytes hash to {sha256_hex}")

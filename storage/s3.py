@@ -1,0 +1,434 @@
+"""Write-once object store on S3 with Object Lock (boto3).
+
+Protection is the server's job: objects are written with a lock mode and retain-until
+date, legal holds and retention changes are S3 calls, and `delete()` asks the server to
+delete a specific version so that Object Lock, not this code, decides. Writes to a key
+use If-None-Match so a key gets one version; reads go to the version HEAD returned.
+
+Do not give the bucket a default retention rule: it would also lock `staging/` objects,
+which could then not be cleaned up until the rule expires. Retention comes from the
+store (`default_retention_days`) or from each call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, cast
+
+from botocore.exceptions import ClientError
+
+from storage.base import (
+    READ_BYTES_LIMIT,
+    Protection,
+    Retention,
+    Upload,
+    check_extension,
+    merge_retention,
+    resolve_range,
+)
+from storage.errors import (
+    IntegrityError,
+    InvalidArgument,
+    ObjectExists,
+    ObjectNotFound,
+    RetentionViolation,
+    SizeLimitExceeded,
+    StorageError,
+    StorageMisconfigured,
+    StorageUnavailable,
+)
+from storage.keys import RESERVED_PREFIXES, check_key, check_named_write, check_prefix
+from storage.s3_client import (
+    CONFLICT_CODES,
+    NOT_FOUND_CODES,
+    PRECONDITION_CODES,
+    error_code,
+    make_s3_client,
+    s3_errors,
+)
+from storage.s3_multipart import b64_sha256
+from storage.s3_upload import S3Upload
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import BucketLocationConstraintType
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef, PutObjectRequestTypeDef
+
+log = logging.getLogger(__name__)
+
+MiB = 1 << 20
+MIN_PART_SIZE = 5 * MiB
+MAX_PART_SIZE = 5 * 1024 * MiB
+
+__all__ = ["S3WormStore", "make_s3_client"]
+
+
+class S3WormStore:
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        *,
+        part_size: int = 16 * MiB,
+        default_retention_days: int | None = None,
+    ) -> None:
+        if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+            raise InvalidArgument(f"part_size must be between 5 MiB and 5 GiB, not {part_size}")
+        if default_retention_days is not None and default_retention_days <= 0:
+            raise InvalidArgument("default_retention_days must be positive")
+        self.client = client
+        self.bucket = bucket
+        self.part_size = part_size
+        self.default_retention_days = default_retention_days
+
+    @classmethod
+    def connect(
+        cls,
+        endpoint_url: str | None,
+        bucket: str,
+        *,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        region: str = "us-east-1",
+        part_size: int = 16 * MiB,
+        default_retention_days: int | None = None,
+    ) -> S3WormStore:
+        """Build the client and the store in one go (ensure_bucket() is still up to you)."""
+        client = make_s3_client(endpoint_url, access_key, secret_key, region)
+        return cls(
+            client, bucket, part_size=part_size, default_retention_days=default_retention_days
+        )
+
+    def __repr__(self) -> str:
+        return f"S3WormStore({self.client.meta.endpoint_url!r}, {self.bucket!r})"
+
+    def default_retention(self) -> Retention | None:
+        if self.default_retention_days is None:
+            return None
+        until = datetime.now(UTC) + timedelta(days=self.default_retention_days)
+        return Retention("COMPLIANCE", until)
+
+    def _errors(
+        self, what: str, key: str | None = None, *, refused: bool = False
+    ) -> AbstractContextManager[None]:
+        # `refused`: AccessDenied is Object Lock saying no, not a permissions problem.
+        return s3_errors(
+            self.client,
+            what=what,
+            bucket=self.bucket,
+            key=key,
+            denied=RetentionViolation if refused else StorageMisconfigured,
+        )
+
+    # -- bucket -----------------------------------------------------------------------
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket with Object Lock if missing; refuse one without it."""
+        with self._errors("checking bucket"):
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except ClientError as exc:
+                if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                    raise
+                self._create_bucket()
+        with self._errors("reading Object Lock configuration"):
+            try:
+                response = self.client.get_object_lock_configuration(Bucket=self.bucket)
+                lock = response.get("ObjectLockConfiguration", {})
+            except ClientError as exc:
+                if error_code(exc) != "ObjectLockConfigurationNotFoundError":
+                    raise
+                lock = {}
+        if lock.get("ObjectLockEnabled") != "Enabled":
+            raise StorageMisconfigured(
+                f"bucket {self.bucket} exists without Object Lock; it cannot hold evidence "
+                "(Object Lock can only be chosen when a bucket is created)"
+            )
+        if "DefaultRetention" in lock.get("Rule", {}):
+            log.warning(
+                "bucket %s has a default retention rule: staging objects will be locked too",
+                self.bucket,
+            )
+
+    def _create_bucket(self) -> None:
+        region = self.client.meta.region_name
+        try:
+            if region and region != "us-east-1":
+                self.client.create_bucket(
+                    Bucket=self.bucket,
+                    ObjectLockEnabledForBucket=True,
+                    CreateBucketConfiguration={
+                        "LocationConstraint": cast("BucketLocationConstraintType", region)
+                    },
+                )
+            else:
+                self.client.create_bucket(Bucket=self.bucket, ObjectLockEnabledForBucket=True)
+        except ClientError as exc:
+            if error_code(exc) != "BucketAlreadyOwnedByYou":
+                raise
+
+    # -- object metadata --------------------------------------------------------------
+
+    def _head(self, key: str) -> HeadObjectOutputTypeDef | None:
+        with self._errors("reading metadata of", key):
+            try:
+                return self.client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if error_code(exc) in NOT_FOUND_CODES:
+                    return None
+                raise
+
+    def _require(self, key: str) -> HeadObjectOutputTypeDef:
+        head = self._head(check_key(key))
+        if head is None:
+            raise ObjectNotFound(key)
+        return head
+
+    def _version(self, key: str) -> str:
+        version = self._require(key).get("VersionId")
+        if not version or version == "null":
+            raise StorageMisconfigured(f"{key} has no version id: bucket is not versioned")
+        return version
+
+    def exists(self, key: str) -> bool:
+        return self._head(check_key(key)) is not None
+
+    def size(self, key: str) -> int:
+        return self._require(key)["ContentLength"]
+
+    def protection(self, key: str) -> Protection:
+        return _protection(self._require(key))
+
+    # -- writing ----------------------------------------------------------------------
+
+    def begin_upload(
+        self,
+        *,
+        expected_sha256: str | None = None,
+        max_size: int | None = None,
+        retention: Retention | None = None,
+    ) -> Upload:
+        return S3Upload(
+            self, expected_sha256=expected_sha256, max_size=max_size, retention=retention
+        )
+
+    def put_new(self, key: str, data: bytes, checksum: str, retention: Retention | None) -> bool:
+        """PutObject only if `key` is free. False if it exists (nothing was written)."""
+        request: PutObjectRequestTypeDef = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "Body": data,
+            "ChecksumSHA256": checksum,
+            "ContentType": "application/octet-stream",
+            "IfNoneMatch": "*",
+        }
+        if retention is not None:
+            request["ObjectLockMode"] = retention.mode
+            request["ObjectLockRetainUntilDate"] = retention.until
+        with self._errors("writing", key):
+            try:
+                self.client.put_object(**request)
+                return True
+            except ClientError as exc:
+                code = error_code(exc)
+                if code in PRECONDITION_CODES:
+                    return False
+                if code in CONFLICT_CODES:
+                    if self._head(key) is None:
+                        raise StorageUnavailable(
+                            f"{key}: a concurrent write is in progress; retry"
+                        ) from exc
+                    return False
+                if code != "NotImplemented":
+                    raise
+            # A server without conditional writes: check, then write. Versioning keeps
+            # the first version intact if another writer slips in between.
+            log.warning("s3 server does not support If-None-Match; falling back to HEAD")
+            if self._head(key) is not None:
+                return False
+            del request["IfNoneMatch"]
+            self.client.put_object(**request)
+            return True
+
+    def confirm_existing(self, key: str, size: int, retention: Retention | None) -> None:
+        """For content that was already stored: check it and keep it at least as long."""
+        head = self._require(key)
+        if head["ContentLength"] != size:
+            raise IntegrityError(
+                f"{key} holds {head['ContentLength']} bytes but its content is {size} bytes"
+            )
+        if retention is not None:
+            self._retain_at_least(key, head, retention)
+
+    def _retain_at_least(
+        self, key: str, head: HeadObjectOutputTypeDef, retention: Retention
+    ) -> None:
+        merged = merge_retention(_protection(head).retention, retention)
+        if merged is not None:
+            self._put_retention(key, head["VersionId"], merged)
+
+    def _put_retention(self, key: str, version: str, retention: Retention) -> None:
+        with self._errors("setting retention of", key, refused=True):
+            self.client.put_object_retention(
+                Bucket=self.bucket,
+                Key=key,
+                VersionId=version,
+                Retention={"Mode": retention.mode, "RetainUntilDate": retention.until},
+            )
+
+    def put_bytes(self, key: str, data: bytes, *, retention: Retention | None = None) -> None:
+        check_key(key)
+        check_named_write(key, hashlib.sha256(data).hexdigest())
+        if retention is not None:
+            retention.require_future()
+        effective = retention or self.default_retention()
+        if self._head(key) is None and self.put_new(key, data, b64_sha256(data), effective):
+            return
+        if self.read_bytes(key) != data:
+            raise ObjectExists(key)
+        if effective is not None:
+            self._retain_at_least(key, self._require(key), effective)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def read_bytes(self, key: str) -> bytes:
+        check_key(key)
+        with self._errors("reading", key):
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            body = response["Body"]
+            try:
+                if response["ContentLength"] > READ_BYTES_LIMIT:
+                    raise SizeLimitExceeded(
+                        READ_BYTES_LIMIT, f"{key} ({response['ContentLength']} bytes)"
+                    )
+                return body.read()
+            finally:
+                body.close()
+
+    def open_range(
+        self, key: str, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20
+    ) -> Iterator[bytes]:
+        head = self._require(key)
+        stop = resolve_range(start, end, head["ContentLength"], chunk_size)
+        return self._read_range(key, head.get("VersionId"), start, stop, chunk_size)
+
+    def _read_range(
+        self, key: str, version: str | None, start: int, stop: int, chunk_size: int
+    ) -> Iterator[bytes]:
+        if start == stop:
+            return
+        with self._errors("reading", key):
+            # Read the version HEAD saw, not whatever is newest when the GET lands.
+            if version and version != "null":
+                response = self.client.get_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    VersionId=version,
+                    Range=f"bytes={start}-{stop - 1}",
+                )
+            else:
+                response = self.client.get_object(
+                    Bucket=self.bucket, Key=key, Range=f"bytes={start}-{stop - 1}"
+                )
+            body = response["Body"]
+            received = 0
+            try:
+                for chunk in body.iter_chunks(chunk_size):
+                    received += len(chunk)
+                    yield chunk
+            finally:
+                body.close()
+        if received != stop - start:
+            raise IntegrityError(f"{key}: got {received} bytes of a {stop - start}-byte range")
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        check_prefix(prefix)
+        return self._list(prefix)
+
+    def _list(self, prefix: str) -> Iterator[str]:
+        with self._errors("listing", prefix):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    key = item["Key"]
+                    if not key.startswith(RESERVED_PREFIXES):
+                        yield key
+
+    # -- protection -------------------------------------------------------------------
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        version = self._version(key)
+        with self._errors("setting legal hold on", key, refused=True):
+            self.client.put_object_legal_hold(
+                Bucket=self.bucket,
+                Key=key,
+                VersionId=version,
+                LegalHold={"Status": "ON" if on else "OFF"},
+            )
+
+    def extend_retention(self, key: str, retention: Retention) -> None:
+        retention.require_future()
+        head = self._require(key)
+        # The server refuses this too; checking first gives the same answer on any server.
+        check_extension(key, _protection(head).retention, retention)
+        self._put_retention(key, head["VersionId"], retention)
+
+    def delete(self, key: str) -> None:
+        """Delete the current version. Only the server's Object Lock decides."""
+        self.delete_version(key, self._version(key))
+
+    def delete_version(self, key: str, version: str) -> None:
+        with self._errors("deleting", key, refused=True):
+            self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
+
+    def cleanup_staging(self, older_than_s: float = 0) -> int:
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        return self._abort_stale_uploads(cutoff) + self._delete_stale_staging(cutoff)
+
+    def _abort_stale_uploads(self, cutoff: datetime) -> int:
+        aborted = 0
+        with self._errors("listing multipart uploads"):
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.bucket):
+                for upload in page.get("Uploads", []):
+                    key = upload.get("Key", "")
+                    # Ours are staging/ or (declared digest) objects/ uploads.
+                    if not key.startswith(("staging/", "objects/")):
+                        continue
+                    if upload.get("Initiated", cutoff) > cutoff:
+                        continue
+                    try:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
+                        )
+                        aborted += 1
+                    except ClientError as exc:
+                        if error_code(exc) != "NoSuchUpload":
+                            raise
+        return aborted
+
+    def _delete_stale_staging(self, cutoff: datetime) -> int:
+        deleted = 0
+        with self._errors("listing staging"):
+            paginator = self.client.get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix="staging/"):
+                for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    if item.get("LastModified", cutoff) > cutoff:
+                        continue
+                    try:
+                        self.delete_version(item["Key"], item["VersionId"])
+                        deleted += 1
+                    except StorageError as exc:
+                        log.warning("cannot remove %s: %s", item["Key"], exc)
+        return deleted
+
+
+def _protection(head: HeadObjectOutputTypeDef) -> Protection:
+    mode = head.get("ObjectLockMode")
+    until = head.get("ObjectLockRetainUntilDate")
+    retention = Retention(mode, until.astimezone(UTC)) if mode and until else None
+    return Protection(retention, head.get("ObjectLockLegalHoldStatus") == "ON")

@@ -1,0 +1,49 @@
+"""Artifact bytes against the hashes an ingest event recorded; streams, constant memory."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from verify.errors import ArtifactHashMismatch, MalformedInput
+
+ALGORITHMS = ("sha256", "sha1", "md5")
+_CHUNK = 1 << 20
+
+
+def hash_chunks(chunks: Iterable[bytes]) -> dict[str, Any]:
+    hashers = {name: hashlib.new(name) for name in ALGORITHMS}
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        for h in hashers.values():
+            h.update(chunk)
+    out: dict[str, Any] = {name: h.hexdigest() for name, h in hashers.items()}
+    out["size"] = size
+    return out
+
+
+def read_chunks(path: Path, chunk: int = _CHUNK) -> Iterable[bytes]:
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            yield block
+
+
+def compare_hashes(actual: Mapping[str, Any], recorded: Mapping[str, Any], name: str) -> str:
+    """Every hash the event recorded must match; at least SHA-256 must be recorded."""
+    if not isinstance(recorded.get("sha256"), str):
+        raise MalformedInput("the event records no SHA-256 for this artifact", subject=name)
+    for key in ("size", *ALGORITHMS):
+        if key in recorded and recorded[key] != actual[key]:
+            raise ArtifactHashMismatch(
+                f"{key} is {actual[key]}, the ledger recorded {recorded[key]}", subject=name
+            )
+    return f"sha256 {actual['sha256']} ({actual['size']} bytes)"
+
+
+def verify_artifact_file(path: Path, recorded: Mapping[str, Any]) -> str:
+    if not path.is_file():
+        raise MalformedInput(f"artifact file {path} not found")
+    return compare_hashes(hash_chunks(read_chunks(path)), recorded, path.name)

@@ -1,0 +1,170 @@
+"""Custody events as the verifier sees them: RFC 8785 canonical JSON with a fixed shape.
+
+The vault writes events and the auditor reads them with the same code, so that
+"what was hashed into the ledger" has exactly one definition.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+
+from verify.errors import CanonicalEncodingError
+from verify.merkle import leaf_hash
+
+EVENT_VERSION = 1
+_FIELDS = frozenset({"v", "type", "case", "item", "actor", "at", "prev", "body"})
+_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A decoded, shape-checked custody event."""
+
+    type: str
+    case: str | None
+    item: str | None
+    actor_id: str
+    actor_role: str
+    at: datetime
+    prev: bytes | None
+    body: dict[str, Any]
+    canonical: bytes
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.canonical)
+
+    @property
+    def chain_key(self) -> str:
+        return chain_key(self.case, self.item)
+
+    def as_json(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.canonical)
+        return loaded
+
+
+def chain_key(case: str | None, item: str | None) -> str:
+    """The per-item hash chain an event belongs to.
+
+    Item ids are globally unique; events about a case as a whole chain per case, and
+    vault-level events (key rotation) form their own chain.
+    """
+    if item:
+        return f"item:{item}"
+    if case:
+        return f"case:{case}"
+    return "vault"
+
+
+def format_time(at: datetime) -> str:
+    """UTC with exactly microsecond precision, so the encoding of a time is unique."""
+    if at.tzinfo is None:
+        raise ValueError("event time must be timezone-aware")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def encode_event(
+    *,
+    type: str,
+    case: str | None,
+    item: str | None,
+    actor_id: str,
+    actor_role: str,
+    at: datetime,
+    prev: bytes | None,
+    body: dict[str, Any],
+) -> bytes:
+    """Canonical bytes of an event; the inverse of `decode_event`."""
+    doc = {
+        "v": EVENT_VERSION,
+        "type": type,
+        "case": case,
+        "item": item,
+        "actor": {"id": actor_id, "role": actor_role},
+        "at": format_time(at),
+        "prev": prev.hex() if prev is not None else None,
+        "body": body,
+    }
+    try:
+        data = rfc8785.dumps(doc)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise CanonicalEncodingError(f"event cannot be canonicalised: {exc}") from exc
+    # Decoding what we just encoded enforces the same shape rules on writer and reader.
+    decode_event(data)
+    return data
+
+
+def canonicalize(obj: Any) -> bytes:
+    try:
+        return rfc8785.dumps(obj)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise CanonicalEncodingError(f"not canonicalisable JSON: {exc}") from exc
+
+
+def decode_event(data: bytes) -> Event:
+    """Parse event bytes, insisting they are canonical and well-shaped."""
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CanonicalEncodingError(f"event is not JSON: {exc}") from exc
+    if canonicalize(doc) != data:
+        raise CanonicalEncodingError("event bytes are not RFC 8785 canonical")
+    return event_from_json(doc, data)
+
+
+def event_from_json(doc: Any, canonical: bytes | None = None) -> Event:
+    """Shape-check a decoded event; `canonical` defaults to its RFC 8785 encoding."""
+    if not isinstance(doc, dict):
+        raise CanonicalEncodingError("event is not a JSON object")
+    if set(doc) != _FIELDS:
+        missing = sorted(_FIELDS - set(doc))
+        extra = sorted(set(doc) - _FIELDS)
+        raise CanonicalEncodingError(f"event fields wrong (missing {missing}, unexpected {extra})")
+    if doc["v"] != EVENT_VERSION:
+        raise CanonicalEncodingError(f"unsupported event version {doc['v']!r}")
+    etype = doc["type"]
+    if not isinstance(etype, str) or not re.fullmatch(r"[a-z][a-z_.]{0,63}", etype):
+        raise CanonicalEncodingError(f"bad event type {etype!r}")
+    for field in ("case", "item"):
+        value = doc[field]
+        if value is not None and not (isinstance(value, str) and _NAME.match(value)):
+            raise CanonicalEncodingError(f"bad {field} identifier {value!r}")
+    actor = doc["actor"]
+    if (
+        not isinstance(actor, dict)
+        or set(actor) != {"id", "role"}
+        or not all(isinstance(actor[k], str) and actor[k] for k in ("id", "role"))
+    ):
+        raise CanonicalEncodingError("actor must be {id, role} with non-empty strings")
+    at = doc["at"]
+    if not isinstance(at, str) or not _AT.match(at):
+        raise CanonicalEncodingError(f"bad event time {at!r}: want YYYY-MM-DDTHH:MM:SS.ffffffZ")
+    try:
+        when = datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise CanonicalEncodingError(f"bad event time {at!r}") from exc
+    prev = doc["prev"]
+    if prev is not None and not (isinstance(prev, str) and _HEX64.match(prev)):
+        raise CanonicalEncodingError("prev must be null or 64 lowercase hex digits")
+    body = doc["body"]
+    if not isinstance(body, dict):
+        raise CanonicalEncodingError("body must be a JSON object")
+    return Event(
+        type=etype,
+        case=doc["case"],
+        item=doc["item"],
+        actor_id=actor["id"],
+        actor_role=actor["role"],
+        at=when,
+        prev=bytes.fromhex(prev) if prev is not None else None,
+        body=body,
+        canonical=canonical if canonical is not None else canonicalize(doc),
+    )
