@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlmodel import SQLModel
 
 import app.db_metadata  # noqa: F401  (registers every table on SQLModel.metadata)
+from alembic import context
 from custody.db import make_engine
 
 config = context.config

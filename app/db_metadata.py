@@ -1,6 +1,6 @@
 """Every table of the vault, for Alembic: the ledger's and the service's."""
 
 import custody.metadata  # noqa: F401
+from app.artifacts import models as _artifacts  # noqa: F401
 from app.auth import models as _auth  # noqa: F401
 from app.cases import models as _cases  # noqa: F401
-from app.artifacts import models as _artifacts  # noqa: F401

@@ -47,7 +47,9 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
 
     def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in allowed:
-            raise Forbidden(f"role {principal.role!r} may not do this (needs one of {sorted(allowed)})")
+            raise Forbidden(
+                f"role {principal.role!r} may not do this (needs one of {sorted(allowed)})"
+            )
         return principal
 
     return check

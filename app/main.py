@@ -14,11 +14,11 @@ from app.actions.views import router as actions_router
 from app.artifacts.views import router as artifacts_router
 from app.cases.views import router as cases_router
 from app.errors import AppError
-from storage import errors as storage_errors
 from app.ledger.views import router as ledger_router
 from app.principals.views import router as principals_router
 from app.settings import Settings
 from app.vault import Vault, open_vault
+from storage import errors as storage_errors
 
 API_VERSION = "v1"
 

@@ -20,7 +20,8 @@ def machine_info() -> str:
                     break
     except OSError:
         pass
-    return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {cpu}"
+    py = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{py}, {os.cpu_count()} cores, {cpu}"
 
 
 def median_us(fn: Callable[[], Any], repeat: int) -> float:
@@ -34,6 +35,9 @@ def median_us(fn: Callable[[], Any], repeat: int) -> float:
 
 def report(name: str, value: float, unit: str, baseline: float, baseline_name: str) -> str:
     ratio = value / baseline if baseline else float("nan")
-    line = f"{name:<48} {value:>12,.1f} {unit:<10} ratio {ratio:>10.3f}  (baseline: {baseline_name} = {baseline:,.1f})"
+    line = (
+        f"{name:<48} {value:>12,.1f} {unit:<10} ratio {ratio:>10.3f}"
+        f"  (baseline: {baseline_name} = {baseline:,.1f})"
+    )
     print(line, flush=True)
     return line

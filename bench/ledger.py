@@ -42,8 +42,14 @@ def bench_append(engine: Engine, label: str, tsa: BuiltinTSA, events: int) -> li
     ledger = Ledger(engine, ORIGIN, NoteSigner.generate(ORIGIN), [tsa])
     seq = Sequencer(ledger, interval=0.25, max_batch=1000).start()
     drafts = [
-        EventDraft("access", f"user{i % 50}", "legal", {"reason": "review", "n": i},
-                   "IR-2026-0001", f"art-{i % 500}")
+        EventDraft(
+            "access",
+            f"user{i % 50}",
+            "legal",
+            {"reason": "review", "n": i},
+            "IR-2026-0001",
+            f"art-{i % 500}",
+        )
         for i in range(events)
     ]
     t0 = time.perf_counter()
@@ -57,10 +63,20 @@ def bench_append(engine: Engine, label: str, tsa: BuiltinTSA, events: int) -> li
     sha_us = median_us(lambda: hashlib.sha256(sample).digest(), 2001)
     per_event_us = elapsed / events * 1e6
     return [
-        report(f"append+seal {label} events/s", events / elapsed, "ev/s", 1e6 / sha_us,
-               "sha256(event) ops/s"),
-        report(f"append+seal {label} µs/event", per_event_us, "µs", sha_us,
-               "one sha256 of the event bytes"),
+        report(
+            f"append+seal {label} events/s",
+            events / elapsed,
+            "ev/s",
+            1e6 / sha_us,
+            "sha256(event) ops/s",
+        ),
+        report(
+            f"append+seal {label} µs/event",
+            per_event_us,
+            "µs",
+            sha_us,
+            "one sha256 of the event bytes",
+        ),
         f"  ({seq.seals} seals, {events / max(seq.seals, 1):.0f} events per seal)",
     ]
 
@@ -99,13 +115,21 @@ def bench_proofs(engine: Engine, label: str, size: int) -> list[str]:
             501,
         )
         incl_us = median_us(lambda: inclusion_proof(rng.randrange(size), size, src), 301)
-        cons_us = median_us(
-            lambda: consistency_proof(rng.randrange(1, size), size, src), 301
+        cons_us = median_us(lambda: consistency_proof(rng.randrange(1, size), size, src), 301)
+    lines.append(
+        report(
+            f"inclusion proof {label} n={size:,}", incl_us, "µs", row_us, "one primary-key row read"
         )
-    lines.append(report(f"inclusion proof {label} n={size:,}", incl_us, "µs", row_us,
-                        "one primary-key row read"))
-    lines.append(report(f"consistency proof {label} n={size:,}", cons_us, "µs", row_us,
-                        "one primary-key row read"))
+    )
+    lines.append(
+        report(
+            f"consistency proof {label} n={size:,}",
+            cons_us,
+            "µs",
+            row_us,
+            "one primary-key row read",
+        )
+    )
     return lines
 
 
@@ -115,17 +139,28 @@ def bench_audit(engine: Engine, label: str) -> list[str]:
     acc = RootAccumulator()
     n = 0
     with engine.connect() as conn:
-        for (canonical,) in conn.execute(text("SELECT canonical FROM ledger_events ORDER BY leaf_index")):
+        for (canonical,) in conn.execute(
+            text("SELECT canonical FROM ledger_events ORDER BY leaf_index")
+        ):
             acc.append(leaf_hash(bytes(canonical)))
             n += 1
     elapsed = time.perf_counter() - t0
     t1 = time.perf_counter()
     with engine.connect() as conn:
-        for (canonical,) in conn.execute(text("SELECT canonical FROM ledger_events ORDER BY leaf_index")):
+        for (canonical,) in conn.execute(
+            text("SELECT canonical FROM ledger_events ORDER BY leaf_index")
+        ):
             hashlib.sha256(bytes(canonical)).digest()
     base = time.perf_counter() - t1
-    return [report(f"audit {label} (read+leaf+root) leaves/s", n / elapsed, "leaves/s",
-                   n / base, "read+sha256 only")]
+    return [
+        report(
+            f"audit {label} (read+leaf+root) leaves/s",
+            n / elapsed,
+            "leaves/s",
+            n / base,
+            "read+sha256 only",
+        )
+    ]
 
 
 def bench_root(size: int) -> list[str]:
@@ -141,8 +176,15 @@ def bench_root(size: int) -> list[str]:
     for h in leaves:
         hashlib.sha256(b"\x01" + h + h).digest()
     base = time.perf_counter() - t1
-    return [report(f"root recompute n={size:,} leaves/s", size / elapsed, "leaves/s",
-                   size / base, "one sha256 node hash per leaf")]
+    return [
+        report(
+            f"root recompute n={size:,} leaves/s",
+            size / elapsed,
+            "leaves/s",
+            size / base,
+            "one sha256 node hash per leaf",
+        )
+    ]
 
 
 def fresh_pg(admin_url: str) -> tuple[str, Engine]:

@@ -154,9 +154,9 @@ def user_add(
     data_dir: DataDir = None,
 ) -> None:
     """Create a principal and print its API token (shown once, stored only hashed)."""
+    from app.auth.service import create_principal
     from app.errors import AppError
     from app.settings import Settings
-    from app.auth.service import create_principal
     from custody import migrations
     from custody.db import make_engine
 

@@ -46,4 +46,6 @@ class Keyring:
         if not (keys_dir / VAULT_FILE).exists():
             raise VaultMissing(f"no vault keys in {keys_dir}: run `locard init` first")
         origin = json.loads((keys_dir / VAULT_FILE).read_text())["origin"]
-        return cls(origin, NoteSigner.load(keys_dir / LOG_KEY, origin), BuiltinTSA.load(keys_dir / TSA_DIR))
+        return cls(
+            origin, NoteSigner.load(keys_dir / LOG_KEY, origin), BuiltinTSA.load(keys_dir / TSA_DIR)
+        )

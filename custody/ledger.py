@@ -248,9 +248,7 @@ class Ledger:
         for k, (i, h) in heads.items():
             if k in existing:
                 conn.execute(
-                    update(_HEADS)
-                    .where(_HEADS.c.chain_key == k)
-                    .values(leaf_index=i, leaf_hash=h)
+                    update(_HEADS).where(_HEADS.c.chain_key == k).values(leaf_index=i, leaf_hash=h)
                 )
 
     def _timestamp(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
@@ -287,9 +285,7 @@ class Ledger:
                 .values(tokens_pending=_CHECKPOINTS.c.tokens_pending - 1)
             )
         if self.store is not None:
-            self.store.put_bytes(
-                f"ledger/timestamps/{size:015d}/{token.tsa}.tsr", token.tsr_der
-            )
+            self.store.put_bytes(f"ledger/timestamps/{size:015d}/{token.tsa}.tsr", token.tsr_der)
         return stored
 
     def retry_pending_timestamps(self) -> int:
@@ -370,7 +366,10 @@ class Ledger:
                 for t in tokens
             )
         return SignedCheckpoint(
-            int(row["size"]), bytes(row["root"]), row["note"].encode(), stamps,
+            int(row["size"]),
+            bytes(row["root"]),
+            row["note"].encode(),
+            stamps,
             int(row["tokens_pending"]),
         )
 
@@ -446,9 +445,7 @@ def _aware(dt: datetime) -> datetime:
 
 
 def _chain_to_pem(chain: Sequence[bytes]) -> str:
-    return "".join(
-        load_der_x509_certificate(c).public_bytes(Encoding.PEM).decode() for c in chain
-    )
+    return "".join(load_der_x509_certificate(c).public_bytes(Encoding.PEM).decode() for c in chain)
 
 
 def _pem_to_chain(pem: str) -> tuple[bytes, ...]:

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from storage.base import Retention
 from storage.errors import IntegrityError
+from storage.partbuffer import PartBuffer
 from storage.s3_client import CONFLICT_CODES, PRECONDITION_CODES, error_code, s3_errors
 
 if TYPE_CHECKING:
@@ -84,22 +85,24 @@ class Multipart:
     def _errors(self, what: str) -> AbstractContextManager[None]:
         return s3_errors(self.client, what=what, bucket=self.bucket, key=self.key)
 
-    def upload(self, data: bytes) -> None:
+    def upload(self, part: PartBuffer) -> None:
         number = len(self.parts) + 1
-        checksum = b64_sha256(data)
+        size = len(part)
+        checksum = b64_sha256(part.view())
         with self._errors(f"uploading part {number}"):
             response = self.client.upload_part(
                 Bucket=self.bucket,
                 Key=self.key,
                 UploadId=self.upload_id,
                 PartNumber=number,
-                Body=data,
+                Body=part.reader(),
+                ContentLength=size,
                 ChecksumSHA256=checksum,
             )
         echoed = response.get("ChecksumSHA256")
         if echoed and echoed != checksum:
             raise IntegrityError(f"part {number} of {self.key}: server stored another checksum")
-        self.parts.append(Part(number, self.size, len(data), response["ETag"], checksum))
+        self.parts.append(Part(number, self.size, size, response["ETag"], checksum))
 
     def copy_part(self, source_key: str, source_version: str, part: Part) -> None:
         """Copy `part` of a staged object as the same-numbered part of this upload."""

@@ -28,6 +28,7 @@ from storage.base import Retention, StoredObject
 from storage.errors import StorageError, StorageMisconfigured
 from storage.hashing import Digests
 from storage.keys import content_key
+from storage.partbuffer import PartBuffer
 from storage.s3_multipart import Multipart, b64_sha256
 from storage.upload import BaseUpload
 
@@ -62,8 +63,7 @@ class S3Upload(BaseUpload):
             backend_limit=store.part_size * MAX_PARTS,
         )
         self._store = store
-        self._part_size = store.part_size
-        self._buffer = bytearray()
+        self._buffer = PartBuffer(store.part_size)
         self._mode = _Mode.BUFFERED
         self._multipart: Multipart | None = None
         self._staging_key = f"staging/{uuid.uuid4().hex}"
@@ -78,17 +78,15 @@ class S3Upload(BaseUpload):
         while view:
             # Send a full part only when more bytes follow, so an object of exactly one
             # part still takes the single-request path.
-            if len(self._buffer) == self._part_size:
+            if self._buffer.full:
                 self._flush_part()
-            take = self._part_size - len(self._buffer)
-            self._buffer += view[:take]
-            view = view[take:]
+            view = view[self._buffer.fill_from(view) :]
 
     def _flush_part(self) -> None:
         if self._mode is _Mode.BUFFERED:
             self._mode = self._open()
         if self._multipart is not None and self._mode is not _Mode.PRESENT:
-            self._multipart.upload(bytes(self._buffer))
+            self._multipart.upload(self._buffer)
         self._buffer.clear()
 
     def _open(self) -> _Mode:
@@ -108,8 +106,8 @@ class S3Upload(BaseUpload):
         key = content_key(digests.sha256)
         store = self._store
         if self._mode is _Mode.BUFFERED:
-            data = bytes(self._buffer)
-            self._buffer = bytearray()
+            data = bytes(self._buffer.view())
+            self._buffer.release()
             created = store.put_new(key, data, b64_sha256(data), self._retention())
         elif self._mode is _Mode.PRESENT:
             created = False
@@ -118,8 +116,8 @@ class S3Upload(BaseUpload):
             if multipart is None:
                 raise StorageError(f"upload in mode {self._mode.value} has no multipart upload")
             if self._buffer:
-                multipart.upload(bytes(self._buffer))
-                self._buffer = bytearray()
+                multipart.upload(self._buffer)
+            self._buffer.release()
             if self._mode is _Mode.DIRECT:
                 created = multipart.complete(exclusive=True) is not None
             else:
@@ -169,7 +167,7 @@ class S3Upload(BaseUpload):
             staged.version_id = None
 
     def _discard(self) -> None:
-        self._buffer = bytearray()
+        self._buffer.release()
         multipart = self._multipart
         if multipart is None:
             return

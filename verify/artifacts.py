@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from verify.errors import ArtifactHashMismatch, MalformedInput
+from verify.errors import ArtifactHashMismatch, ArtifactUnreadable, MalformedInput
 
 ALGORITHMS = ("sha256", "sha1", "md5")
 _CHUNK = 1 << 20
@@ -44,6 +44,11 @@ def compare_hashes(actual: Mapping[str, Any], recorded: Mapping[str, Any], name:
 
 
 def verify_artifact_file(path: Path, recorded: Mapping[str, Any]) -> str:
-    if not path.is_file():
-        raise MalformedInput(f"artifact file {path} not found")
-    return compare_hashes(hash_chunks(read_chunks(path)), recorded, path.name)
+    """Hash the file at `path` and compare it with what the ledger recorded."""
+    try:
+        if not path.is_file():
+            raise ArtifactUnreadable(f"artifact file {path} not found or not a regular file")
+        actual = hash_chunks(read_chunks(path))
+    except OSError as exc:
+        raise ArtifactUnreadable(f"cannot read artifact file {path}: {exc.strerror or exc}") from exc
+    return compare_hashes(actual, recorded, path.name)

@@ -166,3 +166,30 @@ class TimestampPolicyMismatch(TimestampError):
     """The token was issued under another TSA policy than the one required."""
 
     check = "timestamp-policy"
+
+
+class TreeSizeMismatch(InclusionProofError):
+    """The proof claims a tree size other than the signed checkpoint's."""
+
+    check = "tree-size"
+
+
+class PolicyError(VerificationError):
+    """The verifier's own trust settings (pinned keys, TSA roots) cannot be used.
+
+    Raised before any evidence is looked at: a typo in a pin must never read as tampering.
+    """
+
+    check = "policy"
+
+
+class ArtifactUnreadable(MalformedInput):
+    """The artifact file given for comparison is missing or cannot be read."""
+
+    check = "artifact-read"
+
+
+class InternalError(VerificationError):
+    """The verifier failed in a way it does not classify; the evidence counts as unverified."""
+
+    check = "internal"

@@ -19,9 +19,11 @@ from verify.merkle import leaf_hash
 
 EVENT_VERSION = 1
 _FIELDS = frozenset({"v", "type", "case", "item", "actor", "at", "prev", "body"})
-_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+# Always used with fullmatch (`$` in match() also accepts a trailing newline); ASCII
+# digits only, since `\d` also matches other scripts' digits.
+_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def encode_event(
     body: dict[str, Any],
 ) -> bytes:
     """Canonical bytes of an event; the inverse of `decode_event`."""
-    doc = {
+    doc: dict[str, Any] = {
         "v": EVENT_VERSION,
         "type": type,
         "case": case,
@@ -93,27 +95,28 @@ def encode_event(
         "prev": prev.hex() if prev is not None else None,
         "body": body,
     }
-    try:
-        data = rfc8785.dumps(doc)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise CanonicalEncodingError(f"event cannot be canonicalised: {exc}") from exc
+    data = canonicalize(doc)
     # Decoding what we just encoded enforces the same shape rules on writer and reader.
     decode_event(data)
     return data
 
 
 def canonicalize(obj: Any) -> bytes:
+    """RFC 8785 bytes of `obj`; CanonicalEncodingError for anything JSON cannot hold exactly."""
     try:
         return rfc8785.dumps(obj)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        # ValueError covers lone surrogates, which have no UTF-8 encoding.
         raise CanonicalEncodingError(f"not canonicalisable JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise CanonicalEncodingError("JSON is nested too deeply to canonicalise") from exc
 
 
 def decode_event(data: bytes) -> Event:
     """Parse event bytes, insisting they are canonical and well-shaped."""
     try:
         doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise CanonicalEncodingError(f"event is not JSON: {exc}") from exc
     if canonicalize(doc) != data:
         raise CanonicalEncodingError("event bytes are not RFC 8785 canonical")
@@ -128,14 +131,15 @@ def event_from_json(doc: Any, canonical: bytes | None = None) -> Event:
         missing = sorted(_FIELDS - set(doc))
         extra = sorted(set(doc) - _FIELDS)
         raise CanonicalEncodingError(f"event fields wrong (missing {missing}, unexpected {extra})")
-    if doc["v"] != EVENT_VERSION:
+    # `type(...) is int`: True == 1 in Python, and 1.0 would canonicalise to 1 anyway.
+    if type(doc["v"]) is not int or doc["v"] != EVENT_VERSION:
         raise CanonicalEncodingError(f"unsupported event version {doc['v']!r}")
     etype = doc["type"]
     if not isinstance(etype, str) or not re.fullmatch(r"[a-z][a-z_.]{0,63}", etype):
         raise CanonicalEncodingError(f"bad event type {etype!r}")
     for field in ("case", "item"):
         value = doc[field]
-        if value is not None and not (isinstance(value, str) and _NAME.match(value)):
+        if value is not None and not (isinstance(value, str) and _NAME.fullmatch(value)):
             raise CanonicalEncodingError(f"bad {field} identifier {value!r}")
     actor = doc["actor"]
     if (
@@ -145,14 +149,14 @@ def event_from_json(doc: Any, canonical: bytes | None = None) -> Event:
     ):
         raise CanonicalEncodingError("actor must be {id, role} with non-empty strings")
     at = doc["at"]
-    if not isinstance(at, str) or not _AT.match(at):
+    if not isinstance(at, str) or not _AT.fullmatch(at):
         raise CanonicalEncodingError(f"bad event time {at!r}: want YYYY-MM-DDTHH:MM:SS.ffffffZ")
     try:
         when = datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     except ValueError as exc:
         raise CanonicalEncodingError(f"bad event time {at!r}") from exc
     prev = doc["prev"]
-    if prev is not None and not (isinstance(prev, str) and _HEX64.match(prev)):
+    if prev is not None and not (isinstance(prev, str) and _HEX64.fullmatch(prev)):
         raise CanonicalEncodingError("prev must be null or 64 lowercase hex digits")
     body = doc["body"]
     if not isinstance(body, dict):

@@ -32,7 +32,7 @@ def _b64(value: Any, what: str) -> bytes:
 
 
 def verify_manifest_signature(
-    case: str, file_name: str, sha256: str, signature_b64: str, public_key_b64: str
+    case: str, file_name: str, sha256: str, signature_b64: object, public_key_b64: object
 ) -> None:
     raw_key = _b64(public_key_b64, "collector public key")
     if len(raw_key) != 32:
@@ -53,11 +53,10 @@ def check_ingest_signature(case: str | None, body: Mapping[str, Any]) -> str | N
         return None
     if not isinstance(signed, Mapping) or case is None:
         raise MalformedInput("collector_signature must be an object on a case event")
-    verify_manifest_signature(
-        case,
-        str(body.get("file_name")),
-        str(body.get("sha256")),
-        signed.get("signature"),
-        signed.get("public_key"),
-    )
-    return "collector manifest signature valid"
+    file_name, sha256 = body.get("file_name"), body.get("sha256")
+    # str(None) would be signed-over text "None": refuse instead of reporting a bad signature.
+    if not isinstance(file_name, str) or not isinstance(sha256, str):
+        raise MalformedInput("a signed ingest event must record file_name and sha256 as text")
+    public_key = signed.get("public_key")
+    verify_manifest_signature(case, file_name, sha256, signed.get("signature"), public_key)
+    return f"collector manifest signed by Ed25519 key {public_key}"

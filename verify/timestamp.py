@@ -1,10 +1,11 @@
 """RFC 3161 time-stamp tokens: parse and verify, offline.
 
-rfc3161-client (OpenSSL underneath) is the second opinion on the certificate chain at genTime,
-the EKU, nonce, policy and imprint. It does not check the ESSCertID(v2) binding (RFC 2634,
-RFC 5035, RFC 5816), refuses certificate SETs that are not DER-sorted, and reports every failure
-as one ValueError; so this module parses with asn1crypto, checks the CMS signature, the signer
-binding and the chain itself, and turns every failure into a typed `TimestampError`.
+rfc3161-client (OpenSSL underneath) is the second opinion on the signature, the certificate
+chain at genTime, the EKU, nonce, policy and imprint. It does not check the ESSCertID(v2)
+binding (RFC 2634, RFC 5035, RFC 5816), refuses certificate SETs that are not DER-sorted, and
+fails with untyped errors (a ValueError for a rejection response). So this module parses with
+asn1crypto, checks the CMS signature, the signer binding and the chain itself first, and turns
+every failure into a typed `TimestampError`.
 """
 
 from __future__ import annotations
@@ -584,6 +585,8 @@ def _second_opinion(
         builder.build().verify(response, digest)
     except (rfc3161_client.VerificationError, ValueError, TypeError) as exc:
         raise _classify(str(exc)) from exc
+    except Exception as exc:
+        raise TimestampFormatError(f"rfc3161-client cannot read the token: {exc!r}") from exc
     except BaseException as exc:
         # A Rust panic inside rfc3161-client surfaces as pyo3's PanicException, which is a
         # BaseException; it means the token is malformed in a way asn1crypto tolerated.

@@ -1,4 +1,7 @@
-"""Validation of what a collector says about an artifact. Bad input is refused before any byte is stored."""
+"""Validation of what a collector says about an artifact.
+
+Bad input is refused before any byte of the upload is stored.
+"""
 
 from __future__ import annotations
 
@@ -82,8 +85,6 @@ class ArtifactMeta(BaseModel):
     @field_validator("source_host", "collection_method", "collection_tool", "notes")
     @classmethod
     def _printable(cls, v: str | None) -> str | None:
-        if v is not None and any(
-            unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in v
-        ):
+        if v is not None and any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in v):
             raise ValueError("control characters are not allowed")
         return v

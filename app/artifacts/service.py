@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from app.artifacts.metadata import ArtifactMeta
 from app.artifacts.models import Artifact
@@ -17,6 +17,7 @@ from app.auth.models import Principal, Role
 from app.auth.service import get_principal
 from app.cases.models import Case
 from app.cases.service import readable_case, writable_case
+from app.db import session
 from app.errors import BadRequest, Forbidden, NotFound
 from app.events import record
 from app.vault import Vault
@@ -46,7 +47,9 @@ def plan_ingest(
         if meta.sha256 is None:
             raise BadRequest("a signed manifest needs the declared sha256")
         try:
-            verify_manifest_signature(case.id, meta.file_name, meta.sha256, signature, who.public_key)
+            verify_manifest_signature(
+                case.id, meta.file_name, meta.sha256, signature, who.public_key
+            )
         except VerificationError as exc:
             raise BadRequest(f"manifest signature refused: {exc}") from exc
         signed = {"signature": signature, "public_key": who.public_key}
@@ -80,7 +83,7 @@ def record_ingest(
         custodian=who.id,
         created_at=now,
     )
-    with Session(vault.engine) as s:
+    with session(vault.engine) as s:
         s.add(artifact)
         s.commit()
     body: dict[str, Any] = {
@@ -105,13 +108,13 @@ def record_ingest(
     try:
         receipt = record(vault, who, "ingest", body, case=plan.case.id, item=artifact.id)
     except Exception:
-        with Session(vault.engine) as s:
+        with session(vault.engine) as s:
             row = s.get(Artifact, artifact.id)
             if row is not None:
                 s.delete(row)
                 s.commit()
         raise
-    with Session(vault.engine) as s:
+    with session(vault.engine) as s:
         row = s.get(Artifact, artifact.id)
         assert row is not None
         row.ingest_index = receipt.event.index
@@ -124,7 +127,7 @@ def record_ingest(
 
 
 def get_artifact(engine: Engine, artifact_id: str, who: Principal) -> Artifact:
-    with Session(engine) as s:
+    with session(engine) as s:
         art = s.get(Artifact, artifact_id)
         if art is None or art.ingest_index is None:
             raise NotFound(f"no artifact {artifact_id!r}")
@@ -135,7 +138,7 @@ def get_artifact(engine: Engine, artifact_id: str, who: Principal) -> Artifact:
 
 def list_artifacts(engine: Engine, case_id: str, who: Principal) -> list[Artifact]:
     readable_case(engine, case_id, who)
-    with Session(engine) as s:
+    with session(engine) as s:
         rows = list(
             s.exec(
                 select(Artifact)
@@ -149,7 +152,7 @@ def list_artifacts(engine: Engine, case_id: str, who: Principal) -> list[Artifac
 
 
 def find_by_sha256(engine: Engine, sha256: str, who: Principal) -> list[Artifact]:
-    with Session(engine) as s:
+    with session(engine) as s:
         rows = list(
             s.exec(
                 select(Artifact).where(
@@ -205,7 +208,7 @@ def transfer(
         "reason": reason,
     }
     receipt = record(vault, who, "transfer", body, case=art.case_id, item=art.id)
-    with Session(vault.engine) as s:
+    with session(vault.engine) as s:
         row = s.get(Artifact, art.id)
         assert row is not None
         row.custodian = receiver.id

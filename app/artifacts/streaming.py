@@ -103,7 +103,9 @@ async def copy_multipart(
         header_value.extend(data[start:end])
 
     def on_header_end() -> None:
-        current.headers[header_field.decode("latin-1").lower()] = header_value.decode("utf-8", "replace")
+        current.headers[header_field.decode("latin-1").lower()] = header_value.decode(
+            "utf-8", "replace"
+        )
         header_field.clear()
         header_value.clear()
 

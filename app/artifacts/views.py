@@ -119,9 +119,7 @@ async def upload(
             assert writer is not None
             await copy_raw(request.stream(), writer)
             if declared is not None and writer.size != declared:
-                raise BadRequest(
-                    f"body has {writer.size} bytes but Content-Length said {declared}"
-                )
+                raise BadRequest(f"body has {writer.size} bytes but Content-Length said {declared}")
         assert writer is not None and plan is not None
         if writer.size == 0:
             raise BadRequest("empty artifact: zero bytes are not evidence")
@@ -138,7 +136,9 @@ async def upload(
 
 @router.get("/cases/{case_id}/artifacts", response_model=list[ArtifactOut])
 def list_artifacts(case_id: str, vault: VaultDep, who: Reader) -> list[ArtifactOut]:
-    return [ArtifactOut.model_validate(a) for a in service.list_artifacts(vault.engine, case_id, who)]
+    return [
+        ArtifactOut.model_validate(a) for a in service.list_artifacts(vault.engine, case_id, who)
+    ]
 
 
 @router.get("/artifacts/{artifact_id}", response_model=ArtifactOut)
@@ -231,7 +231,9 @@ def download(
 def custody_chain(artifact_id: str, vault: VaultDep, who: Reader) -> list[ChainEntry]:
     art = service.get_artifact(vault.engine, artifact_id, who)
     return [
-        ChainEntry(index=e.index, leaf_hash=e.leaf_hash.hex(), event=decode_event(e.canonical).as_json())
+        ChainEntry(
+            index=e.index, leaf_hash=e.leaf_hash.hex(), event=decode_event(e.canonical).as_json()
+        )
         for e in vault.ledger.chain(chain_key(art.case_id, art.id))
     ]
 

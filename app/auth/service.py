@@ -9,9 +9,10 @@ import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from app.auth.models import Principal, Role
+from app.db import session
 from app.errors import BadRequest, Conflict, NotFound, Unauthorized
 
 TOKEN_PREFIX = "lcd_"
@@ -45,7 +46,7 @@ def create_principal(
     except ValueError as exc:
         raise BadRequest(f"unknown role {role!r}; one of {[r.value for r in Role]}") from exc
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with Session(engine) as s:
+    with session(engine) as s:
         if s.get(Principal, name) is not None:
             raise Conflict(f"principal {name!r} exists")
         p = Principal(
@@ -65,7 +66,7 @@ def create_principal(
 def authenticate(engine: Engine, token: str) -> Principal:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         raise Unauthorized("invalid token")
-    with Session(engine) as s:
+    with session(engine) as s:
         principal = s.exec(
             select(Principal).where(Principal.token_hash == hash_token(token))
         ).first()
@@ -76,7 +77,7 @@ def authenticate(engine: Engine, token: str) -> Principal:
 
 
 def get_principal(engine: Engine, name: str) -> Principal:
-    with Session(engine) as s:
+    with session(engine) as s:
         p = s.get(Principal, name)
         if p is None:
             raise NotFound(f"no principal {name!r}")
@@ -85,7 +86,7 @@ def get_principal(engine: Engine, name: str) -> Principal:
 
 
 def list_principals(engine: Engine) -> list[Principal]:
-    with Session(engine) as s:
+    with session(engine) as s:
         rows = list(s.exec(select(Principal).order_by(Principal.id)).all())
         for r in rows:
             s.expunge(r)

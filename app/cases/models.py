@@ -35,7 +35,9 @@ class Case(SQLModel, table=True):
     created_by: str = Field(sa_column=Column(String(64), nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    legal_hold: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False))
+    legal_hold: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, default=False)
+    )
     retention_days: int = Field(sa_column=Column(Integer, nullable=False))
 
 

@@ -13,6 +13,7 @@ from app.auth.models import Principal, Role
 from app.auth.service import get_principal
 from app.cases.models import Case, CaseMember
 from app.cases.schemas import CaseCreate, CaseUpdate
+from app.db import session
 from app.errors import Conflict, Forbidden, NotFound
 from app.events import record
 from app.vault import Vault
@@ -26,12 +27,12 @@ def _next_id(s: Session, year: int) -> str:
 
 
 def is_member(engine: Engine, case_id: str, principal_id: str) -> bool:
-    with Session(engine) as s:
+    with session(engine) as s:
         return s.get(CaseMember, (case_id, principal_id)) is not None
 
 
 def get_case(engine: Engine, case_id: str) -> Case:
-    with Session(engine) as s:
+    with session(engine) as s:
         case = s.get(Case, case_id)
         if case is None:
             raise NotFound(f"no case {case_id!r}")
@@ -63,7 +64,7 @@ def create_case(vault: Vault, who: Principal, data: CaseCreate) -> tuple[Case, R
     get_principal(vault.engine, owner)
     retention = data.retention_days or vault.settings.retention_days
     for _ in range(20):
-        with Session(vault.engine) as s:
+        with session(vault.engine) as s:
             case = Case(
                 id=_next_id(s, now.year),
                 title=data.title,
@@ -113,7 +114,7 @@ def create_case(vault: Vault, who: Principal, data: CaseCreate) -> tuple[Case, R
 
 def _delete_unrecorded(engine: Engine, case_id: str) -> None:
     """A case whose creation event failed to seal never existed."""
-    with Session(engine) as s:
+    with session(engine) as s:
         for m in s.exec(select(CaseMember).where(CaseMember.case_id == case_id)).all():
             s.delete(m)
         case = s.get(Case, case_id)
@@ -130,7 +131,7 @@ def list_cases(
     severity: str | None = None,
     hold: bool | None = None,
 ) -> list[Case]:
-    with Session(engine) as s:
+    with session(engine) as s:
         q = select(Case)
         if who.role == Role.collector:
             q = q.join(CaseMember, col(CaseMember.case_id) == col(Case.id)).where(
@@ -162,7 +163,7 @@ def update_case(
     if "owner" in changes:
         get_principal(vault.engine, changes["owner"][1])
     receipt = record(vault, who, "case.updated", {"changes": changes}, case=case_id)
-    with Session(vault.engine) as s:
+    with session(vault.engine) as s:
         row = s.get(Case, case_id)
         assert row is not None
         for field, (_, new) in changes.items():
@@ -182,14 +183,16 @@ def add_member(vault: Vault, who: Principal, case_id: str, principal_id: str) ->
     receipt = record(
         vault, who, "case.member_added", {"principal": member.id, "role": member.role}, case=case_id
     )
-    with Session(vault.engine) as s:
+    with session(vault.engine) as s:
         if s.get(CaseMember, (case_id, member.id)) is None:
             s.add(CaseMember(case_id=case_id, principal_id=member.id))
             s.commit()
     return receipt
 
 
-def set_hold(vault: Vault, who: Principal, case_id: str, on: bool, reason: str) -> tuple[Case, Receipt]:
+def set_hold(
+    vault: Vault, who: Principal, case_id: str, on: bool, reason: str
+) -> tuple[Case, Receipt]:
     """Legal hold on every artifact of the case, enforced by the store (S3 Object Lock).
 
     Releasing keeps the hold on objects another held case still references: identical
@@ -200,7 +203,7 @@ def set_hold(vault: Vault, who: Principal, case_id: str, on: bool, reason: str) 
     case = readable_case(vault.engine, case_id, who)
     if case.legal_hold == on:
         raise Conflict(f"legal hold on {case_id} is already {'set' if on else 'released'}")
-    with Session(vault.engine) as s:
+    with session(vault.engine) as s:
         keys = sorted(
             set(
                 s.exec(
@@ -233,7 +236,7 @@ def set_hold(vault: Vault, who: Principal, case_id: str, on: bool, reason: str) 
         {"reason": reason, "objects": len(keys), "kept_for_other_cases": len(still_held)},
         case=case_id,
     )
-    with Session(vault.engine) as s:
+    with session(vault.engine) as s:
         row = s.get(Case, case_id)
         assert row is not None
         row.legal_hold = on

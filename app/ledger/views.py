@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import load_der_x509_certificate
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 
 from app.deps import ProofReader, VaultDep
 from app.errors import BadRequest, NotFound

@@ -15,6 +15,7 @@ from custody.signing import NoteSigner
 from tests.ledger.conftest import ORIGIN
 from tests.support.openssl_tsa import openssl_ts_verify
 from verify.checkpoint import Checkpoint
+from verify.errors import CanonicalEncodingError
 from verify.events import chain_key, decode_event
 from verify.merkle import root_from_leaf_hashes, verify_consistency, verify_inclusion
 from verify.receipt import VerificationPolicy, Verifier
@@ -176,7 +177,7 @@ def test_unknown_entries_are_typed_errors(ledger: Ledger) -> None:
 def test_seal_failure_rolls_back_everything(ledger: Ledger) -> None:
     ledger.seal([draft(0)])
     bad = EventDraft("annotation", "alice", "collector", {"x": float("nan")}, "IR-1", "a")
-    with pytest.raises(Exception):
+    with pytest.raises(CanonicalEncodingError):
         ledger.seal([draft(1), bad])
     assert ledger.size() == 1 and len(ledger.entries(0, 10)) == 1
     ledger.seal([draft(2)])

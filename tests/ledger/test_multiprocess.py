@@ -34,8 +34,17 @@ def test_two_processes_append_without_gap_or_duplicate(
     root = Path(__file__).resolve().parents[2]
     procs = [
         subprocess.Popen(
-            [sys.executable, str(worker), db_url, str(key), str(tsa_dir), ORIGIN, name,
-             str(PER_PROCESS), str(tmp_path / f"{name}.jsonl")],
+            [
+                sys.executable,
+                str(worker),
+                db_url,
+                str(key),
+                str(tsa_dir),
+                ORIGIN,
+                name,
+                str(PER_PROCESS),
+                str(tmp_path / f"{name}.jsonl"),
+            ],
             cwd=root,
             stderr=subprocess.PIPE,
             text=True,
@@ -55,7 +64,9 @@ def test_two_processes_append_without_gap_or_duplicate(
     assert indices == list(range(2 * PER_PROCESS)), "gap or duplicate leaf index"
 
     verifier = Verifier(
-        VerificationPolicy(trusted_log_keys=(signer.vkey(),), trusted_tsa_roots=(tsa.root_cert_der,))
+        VerificationPolicy(
+            trusted_log_keys=(signer.vkey(),), trusted_tsa_roots=(tsa.root_cert_der,)
+        )
     )
     for r in receipts:
         report = verifier.verify_receipt(r)
@@ -68,7 +79,9 @@ def test_two_processes_append_without_gap_or_duplicate(
     # every checkpoint either process wrote is a prefix of the final tree
     for size in sorted({r["tree_size"] for r in receipts}):
         cp = ledger.checkpoint(size)
-        verify_consistency(size, final.size, ledger.consistency(size, final.size), cp.root, final.root)
+        verify_consistency(
+            size, final.size, ledger.consistency(size, final.size), cp.root, final.root
+        )
     # per-item chains stayed intact although two sequencers interleaved
     last: dict[str, bytes] = {}
     for e in entries:

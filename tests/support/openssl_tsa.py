@@ -108,9 +108,13 @@ def der_of(pem_path: Path) -> bytes:
     return bytes(der)
 
 
-def _tsa_config(directory: Path, cert: Path, key: Path, chain: Path | None) -> str:
+def _tsa_config(
+    directory: Path, cert: Path, key: Path, chain: Path | None, ess_cert_id_alg: str | None
+) -> str:
     # `certs =` makes OpenSSL embed a chain, in an order that is not DER-sorted.
     certs = "" if chain is None else f"certs = {chain}\n"
+    # Without `ess_cert_id_alg` OpenSSL writes the RFC 2634 (SHA-1) SigningCertificate.
+    ess = "" if ess_cert_id_alg is None else f"ess_cert_id_alg = {ess_cert_id_alg}\n"
     return f"""\
 [ tsa ]
 default_tsa = tsa_config
@@ -128,8 +132,7 @@ accuracy = secs:1
 ordering = no
 tsa_name = yes
 ess_cert_id_chain = no
-ess_cert_id_alg = sha256
-{certs}"""
+{ess}{certs}"""
 
 
 def _serve(server: ThreadingHTTPServer) -> None:
@@ -144,7 +147,13 @@ class OpenSSLTSA:
     token embeds the intermediate and the root as well (an OpenSSL `certs =` chain).
     """
 
-    def __init__(self, directory: Path | None = None, *, intermediate: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path | None = None,
+        *,
+        intermediate: bool = False,
+        ess_cert_id_alg: str | None = "sha256",
+    ) -> None:
         self._own_dir = directory is None
         if directory is None:
             directory = Path(tempfile.mkdtemp(prefix="openssl-tsa-"))
@@ -163,7 +172,7 @@ class OpenSSLTSA:
         (self.directory / "tsaserial").write_text("01\n")
         self.config_path = self.directory / "tsa.cnf"
         self.config_path.write_text(
-            _tsa_config(self.directory, self.tsa_pem_path, self._tsa_key, chain)
+            _tsa_config(self.directory, self.tsa_pem_path, self._tsa_key, chain, ess_cert_id_alg)
         )
         self._lock = threading.Lock()  # `ts -reply` rewrites the serial file: one at a time
         self._counter = 0

@@ -7,13 +7,14 @@ import os
 import shutil
 import stat
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from asn1crypto import algos, cms, tsp
 from cryptography import x509
 
-from custody.timestamps import build_request
+from custody.timestamps import TimestampAuthority, build_request
 from custody.tsa_builtin import (
     CERT_FILE,
     KEY_FILE,
@@ -92,15 +93,16 @@ def test_tsa_certificate_profile(builtin_tsa: BuiltinTSA) -> None:
 def test_token_verifies_with_us_and_openssl(
     builtin_tsa: BuiltinTSA, builtin_tsa_dir: Path, digest: bytes
 ) -> None:
-    token = builtin_tsa.timestamp(digest)
-    assert token.tsa == "builtin"
+    authority: TimestampAuthority = builtin_tsa
+    token = authority.timestamp(digest)
+    assert token.tsa == authority.name == "builtin"
     assert token.chain_der == (builtin_tsa.cert_der, builtin_tsa.root_cert_der)
     info = verify_timestamp(
         token.tsr_der, digest, roots=builtin_tsa.trust_roots(), policy=POLICY_OID
     )
     assert info == token.info
     assert info.imprint == digest and info.hash_algorithm == "sha256"
-    assert info.gen_time.tzinfo is not None and info.gen_time.utcoffset().total_seconds() == 0
+    assert info.gen_time.utcoffset() == timedelta(0)
     assert info.signer_cert_der == builtin_tsa.cert_der
     openssl_ts_verify(token.tsr_der, digest, _root_pem(builtin_tsa_dir))
 

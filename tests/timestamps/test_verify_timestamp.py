@@ -231,3 +231,18 @@ def test_load_pem_or_der_certs(openssl_chain_tsa: OpenSSLTSA) -> None:
     ):
         with pytest.raises(MalformedInput):
             load_pem_or_der_certs(junk)
+
+
+def test_rfc2634_sha1_signing_certificate_is_checked(
+    tmp_path: Path, openssl_tsa: OpenSSLTSA, digest: bytes
+) -> None:
+    legacy = OpenSSLTSA(tmp_path, ess_cert_id_alg=None)  # used without its HTTP server
+    tsr = legacy.reply(build_request(digest, nonce=11))
+    attrs = TimeStampResponse.load(tsr)["time_stamp_token"]["content"]["signer_infos"][0][
+        "signed_attrs"
+    ]
+    assert "signing_certificate" in {a["type"].native for a in attrs}
+    verify_timestamp(tsr, digest, roots=[legacy.ca_der], nonce=11)
+    check_ess_cert_id(tsr, legacy.tsa_cert_der)
+    with pytest.raises(TimestampSignerMismatch):
+        check_ess_cert_id(tsr, openssl_tsa.tsa_cert_der)
