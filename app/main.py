@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -96,6 +97,9 @@ def _jsonable(errors: object) -> object:
         return [_jsonable(e) for e in errors]
     if isinstance(errors, dict):
         return {k: _jsonable(v) for k, v in errors.items() if k != "ctx" or isinstance(v, dict)}
+    if isinstance(errors, float) and not math.isfinite(errors):
+        # JSON has no inf/nan (`1e999` parses to inf): echoing it would fail the response.
+        return str(errors)
     if isinstance(errors, (str, int, float, bool)) or errors is None:
         return errors
     return str(errors)

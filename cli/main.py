@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from cli.output import print_reports, reports_json
-from verify.errors import VerificationError
-from verify.receipt import VerificationPolicy, Verifier
+from cli.output import clean, print_reports, reports_json
+from verify.errors import MalformedInput, PolicyError, VerificationError
+from verify.receipt import MAX_RECEIPT_BYTES, VerificationPolicy, Verifier, parse_trusted_keys
 from verify.timestamp import load_pem_or_der_certs
 
 app = typer.Typer(
@@ -21,6 +24,10 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
+
+EXIT_VERIFIED = 0
+EXIT_FAILED = 1
+EXIT_UNUSABLE = 2
 
 DataDir = Annotated[
     Path | None,
@@ -69,11 +76,61 @@ def keys(data_dir: DataDir = None) -> None:
     console.print(keyring.signer.vkey())
 
 
-def _read_trusted_key(value: str) -> str:
+#: Pins are a line or a small PEM file; a bigger file is a mistake, not a key.
+_MAX_PIN_FILE = 1024 * 1024
+
+
+def _read_small(path: Path, limit: int, what: str) -> bytes:
+    """Read a whole file of at most `limit` bytes; OSError or PolicyError otherwise."""
+    with path.open("rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise PolicyError(f"{what} {path} is larger than {limit} bytes")
+    return data
+
+
+def _trusted_keys(value: str) -> tuple[str, ...]:
+    """A `--trusted-key` value: a verifier key itself, or a file holding one or more."""
     path = Path(value)
-    if path.is_file():
-        return path.read_text().strip()
-    return value.strip()
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError):  # a key string too long, or with NUL, to be a path
+        is_file = False
+    if is_file:
+        data = _read_small(path, _MAX_PIN_FILE, "--trusted-key file")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError(f"--trusted-key file {path} is not UTF-8 text") from exc
+        return parse_trusted_keys(text, f"--trusted-key file {path}")
+    if "+" not in value:
+        # No vkey lacks '+', so this was meant as a file name.
+        raise PolicyError(f"--trusted-key {value}: no such file, and not a verifier key")
+    return parse_trusted_keys(value, "--trusted-key")
+
+
+def _trusted_roots(path: Path) -> list[bytes]:
+    try:
+        return load_pem_or_der_certs(_read_small(path, _MAX_PIN_FILE, "--trusted-tsa-ca file"))
+    except VerificationError as exc:
+        if isinstance(exc, PolicyError):
+            raise
+        raise PolicyError(f"--trusted-tsa-ca {path}: {exc.message}") from exc
+
+
+def _read_evidence(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        data = fh.read(MAX_RECEIPT_BYTES + 1)
+    if len(data) > MAX_RECEIPT_BYTES:
+        raise MalformedInput(f"{path} is larger than {MAX_RECEIPT_BYTES} bytes: not a receipt")
+    return data
+
+
+def _usage_error(message: str, as_json: bool) -> NoReturn:
+    err.print(Text.assemble(("error: ", "bold red"), clean(message)))
+    if as_json:
+        print(json.dumps({"ok": False, "error": message, "reports": []}, indent=2))
+    raise typer.Exit(EXIT_UNUSABLE)
 
 
 @app.command()
@@ -84,7 +141,11 @@ def verify(
     ] = None,
     trusted_key: Annotated[
         list[str] | None,
-        typer.Option("--trusted-key", help="Vault verifier key (vkey text or a file holding it)."),
+        typer.Option(
+            "--trusted-key",
+            help="Vault verifier key: the vkey text, or a file holding it (one per line, "
+            "or the vault's /v1/keys JSON). Repeatable.",
+        ),
     ] = None,
     trusted_tsa_ca: Annotated[
         list[Path] | None,
@@ -93,26 +154,36 @@ def verify(
     origin: Annotated[str | None, typer.Option(help="Require this checkpoint origin.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Verify evidence with no server, no database and no network. Exit 0 only if all checks pass."""
+    """Verify evidence offline: no server, no database, no network.
+
+    Exit status: 0 when every check passed, 1 when a check failed, 2 when the
+    verification could not run (unreadable file, unusable --trusted-key or CA).
+    """
     try:
-        roots: list[bytes] = []
-        for ca in trusted_tsa_ca or []:
-            roots.extend(load_pem_or_der_certs(ca.read_bytes()))
-        policy = VerificationPolicy(
-            trusted_log_keys=tuple(_read_trusted_key(k) for k in trusted_key or []),
-            trusted_tsa_roots=tuple(roots),
-            origin=origin,
+        roots = [der for ca in trusted_tsa_ca or [] for der in _trusted_roots(ca)]
+        keys = tuple(k for value in trusted_key or [] for k in _trusted_keys(value))
+        verifier = Verifier(
+            VerificationPolicy(trusted_log_keys=keys, trusted_tsa_roots=tuple(roots), origin=origin)
         )
-        data = evidence.read_bytes()
-    except (OSError, VerificationError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    report = Verifier(policy).verify_receipt(data, artifact=artifact)
-    if as_json:
-        print(reports_json([report]))
-    else:
-        print_reports(console, [report])
-    raise typer.Exit(0 if report.ok else 1)
+        data = _read_evidence(evidence)
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else evidence
+        _usage_error(f"cannot read {where}: {exc.strerror or exc}", as_json)
+    except VerificationError as exc:
+        _usage_error(str(exc), as_json)
+    try:
+        report = verifier.verify_receipt(data, artifact=artifact)
+        if as_json:
+            print(reports_json([report]))
+        else:
+            print_reports(console, [report])
+    except Exception as exc:
+        # verify_receipt turns evidence problems into failed checks; reaching this is a bug
+        # in the verifier, still reported as "not verified" rather than as a traceback.
+        if os.environ.get("LOCARD_DEBUG"):
+            raise
+        _usage_error(f"internal error ({type(exc).__name__}: {exc}); nothing was verified", as_json)
+    raise typer.Exit(EXIT_VERIFIED if report.ok else EXIT_FAILED)
 
 
 @app.command()

@@ -21,6 +21,8 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import load_der_x509_certificate
 from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from custody.db import lock_sequencer, sequencer_connection
 from custody.models import ChainHead, CheckpointRow, LedgerEvent, TimestampRow
@@ -235,21 +237,17 @@ class Ledger:
 
     @staticmethod
     def _upsert_heads(conn: Connection, heads: dict[str, tuple[int, bytes]]) -> None:
-        existing = set(
-            conn.execute(select(_HEADS.c.chain_key).where(_HEADS.c.chain_key.in_(heads))).scalars()
+        """One executemany upsert; both SQLite (3.24+) and PostgreSQL speak ON CONFLICT."""
+        insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        stmt = insert_fn(_HEADS)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_HEADS.c.chain_key],
+            set_={"leaf_index": stmt.excluded.leaf_index, "leaf_hash": stmt.excluded.leaf_hash},
         )
-        fresh = [
-            {"chain_key": k, "leaf_index": i, "leaf_hash": h}
-            for k, (i, h) in heads.items()
-            if k not in existing
-        ]
-        if fresh:
-            conn.execute(insert(_HEADS), fresh)
-        for k, (i, h) in heads.items():
-            if k in existing:
-                conn.execute(
-                    update(_HEADS).where(_HEADS.c.chain_key == k).values(leaf_index=i, leaf_hash=h)
-                )
+        conn.execute(
+            stmt,
+            [{"chain_key": k, "leaf_index": i, "leaf_hash": h} for k, (i, h) in heads.items()],
+        )
 
     def _timestamp(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
         """Ask every TSA for a token over SHA-256 of the checkpoint body; keep what arrives."""

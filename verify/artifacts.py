@@ -50,5 +50,6 @@ def verify_artifact_file(path: Path, recorded: Mapping[str, Any]) -> str:
             raise ArtifactUnreadable(f"artifact file {path} not found or not a regular file")
         actual = hash_chunks(read_chunks(path))
     except OSError as exc:
-        raise ArtifactUnreadable(f"cannot read artifact file {path}: {exc.strerror or exc}") from exc
+        why = exc.strerror or str(exc)
+        raise ArtifactUnreadable(f"cannot read artifact file {path}: {why}") from exc
     return compare_hashes(actual, recorded, path.name)

@@ -96,13 +96,51 @@ def encode_event(
         "body": body,
     }
     data = canonicalize(doc)
-    # Decoding what we just encoded enforces the same shape rules on writer and reader.
-    decode_event(data)
+    # The reader's shape rules, applied to the writer's document (no second encoding).
+    event_from_json(doc, data)
     return data
 
 
+_SAFE_INT = 2**53 - 1
+
+
+def _plain(obj: Any) -> bool:
+    """True when the C json encoder's output is already RFC 8785 for `obj`.
+
+    That holds for strings, integers within ±(2^53-1), booleans, null, arrays, and
+    objects whose keys are all in the BMP (UTF-16 and code-point order then agree).
+    Floats and anything else go through the reference implementation.
+    """
+    t = type(obj)
+    if t is str or t is bool or obj is None:
+        return True
+    if t is int:
+        return -_SAFE_INT <= obj <= _SAFE_INT
+    if t is dict:
+        for k, v in obj.items():
+            if type(k) is not str or not (k.isascii() or max(map(ord, k)) <= 0xFFFF):
+                return False
+            if not _plain(v):
+                return False
+        return True
+    if t is list:
+        return all(_plain(v) for v in obj)
+    return False
+
+
 def canonicalize(obj: Any) -> bytes:
-    """RFC 8785 bytes of `obj`; CanonicalEncodingError for anything JSON cannot hold exactly."""
+    """RFC 8785 bytes of `obj`; CanonicalEncodingError for anything JSON cannot hold exactly.
+
+    Sealing encodes every event, and the pure-Python reference is ~10x slower than the
+    C encoder; tests/verify/test_canonical.py checks both give identical bytes.
+    """
+    try:
+        if _plain(obj):
+            return json.dumps(
+                obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+            ).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        pass  # lone surrogates or deep nesting: let the reference report it
     try:
         return rfc8785.dumps(obj)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

@@ -49,9 +49,15 @@ class ActionIn(BaseModel):
     @field_validator("performed_at")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
+        if v is None:
+            return v
+        if v.tzinfo is None:
             raise ValueError("performed_at must carry a timezone (e.g. Z)")
-        return v
+        try:
+            return v.astimezone(UTC)
+        except OverflowError:
+            # Converting here, not in log_action, turns an out-of-range offset into a 422.
+            raise ValueError("performed_at is outside the representable range") from None
 
 
 def log_action(vault: Vault, who: Principal, case_id: str, data: ActionIn) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -77,8 +77,13 @@ class ArtifactMeta(BaseModel):
             return v
         if v.tzinfo is None:
             raise ValueError("collected_at must carry a timezone (e.g. Z)")
-        v = v.astimezone(UTC)
-        if v > datetime.now(UTC).replace(microsecond=0).replace(year=datetime.now(UTC).year + 1):
+        try:
+            v = v.astimezone(UTC)
+        except OverflowError:
+            # e.g. 0001-01-01T00:00+05:00 lies before year 1 in UTC
+            raise ValueError("collected_at is outside the representable range") from None
+        # A timedelta, not replace(year=+1): that raises on 29 February.
+        if v > datetime.now(UTC) + timedelta(days=366):
             raise ValueError("collected_at is implausibly far in the future")
         return v
 

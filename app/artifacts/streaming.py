@@ -144,6 +144,11 @@ async def copy_multipart(
             return
         if current.name == file_field:
             return
+        if result.file_seen:
+            # The upload's checks (declared sha256, signature) were fixed when the file
+            # started; accepting a later field would silently ignore what it declares.
+            errors.append(BadRequest(f"form field {current.name!r} comes after the file part"))
+            return
         if len(fields) >= MAX_FIELDS:
             errors.append(BadRequest("too many form fields"))
             return
@@ -152,18 +157,21 @@ async def copy_multipart(
         except UnicodeDecodeError:
             errors.append(BadRequest(f"form field {current.name!r} is not UTF-8"))
 
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-        },
-    )
+    try:
+        parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": on_part_begin,
+                "on_header_field": on_header_field,
+                "on_header_value": on_header_value,
+                "on_header_end": on_header_end,
+                "on_headers_finished": on_headers_finished,
+                "on_part_data": on_part_data,
+                "on_part_end": on_part_end,
+            },
+        )
+    except Exception as exc:  # e.g. a boundary longer than the parser accepts
+        raise BadRequest(f"unusable multipart boundary: {exc}") from exc
     async for chunk in stream:
         try:
             parser.write(chunk)

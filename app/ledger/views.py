@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import load_der_x509_certificate
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from app.deps import ProofReader, VaultDep
@@ -17,6 +17,12 @@ from verify.events import decode_event
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
 MAX_ENTRIES = 1000
+#: Indexes and sizes are BIGINT in the database; larger numbers made the query itself fail
+#: (500). 2**62 leaves room for `start + MAX_ENTRIES` and is far beyond any real ledger.
+MAX_INDEX = 1 << 62
+Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]
+Size = Annotated[int, Query(ge=1, le=MAX_INDEX)]
+IndexPath = Annotated[int, Path(ge=0, le=MAX_INDEX)]
 
 
 def _checkpoint_json(vault: VaultDep, size: int | None) -> dict[str, Any]:
@@ -40,7 +46,7 @@ def latest_checkpoint(vault: VaultDep, who: ProofReader) -> dict[str, Any]:
 
 
 @router.get("/ledger/checkpoints/{size}")
-def checkpoint_at(size: int, vault: VaultDep, who: ProofReader) -> dict[str, Any]:
+def checkpoint_at(size: IndexPath, vault: VaultDep, who: ProofReader) -> dict[str, Any]:
     return _checkpoint_json(vault, size)
 
 
@@ -48,8 +54,8 @@ def checkpoint_at(size: int, vault: VaultDep, who: ProofReader) -> dict[str, Any
 def inclusion(
     vault: VaultDep,
     who: ProofReader,
-    index: Annotated[int, Query(ge=0)],
-    tree_size: Annotated[int, Query(ge=1)],
+    index: Index,
+    tree_size: Size,
 ) -> dict[str, Any]:
     try:
         proof = vault.ledger.inclusion(index, tree_size)
@@ -62,8 +68,8 @@ def inclusion(
 def consistency(
     vault: VaultDep,
     who: ProofReader,
-    first: Annotated[int, Query(ge=0)],
-    second: Annotated[int, Query(ge=0)],
+    first: Index,
+    second: Index,
 ) -> dict[str, Any]:
     try:
         proof = vault.ledger.consistency(first, second)
@@ -76,8 +82,8 @@ def consistency(
 def entries(
     vault: VaultDep,
     who: ProofReader,
-    start: Annotated[int, Query(ge=0)] = 0,
-    end: Annotated[int | None, Query(ge=0)] = None,
+    start: Index = 0,
+    end: Annotated[int | None, Query(ge=0, le=MAX_INDEX)] = None,
 ) -> dict[str, Any]:
     stop = start + MAX_ENTRIES if end is None else end
     if stop < start:
@@ -99,10 +105,10 @@ def entries(
 
 @router.get("/ledger/receipts/{index}")
 def receipt(
-    index: int,
+    index: IndexPath,
     vault: VaultDep,
     who: ProofReader,
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    tree_size: Annotated[int | None, Query(ge=1, le=MAX_INDEX)] = None,
 ) -> dict[str, Any]:
     try:
         return vault.ledger.receipt(index, tree_size).to_json()

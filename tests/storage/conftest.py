@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from storage.base import ObjectStore
 from storage.s3 import S3WormStore, make_s3_client
 from tests.storage.backends import Backend, local_backend, s3_backend
 from tests.support.seaweed import SeaweedError, SeaweedS3, find_weed
@@ -52,12 +53,25 @@ def s3_client(seaweed: SeaweedS3) -> S3Client:
     return seaweed.client()
 
 
-def make_store(seaweed: SeaweedS3, bucket: str, **kwargs: int | None) -> S3WormStore:
+def make_store(
+    seaweed: SeaweedS3,
+    bucket: str,
+    *,
+    part_size: int = PART,
+    default_retention_days: int | None = None,
+    max_attempts: int = 2,
+) -> S3WormStore:
     client = make_s3_client(
-        seaweed.endpoint, seaweed.access_key, seaweed.secret_key, seaweed.region, max_attempts=2
+        seaweed.endpoint,
+        seaweed.access_key,
+        seaweed.secret_key,
+        seaweed.region,
+        max_attempts=max_attempts,
+        connect_timeout=2,
     )
-    part_size = kwargs.pop("part_size", None) or PART
-    store = S3WormStore(client, bucket, part_size=part_size, **kwargs)
+    store = S3WormStore(
+        client, bucket, part_size=part_size, default_retention_days=default_retention_days
+    )
     store.ensure_bucket()
     return store
 
@@ -75,3 +89,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     store: S3WormStore = request.getfixturevalue("s3_store")
     client: S3Client = request.getfixturevalue("s3_client")
     return s3_backend(store, client)
+
+
+@pytest.fixture
+def store(backend: Backend) -> ObjectStore:
+    return backend.store
