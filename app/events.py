@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from app.auth.models import Principal
@@ -9,6 +10,7 @@ from app.errors import Unavailable
 from app.vault import Vault
 from custody.ledger import EventDraft, Receipt
 from custody.sequencer import SequencerStopped
+from verify.events import decode_event
 
 
 def record(
@@ -28,3 +30,8 @@ def record(
         return vault.sequencer.append(draft)
     except SequencerStopped as exc:
         raise Unavailable("the vault is shutting down; retry") from exc
+
+
+def event_time(receipt: Receipt) -> datetime:
+    """The sealed time of the event: rows derived from it carry this, not their own clock."""
+    return decode_event(receipt.event.canonical).at

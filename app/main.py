@@ -97,6 +97,9 @@ def _jsonable(errors: object) -> object:
         return [_jsonable(e) for e in errors]
     if isinstance(errors, dict):
         return {k: _jsonable(v) for k, v in errors.items() if k != "ctx" or isinstance(v, dict)}
+    if isinstance(errors, str):
+        # Echoed input may hold lone surrogates ("\ud800" in JSON), which UTF-8 cannot encode.
+        return errors.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(errors, float) and not math.isfinite(errors):
         # JSON has no inf/nan (`1e999` parses to inf): echoing it would fail the response.
         return str(errors)

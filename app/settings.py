@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     retention_days: int = 365 * 7
     #: largest artifact accepted (bytes)
     max_upload_bytes: int = 1 << 40
+    #: at startup, upload staging untouched for this long is removed (left by a crash).
+    #: Not 0: another API process on the same store may be mid-upload, and an S3
+    #: multipart upload's age counts from its start, not its last part.
+    staging_cleanup_after_s: float = 24 * 3600
 
     host: str = "127.0.0.1"
     port: int = 8700

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from custody.keyring import Keyring
 from custody.ledger import Ledger
 from custody.sequencer import Sequencer
 from custody.timestamps import HttpTSA, TimestampAuthority
-from storage.base import ObjectStore
+from storage.base import ObjectStore, StorageError
 from storage.local import LocalWormStore
 from verify.timestamp import load_pem_or_der_certs
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,11 +76,24 @@ def init_vault(settings: Settings) -> Keyring:
     return keyring
 
 
+def _sweep_staging(store: ObjectStore, older_than_s: float) -> None:
+    """Remove what uploads cut short by a crash left in staging (never visible as objects)."""
+    try:
+        removed = store.cleanup_staging(older_than_s=older_than_s)
+    except StorageError as exc:
+        # Leftovers are invisible and swept next time; refusing to start would be worse.
+        log.warning("could not clean upload staging: %s", exc)
+        return
+    if removed:
+        log.info("removed %d stale upload(s) from staging", removed)
+
+
 def open_vault(settings: Settings, *, start: bool = True) -> Vault:
     keyring = Keyring.load(settings.keys_dir)
     engine = make_engine(settings.db_url)
     migrations.upgrade(engine)
     store = make_store(settings)
+    _sweep_staging(store, settings.staging_cleanup_after_s)
     authorities = make_authorities(settings, keyring)
     ledger = Ledger(engine, keyring.origin, keyring.signer, authorities, store)
     sequencer = Sequencer(

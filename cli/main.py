@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,6 +16,10 @@ from cli.output import clean, print_reports, reports_json
 from verify.errors import MalformedInput, PolicyError, VerificationError
 from verify.receipt import MAX_RECEIPT_BYTES, VerificationPolicy, Verifier, parse_trusted_keys
 from verify.timestamp import load_pem_or_der_certs
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+    from app.vault import Vault
 
 app = typer.Typer(
     name="locard",
@@ -166,6 +171,11 @@ def verify(
             VerificationPolicy(trusted_log_keys=keys, trusted_tsa_roots=tuple(roots), origin=origin)
         )
         data = _read_evidence(evidence)
+        if artifact is not None:
+            # Fail before verifying: a mistyped path is not evidence of tampering.
+            if not artifact.is_file():
+                raise MalformedInput(f"--artifact {artifact}: no such regular file")
+            artifact.open("rb").close()
     except OSError as exc:
         where = exc.filename if exc.filename is not None else evidence
         _usage_error(f"cannot read {where}: {exc.strerror or exc}", as_json)
@@ -173,17 +183,23 @@ def verify(
         _usage_error(str(exc), as_json)
     try:
         report = verifier.verify_receipt(data, artifact=artifact)
-        if as_json:
-            print(reports_json([report]))
-        else:
-            print_reports(console, [report])
     except Exception as exc:
         # verify_receipt turns evidence problems into failed checks; reaching this is a bug
         # in the verifier, still reported as "not verified" rather than as a traceback.
         if os.environ.get("LOCARD_DEBUG"):
             raise
         _usage_error(f"internal error ({type(exc).__name__}: {exc}); nothing was verified", as_json)
-    raise typer.Exit(EXIT_VERIFIED if report.ok else EXIT_FAILED)
+    status = EXIT_VERIFIED if report.ok else EXIT_FAILED
+    try:
+        if as_json:
+            print(reports_json([report]))
+        else:
+            print_reports(console, [report])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) went away; the exit status still carries the verdict.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise typer.Exit(status)
 
 
 @app.command()
@@ -225,24 +241,96 @@ def user_add(
     data_dir: DataDir = None,
 ) -> None:
     """Create a principal and print its API token (shown once, stored only hashed)."""
-    from app.auth.service import create_principal
+    from app.auth.service import create_principal, principal_event_body
     from app.errors import AppError
     from app.settings import Settings
-    from custody import migrations
-    from custody.db import make_engine
+    from custody.ledger import EventDraft
 
     settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    engine = make_engine(settings.db_url)
+    vault = _open(settings)
     try:
-        migrations.upgrade(engine)
-        principal, token = create_principal(engine, name, role, public_key)
+        principal, token = create_principal(vault.engine, name, role, public_key)
+        # Sealed directly: the CLI is one more sequencer, serialised with the server by
+        # the database lock.
+        vault.ledger.seal(
+            [
+                EventDraft(
+                    "principal.created", "locard-cli", "admin", principal_event_body(principal)
+                )
+            ]
+        )
     except AppError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     finally:
-        engine.dispose()
+        vault.close()
     err.print(f"created {principal.role} {principal.id!r}; the token is shown only once:")
     print(token)
+
+
+def _open(settings: Settings) -> Vault:
+    from app.vault import open_vault
+    from custody.keyring import VaultMissing
+
+    try:
+        return open_vault(settings, start=False)
+    except VaultMissing as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def audit(
+    data_dir: DataDir = None,
+    content: Annotated[
+        bool, typer.Option("--content/--no-content", help="Re-hash every stored artifact.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Server-side audit: archive, database index and evidence bytes against each other."""
+    from app.audit import audit as run_audit
+    from app.settings import Settings
+
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    vault = _open(settings)
+    try:
+        report = run_audit(vault, content=content)
+    finally:
+        vault.close()
+    if as_json:
+        print(reports_json([report]))
+    else:
+        print_reports(console, [report])
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def rebuild(
+    data_dir: DataDir = None,
+    from_store: Annotated[
+        bool, typer.Option("--from-store", help="Replay the write-once archive (required).")
+    ] = False,
+) -> None:
+    """Recreate an empty database from the write-once store alone, then audit it."""
+    from app.audit import rebuild as run_rebuild
+    from app.settings import Settings
+    from custody.keyring import VaultMissing
+    from custody.rebuild import IndexNotEmpty
+
+    if not from_store:
+        err.print(
+            "[red]error:[/red] say --from-store: the archive is the only source to rebuild from"
+        )
+        raise typer.Exit(2)
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    try:
+        events, report = run_rebuild(settings)
+    except (IndexNotEmpty, VaultMissing) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"replayed {events} events from the store")
+    print_reports(console, [report])
+    raise typer.Exit(0 if report.ok else 1)
 
 
 def main() -> None:

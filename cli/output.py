@@ -33,10 +33,11 @@ def clean(text: str) -> str:
     )
 
 
-def _failure_label(check: Check) -> str:
-    if check.error is None:
-        return check.detail
-    return f"{check.detail}\n({type(check.error).__name__}, check '{check.check}')"
+def _failure_label(check: Check) -> Text:
+    text = Text(clean(check.detail))
+    if check.error is not None:
+        text.append(f"\n{type(check.error).__name__} [{check.check}]", style="dim")
+    return text
 
 
 def print_reports(console: Console, reports: Sequence[Report]) -> None:
@@ -51,9 +52,7 @@ def print_reports(console: Console, reports: Sequence[Report]) -> None:
             if c.ok:
                 table.add_row(OK, Text(clean(c.name)), Text(clean(c.detail)))
             else:
-                table.add_row(
-                    FAIL, Text(clean(c.name), style="red"), Text(clean(_failure_label(c)))
-                )
+                table.add_row(FAIL, Text(clean(c.name), style="red"), _failure_label(c))
         console.print(table)
         for w in report.warnings:
             console.print(Text.assemble(("warning: ", "yellow"), clean(w)))

@@ -43,6 +43,10 @@ _CHECKPOINTS = CheckpointRow.__table__  # type: ignore[attr-defined]
 _TIMESTAMPS = TimestampRow.__table__  # type: ignore[attr-defined]
 
 
+SEALS_PREFIX = "ledger/seals/"
+TIMESTAMPS_PREFIX = "ledger/timestamps/"
+
+
 class LedgerError(Exception):
     """Base for ledger failures the caller can act on."""
 
@@ -220,7 +224,7 @@ class Ledger:
         root = tree_root(new_size, source)
         conn.execute(insert(_EVENTS), rows)
         insert_nodes(conn, new_nodes)
-        self._upsert_heads(conn, new_heads)
+        upsert_heads(conn, new_heads)
         note = self.signer.sign_note(Checkpoint(self.origin, new_size, root).body())
         conn.execute(
             insert(_CHECKPOINTS),
@@ -234,20 +238,6 @@ class Ledger:
         )
         checkpoint = SignedCheckpoint(new_size, root, note, (), len(self.authorities))
         return sealed, checkpoint, source
-
-    @staticmethod
-    def _upsert_heads(conn: Connection, heads: dict[str, tuple[int, bytes]]) -> None:
-        """One executemany upsert; both SQLite (3.24+) and PostgreSQL speak ON CONFLICT."""
-        insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert_fn(_HEADS)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_HEADS.c.chain_key],
-            set_={"leaf_index": stmt.excluded.leaf_index, "leaf_hash": stmt.excluded.leaf_hash},
-        )
-        conn.execute(
-            stmt,
-            [{"chain_key": k, "leaf_index": i, "leaf_hash": h} for k, (i, h) in heads.items()],
-        )
 
     def _timestamp(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
         """Ask every TSA for a token over SHA-256 of the checkpoint body; keep what arrives."""
@@ -274,7 +264,7 @@ class Ledger:
                     "tsa": token.tsa,
                     "tsr": token.tsr_der,
                     "gen_time": token.info.gen_time,
-                    "chain_pem": _chain_to_pem(token.chain_der),
+                    "chain_pem": chain_to_pem(token.chain_der),
                 },
             )
             conn.execute(
@@ -283,7 +273,13 @@ class Ledger:
                 .values(tokens_pending=_CHECKPOINTS.c.tokens_pending - 1)
             )
         if self.store is not None:
-            self.store.put_bytes(f"ledger/timestamps/{size:015d}/{token.tsa}.tsr", token.tsr_der)
+            # The raw token for `openssl ts -verify -in`, and the token with its chain so a
+            # rebuild from the store alone can issue complete receipts again.
+            prefix = f"{TIMESTAMPS_PREFIX}{size:015d}/{token.tsa}"
+            self.store.put_bytes(f"{prefix}.tsr", token.tsr_der)
+            self.store.put_bytes(
+                f"{prefix}.json", json.dumps(timestamp_json(stored), sort_keys=True).encode()
+            )
         return stored
 
     def retry_pending_timestamps(self) -> int:
@@ -331,7 +327,7 @@ class Ledger:
             "checkpoint": checkpoint.note.decode(),
         }
         self.store.put_bytes(
-            f"ledger/seals/{checkpoint.size:015d}.json", json.dumps(doc, sort_keys=True).encode()
+            f"{SEALS_PREFIX}{checkpoint.size:015d}.json", json.dumps(doc, sort_keys=True).encode()
         )
 
     # -- reading -------------------------------------------------------------------
@@ -359,7 +355,7 @@ class Ledger:
             ).mappings()
             stamps = tuple(
                 StoredTimestamp(
-                    t["tsa"], bytes(t["tsr"]), _aware(t["gen_time"]), _pem_to_chain(t["chain_pem"])
+                    t["tsa"], bytes(t["tsr"]), _aware(t["gen_time"]), pem_to_chain(t["chain_pem"])
                 )
                 for t in tokens
             )
@@ -434,6 +430,19 @@ class Ledger:
             raise UnknownEntry(f"tree size {tree_size} is beyond the ledger ({self.size()})")
 
 
+def upsert_heads(conn: Connection, heads: dict[str, tuple[int, bytes]]) -> None:
+    """One executemany upsert; both SQLite (3.24+) and PostgreSQL speak ON CONFLICT."""
+    insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert_fn(_HEADS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[_HEADS.c.chain_key],
+        set_={"leaf_index": stmt.excluded.leaf_index, "leaf_hash": stmt.excluded.leaf_hash},
+    )
+    conn.execute(
+        stmt, [{"chain_key": k, "leaf_index": i, "leaf_hash": h} for k, (i, h) in heads.items()]
+    )
+
+
 def decode_sealed(ev: SealedEvent) -> dict[str, Any]:
     return decode_event(ev.canonical).as_json()
 
@@ -442,11 +451,11 @@ def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _chain_to_pem(chain: Sequence[bytes]) -> str:
+def chain_to_pem(chain: Sequence[bytes]) -> str:
     return "".join(load_der_x509_certificate(c).public_bytes(Encoding.PEM).decode() for c in chain)
 
 
-def _pem_to_chain(pem: str) -> tuple[bytes, ...]:
+def pem_to_chain(pem: str) -> tuple[bytes, ...]:
     from cryptography.x509 import load_pem_x509_certificates
 
     if not pem:

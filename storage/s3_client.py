@@ -96,6 +96,11 @@ def translate(
         return denied(f"{what} {where}: the server refused (AccessDenied: {message})")
     if code in _CREDENTIAL_CODES:
         return StorageMisconfigured(f"{what} {where}: credentials refused ({code})")
+    if status == 403:
+        # HEAD responses carry no error body: a bare 403 cannot be told apart further.
+        return StorageMisconfigured(
+            f"{what} {where}: access refused (HTTP 403): wrong credentials or no permission"
+        )
     if code in _CORRUPTION_CODES:
         return IntegrityError(f"{what} {where}: checksum mismatch in transit ({code})")
     if code in _BUSY_CODES or status >= 500:

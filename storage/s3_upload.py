@@ -120,6 +120,8 @@ class S3Upload(BaseUpload):
             self._buffer.release()
             if self._mode is _Mode.DIRECT:
                 created = multipart.complete(exclusive=True) is not None
+                # A no-op after a completion; frees the parts after If-None-Match refused.
+                multipart.abort()
             else:
                 created = self._publish_staged(multipart, key)
         if not created:

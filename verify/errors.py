@@ -193,3 +193,27 @@ class InternalError(VerificationError):
     """The verifier failed in a way it does not classify; the evidence counts as unverified."""
 
     check = "internal"
+
+
+class BundleMemberError(MalformedInput):
+    """A bundle member is missing, unlisted, duplicated or differs from the manifest's digest."""
+
+    check = "bundle-member"
+
+
+class MissingEvent(OrderError):
+    """A chain refers to an event the bundle lacks, or ends before the head the export recorded."""
+
+    check = "missing-event"
+
+
+class UnexpectedEvent(OrderError):
+    """The bundle holds an event the export did not cover (another case, past a recorded head)."""
+
+    check = "extra-event"
+
+
+class EventsReordered(OrderError):
+    """An event sits at another position than the one the ledger gave it."""
+
+    check = "event-order"

@@ -115,7 +115,7 @@ def _plain(obj: Any) -> bool:
     if t is str or t is bool or obj is None:
         return True
     if t is int:
-        return -_SAFE_INT <= obj <= _SAFE_INT
+        return bool(-_SAFE_INT <= obj <= _SAFE_INT)
     if t is dict:
         for k, v in obj.items():
             if type(k) is not str or not (k.isascii() or max(map(ord, k)) <= 0xFFFF):

@@ -570,7 +570,7 @@ class Verifier:
 
         def _key() -> tuple[NoteVerifier, str]:
             v = self.log_verifier(r.log_key, report)
-            return v, key_label(v)
+            return v, f"{key_label(v)} ({'pinned' if self._pinned else 'NOT pinned'})"
 
         key = report.step("log key", _key)
         if key is None:

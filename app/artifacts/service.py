@@ -19,7 +19,7 @@ from app.cases.models import Case
 from app.cases.service import readable_case, writable_case
 from app.db import session
 from app.errors import BadRequest, Forbidden, NotFound
-from app.events import record
+from app.events import event_time, record
 from app.vault import Vault
 from custody.ledger import Receipt
 from storage.base import Retention, StoredObject
@@ -118,6 +118,7 @@ def record_ingest(
         row = s.get(Artifact, artifact.id)
         assert row is not None
         row.ingest_index = receipt.event.index
+        row.created_at = event_time(receipt)
         s.commit()
         s.refresh(row)
         s.expunge(row)
@@ -127,6 +128,9 @@ def record_ingest(
 
 
 def get_artifact(engine: Engine, artifact_id: str, who: Principal) -> Artifact:
+    if "\x00" in artifact_id:
+        # No id holds NUL, and PostgreSQL refuses the query itself (a 500, not a 404).
+        raise NotFound(f"no artifact {artifact_id!r}")
     with session(engine) as s:
         art = s.get(Artifact, artifact_id)
         if art is None or art.ingest_index is None:

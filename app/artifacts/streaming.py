@@ -1,11 +1,13 @@
 """Moving request bodies into an object-store upload without ever holding them whole.
 
-Chunks are gathered to ~1 MiB and handed to a worker thread, so hashing (which releases
-the GIL) and disk or S3 writes overlap with receiving the next chunk.
+Chunks are gathered to ~1 MiB and handed to a worker thread. One write is in flight
+while the next MiB is received, so hashing (which releases the GIL) and disk or S3
+writes overlap with the network instead of alternating with it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -21,27 +23,65 @@ MAX_FIELDS = 32
 
 
 class ChunkWriter:
-    """Buffers small chunks and writes them to the upload from a worker thread."""
+    """Buffers small chunks and writes them to the upload from a worker thread.
+
+    Double-buffered: at most one ~1 MiB write runs in its thread while the next buffer
+    fills, so memory stays at about two buffers whatever the size. Writes reach the
+    upload strictly in order, one at a time (the upload is not thread-safe).
+
+    `flush()` waits for every byte to be written and raises a write's error. On any
+    exit path, `await drain()` before using `upload` again (commit, abort): a write still
+    running in its thread must not race them.
+    """
 
     def __init__(self, upload: Upload, limit: int) -> None:
         self.upload = upload
         self.limit = limit
         self.size = 0
-        self._buf = bytearray()
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        self._inflight: asyncio.Future[None] | None = None
 
     async def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.size > self.limit:
             raise PayloadTooLarge(f"artifact exceeds the {self.limit}-byte limit")
-        self._buf += chunk
-        if len(self._buf) >= FLUSH:
-            await self.flush()
+        self._chunks.append(chunk)
+        self._buffered += len(chunk)
+        if self._buffered >= FLUSH:
+            await self._submit()
 
     async def flush(self) -> None:
-        if self._buf:
-            data = bytes(self._buf)
-            self._buf.clear()
-            await run_in_threadpool(self.upload.write, data)
+        if self._chunks:
+            await self._submit()
+        await self._settle()
+
+    async def drain(self) -> None:
+        """Wait for an in-flight write to end, without raising its error (failure paths)."""
+        task = self._inflight
+        if task is None:
+            return
+        if not task.done():
+            await asyncio.wait({task})
+        self._inflight = None
+        if not task.cancelled():
+            task.exception()  # retrieved: already raised to the body loop, or moot now
+
+    async def _submit(self) -> None:
+        chunks, self._chunks, self._buffered = self._chunks, [], 0
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)  # one copy at most
+        await self._settle()  # the previous write must finish (and succeed) first
+        self._inflight = asyncio.ensure_future(run_in_threadpool(self.upload.write, data))
+
+    async def _settle(self) -> None:
+        task = self._inflight
+        if task is None:
+            return
+        try:
+            await task
+        finally:
+            if task.done():
+                self._inflight = None
 
 
 async def copy_raw(stream: AsyncIterator[bytes], writer: ChunkWriter) -> None:

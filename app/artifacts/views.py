@@ -129,6 +129,7 @@ async def upload(
         raise BadRequest("client disconnected before the upload completed") from None
     finally:
         if writer is not None:
+            await writer.drain()  # no write may still be running when we abort
             await run_in_threadpool(writer.upload.abort)  # a no-op after commit
     artifact, receipt = await run_in_threadpool(service.record_ingest, vault, who, plan, stored)
     return IngestOut(artifact=ArtifactOut.model_validate(artifact), receipt=receipt.to_json())

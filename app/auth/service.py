@@ -77,6 +77,9 @@ def authenticate(engine: Engine, token: str) -> Principal:
 
 
 def get_principal(engine: Engine, name: str) -> Principal:
+    if "\x00" in name:
+        # No name holds NUL, and PostgreSQL refuses the query itself (a 500, not a 404).
+        raise NotFound(f"no principal {name!r}")
     with session(engine) as s:
         p = s.get(Principal, name)
         if p is None:
@@ -91,3 +94,8 @@ def list_principals(engine: Engine) -> list[Principal]:
         for r in rows:
             s.expunge(r)
         return rows
+
+
+def principal_event_body(p: Principal) -> dict[str, str | None]:
+    """What the ledger records about a new principal: never its token or token hash."""
+    return {"principal": p.id, "role": p.role, "public_key": p.public_key}

@@ -15,7 +15,7 @@ from app.cases.models import Case, CaseMember
 from app.cases.schemas import CaseCreate, CaseUpdate
 from app.db import session
 from app.errors import Conflict, Forbidden, NotFound
-from app.events import record
+from app.events import event_time, record
 from app.vault import Vault
 from custody.ledger import Receipt
 
@@ -32,6 +32,9 @@ def is_member(engine: Engine, case_id: str, principal_id: str) -> bool:
 
 
 def get_case(engine: Engine, case_id: str) -> Case:
+    if "\x00" in case_id:
+        # No id holds NUL, and PostgreSQL refuses the query itself (a 500, not a 404).
+        raise NotFound(f"no case {case_id!r}")
     with session(engine) as s:
         case = s.get(Case, case_id)
         if case is None:
@@ -109,7 +112,13 @@ def create_case(vault: Vault, who: Principal, data: CaseCreate) -> tuple[Case, R
     except Exception:
         _delete_unrecorded(vault.engine, case.id)
         raise
-    return case, receipt
+    with session(vault.engine) as s:
+        row = s.get(Case, case.id)
+        assert row is not None
+        row.created_at = row.updated_at = event_time(receipt)
+        s.commit()
+        s.refresh(row)
+    return row, receipt
 
 
 def _delete_unrecorded(engine: Engine, case_id: str) -> None:
@@ -168,7 +177,7 @@ def update_case(
         assert row is not None
         for field, (_, new) in changes.items():
             setattr(row, field, new)
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = event_time(receipt)
         if "owner" in changes and s.get(CaseMember, (case_id, changes["owner"][1])) is None:
             s.add(CaseMember(case_id=case_id, principal_id=changes["owner"][1]))
         s.commit()
@@ -240,7 +249,7 @@ def set_hold(
         row = s.get(Case, case_id)
         assert row is not None
         row.legal_hold = on
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = event_time(receipt)
         s.commit()
         s.refresh(row)
         s.expunge(row)

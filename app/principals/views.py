@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.models import Role
-from app.auth.service import create_principal, list_principals
+from app.auth.service import create_principal, list_principals, principal_event_body
 from app.deps import Admin, Reader, VaultDep
+from app.events import record
 
 router = APIRouter(prefix="/v1/principals", tags=["principals"])
 
@@ -35,7 +36,12 @@ class PrincipalOut(BaseModel):
 @router.post("", status_code=201)
 def add_principal(data: PrincipalIn, vault: VaultDep, who: Admin) -> dict[str, Any]:
     p, token = create_principal(vault.engine, data.name, data.role.value, data.public_key)
-    return {"principal": PrincipalOut.model_validate(p), "token": token}
+    receipt = record(vault, who, "principal.created", principal_event_body(p))
+    return {
+        "principal": PrincipalOut.model_validate(p),
+        "token": token,
+        "receipt": receipt.to_json(),
+    }
 
 
 @router.get("", response_model=list[PrincipalOut])

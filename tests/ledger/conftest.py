@@ -1,35 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+# Re-exported: the fixtures live in tests/support so tests/verify and tests/cli share them.
+from tests.support.ledger_fixtures import ORIGIN, builtin_tsa, ledger, signer
 
-import pytest
-
-from custody import migrations
-from custody.db import make_engine
-from custody.ledger import Ledger
-from custody.signing import NoteSigner
-from custody.tsa_builtin import BuiltinTSA
-from storage.local import LocalWormStore
-
-ORIGIN = "test.locard.example/ledger"
-
-
-@pytest.fixture(scope="session")
-def builtin_tsa(tmp_path_factory: pytest.TempPathFactory) -> BuiltinTSA:
-    return BuiltinTSA.create(tmp_path_factory.mktemp("tsa") / "tsa")
-
-
-@pytest.fixture(scope="session")
-def signer() -> NoteSigner:
-    return NoteSigner.generate(ORIGIN)
-
-
-@pytest.fixture
-def ledger(
-    db_url: str, tmp_path: Path, signer: NoteSigner, builtin_tsa: BuiltinTSA
-) -> Iterator[Ledger]:
-    engine = make_engine(db_url)
-    migrations.upgrade(engine)
-    yield Ledger(engine, ORIGIN, signer, [builtin_tsa], LocalWormStore(tmp_path / "store"))
-    engine.dispose()
+__all__ = ["ORIGIN", "builtin_tsa", "ledger", "signer"]

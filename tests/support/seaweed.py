@@ -158,8 +158,10 @@ class SeaweedS3:
             f"-master.port={p['master']}",
             f"-master.port.grpc={p['master.grpc']}",
             "-master.telemetry=false",
-            # A restart on old state waits one election timeout (default 10 s) for a leader.
-            "-master.electionTimeout=1s",
+            # Restarting on saved raft state waits for a leader election (10-20 s) and the
+            # volume server's next 5 s heartbeat. A single master needs no saved state:
+            # it relearns the volumes from the volume server's first heartbeat.
+            "-master.resumeState=false",
             # Every bucket is a collection that grows its own volumes; small, numerous
             # volumes let one server hold a fresh bucket per test. Volumes are sparse.
             "-master.volumeSizeLimitMB=64",

@@ -1,0 +1,64 @@
+"""`locard audit` and `locard rebuild`: the vault checked, or recreated, from its archive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlmodel import col, select
+
+from app.artifacts.models import Artifact
+from app.db import session
+from app.projections import Projector
+from app.settings import Settings
+from app.vault import Vault, make_authorities, make_store
+from custody import migrations
+from custody.audit import ArtifactRecord, Progress, audit_vault
+from custody.db import make_engine
+from custody.keyring import Keyring
+from custody.rebuild import rebuild_ledger
+from verify.receipt import Report
+
+
+def artifact_records(vault_engine: object) -> list[ArtifactRecord]:
+    with session(vault_engine) as s:  # type: ignore[arg-type]
+        rows = s.exec(select(Artifact).where(col(Artifact.ingest_index).is_not(None))).all()
+        return [ArtifactRecord(a.id, a.case_id, a.object_key, a.sha256, a.size) for a in rows]
+
+
+def audit(vault: Vault, *, content: bool = True, progress: Progress | None = None) -> Report:
+    roots = [r for tsa in vault.authorities for r in tsa.trust_roots()]
+    return audit_vault(
+        vault.engine,
+        vault.store,
+        vault.keyring.origin,
+        vault.keyring.signer.vkey(),
+        roots,
+        artifact_records(vault.engine),
+        content=content,
+        progress=progress,
+    )
+
+
+def rebuild(
+    settings: Settings, progress: Callable[[int], None] | None = None
+) -> tuple[int, Report]:
+    """Replay the archive into an empty database, then audit the result."""
+    keyring = Keyring.load(settings.keys_dir)
+    engine = make_engine(settings.db_url)
+    try:
+        migrations.upgrade(engine)
+        store = make_store(settings)
+        projector = Projector(engine)
+        events = rebuild_ledger(engine, store, projector, progress)
+        roots = [r for tsa in make_authorities(settings, keyring) for r in tsa.trust_roots()]
+        report = audit_vault(
+            engine,
+            store,
+            keyring.origin,
+            keyring.signer.vkey(),
+            roots,
+            artifact_records(engine),
+        )
+        return events, report
+    finally:
+        engine.dispose()

@@ -1,0 +1,316 @@
+"""PAdES signing of custody reports, timestamped by the vault's own TSA.
+
+The signature makes the PDF tamper-evident on its own, without the vault: any PAdES
+validator (pyHanko, Adobe, `pdfsig`) checks it against the root a third party already pins
+for the vault's TSA tokens. The signing certificate is therefore issued by the built-in
+TSA's root CA when its key is available, so one trust anchor covers checkpoints and
+reports; otherwise it is self-signed and must be pinned itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from asn1crypto import cms
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID, ObjectIdentifier
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from custody.keyring import TSA_DIR
+from custody.timestamps import HttpTSA, TimestampAuthority
+from custody.tsa_builtin import ROOT_CERT_FILE, ROOT_KEY_FILE, BuiltinTSA
+
+SIGNER_FILE = "report-signer.pem"
+SIGNATURE_FIELD = "LocardCustodyReport"
+DOC_TIMESTAMP_FIELD = "LocardDocumentTimestamp"
+_CN = "Locard custody report signer"
+#: id-kp-documentSigning (RFC 9336)
+_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+_ORGANIZATION = "Locard (self-operated)"
+_VALIDITY = timedelta(days=3 * 365)
+# A verifier whose clock lags a little must still see a valid certificate.
+_BACKDATE = timedelta(minutes=5)
+
+
+class ReportSigningError(Exception):
+    """The report could not be signed or timestamped; nothing was issued."""
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+    #: issuer certificates up to the root; empty when the certificate is self-signed
+    issuers: tuple[x509.Certificate, ...]
+
+    @property
+    def root(self) -> x509.Certificate:
+        return self.issuers[-1] if self.issuers else self.cert
+
+    @property
+    def issued_by_tsa_root(self) -> bool:
+        return bool(self.issuers)
+
+
+@dataclass(frozen=True)
+class SignedReport:
+    pdf: bytes
+    signer_subject: str
+    signer_cert_sha256: str
+    trust_root_pem: str
+    tsa: str
+    tsa_self_operated: bool
+
+
+def load_or_create_identity(keys_dir: Path, origin: str) -> SigningIdentity:
+    """The report-signing key and certificate, created on first use.
+
+    The file holds the private key, so it is 0600 like every other key in the directory.
+    It is published with an atomic link(2): two processes issuing the first report at the
+    same moment both end up with the same identity, never with a half-written file.
+    """
+    path = keys_dir / SIGNER_FILE
+    if not path.exists():
+        identity = _new_identity(keys_dir, origin)
+        _publish(path, _to_pem(identity))
+    return _load(path)
+
+
+def _new_identity(keys_dir: Path, origin: str) -> SigningIdentity:
+    tsa_dir = keys_dir / TSA_DIR
+    issuer_key: ec.EllipticCurvePrivateKey | None = None
+    issuer_cert: x509.Certificate | None = None
+    with contextlib.suppress(OSError, ValueError):
+        loaded = serialization.load_pem_private_key((tsa_dir / ROOT_KEY_FILE).read_bytes(), None)
+        root = x509.load_pem_x509_certificate((tsa_dir / ROOT_CERT_FILE).read_bytes())
+        if isinstance(loaded, ec.EllipticCurvePrivateKey) and loaded.public_key() == (
+            root.public_key()
+        ):
+            issuer_key, issuer_cert = loaded, root
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORGANIZATION),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{_CN} ({origin})"[:64]),
+        ]
+    )
+    start = datetime.now(UTC) - _BACKDATE
+    end = start + _VALIDITY
+    if issuer_cert is not None:
+        # A certificate outliving its issuer would fail validation before its own expiry.
+        end = min(end, issuer_cert.not_valid_after_utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_cert.subject if issuer_cert is not None else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,  # PAdES validators look for non-repudiation
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([_DOCUMENT_SIGNING]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if issuer_cert is not None and issuer_key is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
+        cert = builder.sign(issuer_key, hashes.SHA256())
+        return SigningIdentity(key, cert, (issuer_cert,))
+    return SigningIdentity(key, builder.sign(key, hashes.SHA256()), ())
+
+
+def _to_pem(identity: SigningIdentity) -> bytes:
+    key_pem = identity.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    certs = (identity.cert, *identity.issuers)
+    return key_pem + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+def _publish(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".report-signer-", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        # link(2) never replaces an existing file: a concurrent first use keeps the winner's.
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _load(path: Path) -> SigningIdentity:
+    try:
+        data = path.read_bytes()
+        key = serialization.load_pem_private_key(data, None)
+        certs = x509.load_pem_x509_certificates(data)
+    except (OSError, ValueError) as exc:
+        raise ReportSigningError(f"cannot read the report-signing key {path}: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not certs:
+        raise ReportSigningError(f"{path} must hold an ECDSA key and its certificate")
+    if key.public_key() != certs[0].public_key():
+        raise ReportSigningError(f"the key in {path} does not belong to its certificate")
+    if certs[0].not_valid_after_utc <= datetime.now(UTC):
+        raise ReportSigningError(
+            f"the report-signing certificate in {path} expired on "
+            f"{certs[0].not_valid_after_utc:%Y-%m-%d}; move the file aside to issue a new one"
+        )
+    return SigningIdentity(key, certs[0], tuple(certs[1:]))
+
+
+# -- time-stamping ------------------------------------------------------------------------------
+
+
+class VaultTimeStamper(TimeStamper):  # type: ignore[misc]
+    """A pyHanko time-stamper backed by one of the vault's own TSAs.
+
+    It goes through `TimestampAuthority.timestamp`, so the built-in TSA answers in-process
+    and an external one over the same HTTP client the ledger uses — and every token is
+    verified (chain, EKU, nonce, imprint) before pyHanko embeds it.
+    """
+
+    def __init__(self, authority: TimestampAuthority) -> None:
+        super().__init__(include_nonce=True)
+        self.authority = authority
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+        if md_algorithm.lower() != "sha256":
+            raise ReportSigningError(f"the vault's TSAs timestamp SHA-256 only, not {md_algorithm}")
+        token = await asyncio.to_thread(self.authority.timestamp, bytes(message_digest))
+        response = cms.ContentInfo.load(_token_of(token.tsr_der))
+        return response
+
+
+def _token_of(tsr_der: bytes) -> bytes:
+    """The TimeStampToken (a CMS ContentInfo) inside a granted TimeStampResp."""
+    from verify.timestamp import TimeStampResponse
+
+    resp = TimeStampResponse.load(tsr_der)
+    token = resp["time_stamp_token"]
+    return bytes(token.dump())
+
+
+def report_authority(authorities: Sequence[TimestampAuthority]) -> TimestampAuthority:
+    """The TSA that timestamps reports: an external one when configured, as it is independent
+    of the vault operator; else the built-in one."""
+    if not authorities:
+        raise ReportSigningError("no TSA is configured: a report needs a trusted timestamp")
+    external = [a for a in authorities if not isinstance(a, BuiltinTSA)]
+    return external[0] if external else authorities[0]
+
+
+def is_self_operated(authority: TimestampAuthority) -> bool:
+    return not isinstance(authority, HttpTSA)
+
+
+# -- signing ------------------------------------------------------------------------------------
+
+
+def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def validation_context(
+    identity: SigningIdentity, authority: TimestampAuthority
+) -> ValidationContext:
+    roots = [_asn1_cert(identity.root)]
+    roots += [asn1_x509.Certificate.load(r) for r in authority.trust_roots()]
+    # Nothing here publishes CRLs or OCSP; never reach out to the network for them.
+    return ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
+
+
+def sign_pdf(
+    pdf: bytes,
+    identity: SigningIdentity,
+    authority: TimestampAuthority,
+    *,
+    origin: str,
+    reason: str,
+) -> SignedReport:
+    """PAdES B-T signature (signature timestamp) plus a document timestamp (DocTimeStamp).
+
+    The signature timestamp dates the signature; the document timestamp, added after the
+    signing certificates are stored in the DSS, seals the whole revision (PAdES B-LTA
+    shape) so the report's time does not rest on the vault's key alone.
+    """
+    key_info = asn1_keys.PrivateKeyInfo.load(
+        identity.key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    signer = signers.SimpleSigner(
+        signing_cert=_asn1_cert(identity.cert),
+        signing_key=key_info,
+        cert_registry=SimpleCertificateStore.from_certs([_asn1_cert(c) for c in identity.issuers]),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name=SIGNATURE_FIELD,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=reason,
+        location=origin,
+        embed_validation_info=True,
+        use_pades_lta=True,
+        timestamp_field_name=DOC_TIMESTAMP_FIELD,
+        validation_context=validation_context(identity, authority),
+    )
+    timestamper = VaultTimeStamper(authority)
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        out = signers.PdfSigner(meta, signer=signer, timestamper=timestamper).sign_pdf(writer)
+        signed = bytes(out.getvalue())
+    except ReportSigningError:
+        raise
+    except Exception as exc:  # pyHanko and the TSA raise many types; all mean "not issued"
+        raise ReportSigningError(f"signing the report failed: {exc}") from exc
+    return SignedReport(
+        pdf=signed,
+        signer_subject=identity.cert.subject.rfc4514_string(),
+        signer_cert_sha256=hashlib.sha256(
+            identity.cert.public_bytes(serialization.Encoding.DER)
+        ).hexdigest(),
+        trust_root_pem=identity.root.public_bytes(serialization.Encoding.PEM).decode(),
+        tsa=authority.name,
+        tsa_self_operated=is_self_operated(authority),
+    )

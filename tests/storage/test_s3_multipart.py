@@ -1,0 +1,125 @@
+"""Large objects on S3: multipart paths, bounded memory, concurrent identical uploads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import tracemalloc
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from storage.base import StoredObject
+from storage.s3 import S3WormStore
+from tests.storage.backends import all_versions, multipart_uploads
+from tests.storage.conftest import PART
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.s3
+
+
+def _count_calls(store: S3WormStore) -> Counter[str]:
+    calls: Counter[str] = Counter()
+
+    def record(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    store.client.meta.events.register("before-call.s3", record)
+    return calls
+
+
+def _no_leftovers(store: S3WormStore, client: S3Client) -> bool:
+    return (
+        all_versions(client, store.bucket, "staging/") == []
+        and multipart_uploads(client, store.bucket) == []
+    )
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_more_than_two_parts(s3_store: S3WormStore, s3_client: S3Client, declared: bool) -> None:
+    data = os.urandom(12 << 20)
+    sha = hashlib.sha256(data).hexdigest()
+    calls = _count_calls(s3_store)
+    with s3_store.begin_upload(expected_sha256=sha if declared else None) as up:
+        for i in range(0, len(data), 1 << 20):
+            up.write(data[i : i + (1 << 20)])
+        stored = up.commit()
+    assert stored.created and stored.digests.sha256 == sha
+    assert calls["UploadPart"] == 3
+    # Undeclared content goes through staging and a part-by-part server-side copy.
+    assert calls["UploadPartCopy"] == (0 if declared else 3)
+    head = s3_client.head_object(Bucket=s3_store.bucket, Key=stored.key)
+    assert head["ETag"].endswith('-3"') and head["ContentLength"] == len(data)
+    assert b"".join(s3_store.open_range(stored.key, chunk_size=1 << 20)) == data
+    assert _no_leftovers(s3_store, s3_client)
+
+
+def test_declared_content_already_stored_is_not_sent_again(
+    s3_store: S3WormStore, s3_client: S3Client
+) -> None:
+    data = os.urandom(2 * PART + 1)
+    sha = hashlib.sha256(data).hexdigest()
+    with s3_store.begin_upload() as up:
+        up.write(data)
+        up.commit()
+    calls = _count_calls(s3_store)
+    with s3_store.begin_upload(expected_sha256=sha) as up:
+        up.write(data)
+        again = up.commit()
+    assert not again.created
+    assert calls["UploadPart"] == 0 and calls["CreateMultipartUpload"] == 0
+    assert len(all_versions(s3_client, s3_store.bucket, "objects/")) == 1
+
+
+def test_memory_stays_bounded_by_the_part_size(s3_store: S3WormStore, s3_client: S3Client) -> None:
+    total = 40 << 20
+    chunk = 1 << 20
+    seed = os.urandom(chunk)
+    tracemalloc.start()
+    try:
+        with s3_store.begin_upload() as up:
+            for i in range(total // chunk):
+                # Fresh bytes each time, so nothing can be cached between writes.
+                up.write(bytes([i % 256]) + seed[1:])
+            stored = up.commit()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert stored.digests.size == total
+    assert peak < 3 * s3_store.part_size, f"peak {peak / 2**20:.1f} MiB"
+    assert _no_leftovers(s3_store, s3_client)
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_concurrent_identical_large_uploads_make_one_version(
+    s3_store: S3WormStore, s3_client: S3Client, declared: bool
+) -> None:
+    data = os.urandom(2 * PART + 3)
+    sha = hashlib.sha256(data).hexdigest()
+    uploads = [s3_store.begin_upload(expected_sha256=sha if declared else None) for _ in range(3)]
+    for up in uploads:
+        up.write(data)
+    barrier = threading.Barrier(len(uploads))
+    results: list[StoredObject] = []
+    errors: list[BaseException] = []
+
+    def commit(index: int) -> None:
+        barrier.wait()
+        try:
+            results.append(uploads[index].commit())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=commit, args=(i,)) for i in range(len(uploads))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(r.created for r in results) == 1
+    assert len(all_versions(s3_client, s3_store.bucket, "objects/")) == 1
+    assert _no_leftovers(s3_store, s3_client)
