@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -138,7 +139,11 @@ class Ledger:
     authorities: Sequence[TimestampAuthority] = ()
     store: ObjectStore | None = None
     clock: Callable[[], datetime] = _utcnow
+    #: after a TSA fails, seals skip it (tokens pending) for this long instead of waiting
+    #: out its timeout on every seal; `retry_pending_timestamps` catches up later
+    tsa_backoff_s: float = 30.0
     _log_key: str = field(init=False, default="")
+    _tsa_down_until: dict[str, float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._log_key = self.signer.vkey()
@@ -246,13 +251,23 @@ class Ledger:
         digest = hashlib.sha256(Checkpoint(self.origin, checkpoint.size, checkpoint.root).body())
         got: list[StoredTimestamp] = []
         for tsa in self.authorities:
-            try:
-                token = tsa.timestamp(digest.digest())
-            except Exception as exc:  # any TSA failure leaves the token pending, never loses data
-                log.warning("TSA %s failed for checkpoint %d: %s", tsa.name, checkpoint.size, exc)
-                continue
-            got.append(self._save_token(checkpoint.size, token))
+            token = self._ask(tsa, digest.digest(), checkpoint.size)
+            if token is not None:
+                got.append(self._save_token(checkpoint.size, token))
         return self.checkpoint(checkpoint.size) if got else checkpoint
+
+    def _ask(self, tsa: TimestampAuthority, digest: bytes, size: int) -> TimestampToken | None:
+        """A token, or None (pending) when the TSA fails or is backing off after a failure."""
+        if time.monotonic() < self._tsa_down_until.get(tsa.name, 0.0):
+            return None
+        try:
+            token = tsa.timestamp(digest)
+        except Exception as exc:  # any TSA failure leaves the token pending, never loses data
+            log.warning("TSA %s failed for checkpoint %d: %s", tsa.name, size, exc)
+            self._tsa_down_until[tsa.name] = time.monotonic() + self.tsa_backoff_s
+            return None
+        self._tsa_down_until.pop(tsa.name, None)
+        return token
 
     def _save_token(self, size: int, token: TimestampToken) -> StoredTimestamp:
         stored = StoredTimestamp(token.tsa, token.tsr_der, token.info.gen_time, token.chain_der)
@@ -306,10 +321,9 @@ class Ledger:
             for tsa in self.authorities:
                 if (size, tsa.name) in have:
                     continue
-                try:
-                    token = tsa.timestamp(hashlib.sha256(body).digest())
-                except Exception as exc:
-                    log.warning("TSA %s still failing: %s", tsa.name, exc)
+                self._tsa_down_until.pop(tsa.name, None)  # a retry always asks
+                token = self._ask(tsa, hashlib.sha256(body).digest(), size)
+                if token is None:
                     continue
                 self._save_token(size, token)
                 obtained += 1

@@ -31,7 +31,14 @@ class _Waiting:
 
 
 class Sequencer:
-    def __init__(self, ledger: Ledger, *, interval: float = 0.25, max_batch: int = 1000) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        interval: float = 0.25,
+        max_batch: int = 1000,
+        retry_interval: float = 30.0,
+    ) -> None:
         if interval < 0 or max_batch < 1:
             raise ValueError("interval must be >= 0 and max_batch >= 1")
         self.ledger = ledger
@@ -42,6 +49,9 @@ class Sequencer:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.seals = 0
+        #: how often, at most, tokens still owed by a TSA that was down are asked for again
+        self.retry_interval = retry_interval
+        self._last_retry = time.monotonic()
 
     def start(self) -> Sequencer:
         if self._thread is None:
@@ -86,11 +96,24 @@ class Sequencer:
                     self._cond.wait(due - now)
                 elif self._stopping:
                     return None
-                else:
-                    self._cond.wait()
+                elif not self._cond.wait(self.retry_interval):
+                    return []  # idle: time for maintenance
+
+    def _retry_pending(self) -> None:
+        if time.monotonic() - self._last_retry < self.retry_interval:
+            return
+        self._last_retry = time.monotonic()
+        try:
+            if got := self.ledger.retry_pending_timestamps():
+                log.info("obtained %d pending timestamp tokens", got)
+        except Exception:
+            log.exception("retrying pending timestamps failed")
 
     def _run(self) -> None:
         while (batch := self._take_batch()) is not None:
+            self._retry_pending()
+            if not batch:
+                continue
             try:
                 receipts = self.ledger.seal([w.draft for w in batch])
             except Exception as exc:  # the callers get the error; the sequencer lives on

@@ -22,7 +22,9 @@ _TABLES = ("artifacts", "cases", "case_members", "principals")
 
 def assert_refused(r: httpx.Response, *statuses: int) -> None:
     """A 4xx (one of `statuses` if given) that says why, as JSON. Never a 5xx."""
-    assert 400 <= r.status_code < 500, f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
+    assert 400 <= r.status_code < 500, (
+        f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
+    )
     if statuses:
         assert r.status_code in statuses, f"{r.status_code} not in {statuses}: {r.text}"
     if r.request.method == "HEAD":

@@ -201,3 +201,48 @@ def test_concurrent_threads_without_sequencer_never_duplicate(ledger: Ledger) ->
         t.join()
     assert not errors
     assert [e.index for e in ledger.entries(0, 100)] == list(range(20))
+
+
+def test_sequencer_keeps_sealing_through_tsa_outage_and_catches_up(
+    db_url: str, signer: NoteSigner, builtin_tsa: object
+) -> None:
+    import time
+
+    from custody import migrations
+    from custody.db import make_engine
+
+    class Outage:
+        name = "outage"
+        up = False
+        calls = 0
+
+        def timestamp(self, digest: bytes) -> object:
+            self.calls += 1
+            if not self.up:
+                raise ConnectionError("TSA unreachable")
+            return builtin_tsa.timestamp(digest)  # type: ignore[attr-defined]
+
+        def trust_roots(self) -> list[bytes]:
+            return [builtin_tsa.root_cert_der]  # type: ignore[attr-defined]
+
+    engine = make_engine(db_url)
+    migrations.upgrade(engine)
+    tsa = Outage()
+    ledger = Ledger(engine, ORIGIN, signer, [tsa])  # type: ignore[list-item]
+    seq = Sequencer(ledger, interval=0.01, max_batch=5, retry_interval=0.2).start()
+    try:
+        receipts = [seq.append(draft(i)) for i in range(12)]  # many seals while down
+        assert all(r.checkpoint.tokens_pending == 1 for r in receipts)
+        assert tsa.calls == 1  # backing off: later seals did not wait on the dead TSA
+        tsa.up = True
+        deadline = time.monotonic() + 20
+        while any(ledger.checkpoint(r.checkpoint.size).tokens_pending for r in receipts):
+            assert time.monotonic() < deadline, "pending tokens were never fetched"
+            time.sleep(0.05)
+    finally:
+        seq.stop()
+    for r in receipts:
+        assert (
+            Verifier().verify_receipt(ledger.receipt(r.event.index, r.checkpoint.size).to_json()).ok
+        )
+    engine.dispose()

@@ -21,8 +21,8 @@ from tests.support.seaweed import SeaweedError, SeaweedS3, find_weed
 pytestmark = pytest.mark.s3
 
 
-@pytest.fixture
-def private_seaweed() -> Iterator[SeaweedS3]:
+@pytest.fixture(scope="module")
+def _private_server() -> Iterator[SeaweedS3]:
     if find_weed() is None:
         pytest.skip("the `weed` binary is not installed")
     server = SeaweedS3()
@@ -37,6 +37,11 @@ def private_seaweed() -> Iterator[SeaweedS3]:
         # It is throwaway: no need to wait for a graceful exit it never makes.
         server.kill()
         server.stop()
+
+
+@pytest.fixture
+def private_seaweed(_private_server: SeaweedS3) -> SeaweedS3:
+    return _private_server.start()  # a no-op unless the previous test left it down
 
 
 def test_server_down_then_back(private_seaweed: SeaweedS3) -> None:

@@ -1,0 +1,435 @@
+"""Who may do what, over real HTTP: every route of the app against every kind of caller.
+
+The matrix is keyed by the app's own routes, so an endpoint added without an entry here
+fails `test_matrix_covers_every_route` instead of shipping with unreviewed access.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import iter_route_contexts
+
+from app.main import create_app
+from app.settings import Settings
+from tests.api.helpers import assert_refused, auth, untouched, vault_state
+from tests.support.live_server import ROLES, LiveVault
+
+ANYONE = frozenset(ROLES)
+WRITERS = frozenset({"collector", "admin"})
+LEGAL = frozenset({"legal", "admin"})
+PROOF_READERS = frozenset({"auditor", "legal", "admin"})
+ADMIN = frozenset({"admin"})
+
+
+def app_routes() -> set[tuple[str, str]]:
+    """(method, path) of every route. FastAPI keeps included routers as one entry each in
+    `app.routes`; `iter_route_contexts` flattens them into the routes that serve requests."""
+    app = create_app(Settings())
+    found: set[tuple[str, str]] = set()
+    for route in iter_route_contexts(app.routes):
+        # A mount or websocket has no methods: it would escape the matrix, so refuse it.
+        assert route.methods and route.path, f"route without methods/path: {route!r}"
+        found |= {(m, route.path) for m in route.methods}
+    return found
+
+
+# -- the world the requests act on ---------------------------------------------------
+
+
+@dataclass
+class World:
+    live: LiveVault
+    case: str = ""
+    artifact: str = ""
+    other_case: str = ""
+    other_artifact: str = ""
+    other_sha256: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self, name: str | None = None) -> httpx.Client:
+        return self.live.client(name)
+
+    def new_case(self, owner: str = "collector") -> str:
+        with self.client(owner) as c:
+            r = c.post("/v1/cases", json={"title": f"case of {owner}", "severity": "P2"})
+        assert r.status_code == 201, r.text
+        return str(r.json()["case"]["id"])
+
+    def new_artifact(self, case: str | None = None, owner: str = "collector") -> dict[str, Any]:
+        data = f"evidence {uuid.uuid4()}".encode()
+        with self.client(owner) as c:
+            r = c.post(
+                f"/v1/cases/{case or self.case}/artifacts",
+                params={"file_name": "disk.img", "sha256": hashlib.sha256(data).hexdigest()},
+                content=data,
+            )
+        assert r.status_code == 201, r.text
+        art: dict[str, Any] = r.json()["artifact"]
+        return art
+
+
+@pytest.fixture(scope="module")
+def world(module_live: LiveVault) -> World:
+    w = World(module_live)
+    module_live.add_user("collector-b", "collector")
+    w.case = w.new_case()
+    w.artifact = w.new_artifact()["id"]
+    w.other_case = w.new_case("collector-b")
+    other = w.new_artifact(w.other_case, "collector-b")
+    w.other_artifact, w.other_sha256 = other["id"], other["sha256"]
+    return w
+
+
+# -- the matrix ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    url: str
+    params: dict[str, Any] | None = None
+    json: Any = None
+    content: bytes | None = None
+
+
+#: builds a valid request for a role; may create fresh state (a case, an artifact) first,
+#: so that state-changing calls by one role do not decide the outcome for the next
+Builder = Callable[[World, "str | None"], Call]
+
+
+@dataclass(frozen=True)
+class Rule:
+    #: roles that may do it; None: public by design (no token needed, any token ignored)
+    allowed: frozenset[str] | None
+    build: Builder
+
+
+def _get(url: str) -> Builder:
+    return lambda w, role: Call("GET", url.format(w=w))
+
+
+def _size(w: World) -> int:
+    return w.live.vault.ledger.size()
+
+
+MATRIX: dict[tuple[str, str], Rule] = {
+    # Public by design: API docs, liveness, and the keys auditors and witnesses pin.
+    ("GET", "/openapi.json"): Rule(None, _get("/openapi.json")),
+    ("HEAD", "/openapi.json"): Rule(None, lambda w, r: Call("HEAD", "/openapi.json")),
+    ("GET", "/docs"): Rule(None, _get("/docs")),
+    ("HEAD", "/docs"): Rule(None, lambda w, r: Call("HEAD", "/docs")),
+    ("GET", "/docs/oauth2-redirect"): Rule(None, _get("/docs/oauth2-redirect")),
+    ("HEAD", "/docs/oauth2-redirect"): Rule(
+        None, lambda w, r: Call("HEAD", "/docs/oauth2-redirect")
+    ),
+    ("GET", "/redoc"): Rule(None, _get("/redoc")),
+    ("HEAD", "/redoc"): Rule(None, lambda w, r: Call("HEAD", "/redoc")),
+    ("GET", "/healthz"): Rule(None, _get("/healthz")),
+    ("GET", "/v1/keys"): Rule(None, _get("/v1/keys")),
+    # Cases
+    ("POST", "/v1/cases"): Rule(
+        WRITERS,
+        lambda w, r: Call("POST", "/v1/cases", json={"title": f"by {r}", "severity": "P3"}),
+    ),
+    ("GET", "/v1/cases"): Rule(ANYONE, _get("/v1/cases")),
+    ("GET", "/v1/cases/{case_id}"): Rule(ANYONE, _get("/v1/cases/{w.case}")),
+    ("PATCH", "/v1/cases/{case_id}"): Rule(
+        WRITERS,
+        lambda w, r: Call("PATCH", f"/v1/cases/{w.case}", json={"description": f"by {r}"}),
+    ),
+    ("POST", "/v1/cases/{case_id}/members"): Rule(
+        WRITERS,
+        lambda w, r: Call("POST", f"/v1/cases/{w.case}/members", json={"principal": "legal"}),
+    ),
+    ("POST", "/v1/cases/{case_id}/hold"): Rule(
+        LEGAL,
+        lambda w, r: Call(
+            "POST", f"/v1/cases/{w.new_case()}/hold", json={"on": True, "reason": "litigation"}
+        ),
+    ),
+    # Artifacts
+    ("POST", "/v1/cases/{case_id}/artifacts"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST",
+            f"/v1/cases/{w.case}/artifacts",
+            params={"file_name": f"from-{r}.bin"},
+            content=f"bytes from {r}".encode(),
+        ),
+    ),
+    ("GET", "/v1/cases/{case_id}/artifacts"): Rule(ANYONE, _get("/v1/cases/{w.case}/artifacts")),
+    ("GET", "/v1/artifacts/{artifact_id}"): Rule(ANYONE, _get("/v1/artifacts/{w.artifact}")),
+    ("HEAD", "/v1/artifacts/{artifact_id}/content"): Rule(
+        ANYONE, lambda w, r: Call("HEAD", f"/v1/artifacts/{w.artifact}/content")
+    ),
+    ("GET", "/v1/artifacts/{artifact_id}/content"): Rule(
+        ANYONE,
+        lambda w, r: Call(
+            "GET", f"/v1/artifacts/{w.artifact}/content", params={"reason": "access matrix"}
+        ),
+    ),
+    ("GET", "/v1/artifacts/{artifact_id}/custody"): Rule(
+        ANYONE, _get("/v1/artifacts/{w.artifact}/custody")
+    ),
+    # Only the current custodian (the uploading collector here) or an admin hands custody
+    # on; legal may once it holds custody, auditors never take part.
+    ("POST", "/v1/artifacts/{artifact_id}/transfers"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST",
+            f"/v1/artifacts/{w.new_artifact()['id']}/transfers",
+            json={"to": "legal", "reason": "review"},
+        ),
+    ),
+    ("POST", "/v1/artifacts/{artifact_id}/annotations"): Rule(
+        frozenset({"collector", "legal", "admin"}),
+        lambda w, r: Call(
+            "POST", f"/v1/artifacts/{w.artifact}/annotations", json={"text": f"note by {r}"}
+        ),
+    ),
+    # Containment actions
+    ("POST", "/v1/cases/{case_id}/actions"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST",
+            f"/v1/cases/{w.case}/actions",
+            json={"action": "isolate_host", "target": "fs01", "outcome": "succeeded"},
+        ),
+    ),
+    ("GET", "/v1/cases/{case_id}/actions"): Rule(ANYONE, _get("/v1/cases/{w.case}/actions")),
+    # Ledger proofs: auditors, legal, admin
+    ("GET", "/v1/ledger/checkpoint"): Rule(PROOF_READERS, _get("/v1/ledger/checkpoint")),
+    ("GET", "/v1/ledger/checkpoint.txt"): Rule(PROOF_READERS, _get("/v1/ledger/checkpoint.txt")),
+    ("GET", "/v1/ledger/checkpoints/{size}"): Rule(
+        PROOF_READERS, lambda w, r: Call("GET", f"/v1/ledger/checkpoints/{_size(w)}")
+    ),
+    ("GET", "/v1/ledger/proofs/inclusion"): Rule(
+        PROOF_READERS,
+        lambda w, r: Call(
+            "GET", "/v1/ledger/proofs/inclusion", params={"index": 0, "tree_size": _size(w)}
+        ),
+    ),
+    ("GET", "/v1/ledger/proofs/consistency"): Rule(
+        PROOF_READERS,
+        lambda w, r: Call(
+            "GET", "/v1/ledger/proofs/consistency", params={"first": 1, "second": _size(w)}
+        ),
+    ),
+    ("GET", "/v1/ledger/entries"): Rule(PROOF_READERS, _get("/v1/ledger/entries")),
+    ("GET", "/v1/ledger/receipts/{index}"): Rule(PROOF_READERS, _get("/v1/ledger/receipts/0")),
+    # Principals
+    ("POST", "/v1/principals"): Rule(
+        ADMIN,
+        lambda w, r: Call(
+            "POST", "/v1/principals", json={"name": f"p-{uuid.uuid4().hex[:8]}", "role": "legal"}
+        ),
+    ),
+    ("GET", "/v1/principals"): Rule(ADMIN, _get("/v1/principals")),
+    ("GET", "/v1/principals/me"): Rule(ANYONE, _get("/v1/principals/me")),
+}
+
+
+def bad_credentials(w: World) -> dict[str, dict[str, str]]:
+    valid = w.live.tokens["admin"]
+    return {
+        "no token": {},
+        "unknown token": auth("lcd_" + "A" * 43),
+        "token without prefix": auth("x" * 47),
+        "overlong token": auth("lcd_" + "a" * 600),
+        "basic scheme": {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        "other scheme, valid token": {"Authorization": f"Token {valid}"},
+        "no scheme, valid token": {"Authorization": valid},
+        "scheme only": {"Authorization": "Bearer"},
+        # (trailing blanks are stripped by HTTP itself: "Bearer   " arrives as "scheme only")
+        "empty token body": auth("lcd_"),
+        "two tokens": {"Authorization": f"Bearer {valid} {valid}"},
+        "bad session cookie": {"Cookie": "locard_session=lcd_forged"},
+    }
+
+
+def send(w: World, call: Call, headers: dict[str, str]) -> httpx.Response:
+    with httpx.Client(base_url=w.live.url, timeout=60) as c:
+        return c.request(
+            call.method,
+            call.url,
+            params=call.params,
+            json=call.json,
+            content=call.content,
+            headers=headers,
+        )
+
+
+# -- tests ---------------------------------------------------------------------------
+
+
+def test_matrix_covers_every_route() -> None:
+    routes = app_routes()
+    assert routes - MATRIX.keys() == set(), "routes without an access-matrix entry"
+    assert MATRIX.keys() - routes == set(), "matrix entries for routes that no longer exist"
+    # The published API description must not list anything the matrix has not seen.
+    schema = create_app(Settings()).openapi()
+    described = {(m.upper(), p) for p, ops in schema["paths"].items() for m in ops}
+    assert described <= MATRIX.keys()
+
+
+def _route_id(key: tuple[str, str]) -> str:
+    return f"{key[0]} {key[1]}"
+
+
+@pytest.mark.parametrize("key", sorted(MATRIX), ids=_route_id)
+def test_access(world: World, key: tuple[str, str]) -> None:
+    rule = MATRIX[key]
+    live = world.live
+    if rule.allowed is None:
+        for name, headers in {
+            **bad_credentials(world),
+            **{role: auth(live.tokens[role]) for role in ROLES},
+        }.items():
+            r = send(world, rule.build(world, None), headers)
+            assert r.status_code == 200, f"public {_route_id(key)} as {name}: {r.status_code}"
+        return
+
+    for name, headers in bad_credentials(world).items():
+        call = rule.build(world, None)
+        before = vault_state(live)
+        r = send(world, call, headers)
+        assert r.status_code == 401, f"{_route_id(key)} with {name}: {r.status_code} {r.text}"
+        assert r.headers.get("www-authenticate") == "Bearer", name
+        assert_refused(r, 401)
+        assert vault_state(live) == before, f"{name}: a refused request changed the vault"
+
+    for role in ROLES:
+        call = rule.build(world, role)
+        if role in rule.allowed:
+            r = send(world, call, auth(live.tokens[role]))
+            assert 200 <= r.status_code < 300, (
+                f"{_route_id(key)} as {role}: {r.status_code} {r.text}"
+            )
+        else:
+            with untouched(live):
+                r = send(world, call, auth(live.tokens[role]))
+            assert_refused(r, 403)
+            if call.method != "HEAD":
+                assert r.json()["error"] == "forbidden"
+
+
+def test_public_by_design(world: World) -> None:
+    """These answer without credentials; anything else must not."""
+    public = {k for k, rule in MATRIX.items() if rule.allowed is None}
+    assert public == {
+        (m, p)
+        for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+        for m in ("GET", "HEAD")
+    } | {("GET", "/healthz"), ("GET", "/v1/keys")}
+    with httpx.Client(base_url=world.live.url) as anon:
+        keys = anon.get("/v1/keys").json()
+        assert keys["log_key"] == world.live.vault.ledger.log_key
+        assert anon.get("/healthz").json() == {"status": "ok"}
+        assert "/v1/cases" in anon.get("/openapi.json").json()["paths"]
+
+
+EVIDENCE_PATHS = (
+    "/v1/cases/{case}",
+    "/v1/cases/{case}/artifacts",
+    "/v1/artifacts/{artifact}",
+    "/v1/artifacts/{artifact}/content",
+    "/v1/artifacts/{artifact}/custody",
+)
+
+
+def test_nobody_can_delete_or_overwrite_evidence(world: World) -> None:
+    assert not {k for k in app_routes() if k[0] in ("DELETE", "PUT")}, "a DELETE/PUT route exists"
+    live = world.live
+    with untouched(live):
+        for template in EVIDENCE_PATHS:
+            path = template.format(case=world.case, artifact=world.artifact)
+            for who in (None, *ROLES):
+                with live.client(who) as c:
+                    for method in ("DELETE", "PUT"):
+                        r = c.request(method, path, content=b"overwrite")
+                        assert r.status_code == 405, f"{method} {path} as {who}: {r.status_code}"
+                        assert "DELETE" not in r.headers.get("allow", "")
+    with live.client("collector") as c:
+        assert c.head(f"/v1/artifacts/{world.artifact}/content").status_code == 200
+
+
+def test_collector_isolation(world: World) -> None:
+    """Collector B sees nothing of collector A's case, and cannot add to it or join it."""
+    live = world.live
+    b = live.client("collector-b")
+    case, art = world.case, world.artifact
+    with untouched(live):
+        listed = {c["id"] for c in b.get("/v1/cases").json()}
+        assert case not in listed and world.other_case in listed
+        refused = [
+            b.get(f"/v1/cases/{case}"),
+            b.patch(f"/v1/cases/{case}", json={"title": "mine now"}),
+            b.post(f"/v1/cases/{case}/members", json={"principal": "collector-b"}),
+            b.get(f"/v1/cases/{case}/artifacts"),
+            b.post(f"/v1/cases/{case}/artifacts", params={"file_name": "x"}, content=b"planted"),
+            b.get(f"/v1/cases/{case}/actions"),
+            b.post(
+                f"/v1/cases/{case}/actions",
+                json={"action": "other", "target": "x", "outcome": "failed"},
+            ),
+            b.get(f"/v1/artifacts/{art}"),
+            b.head(f"/v1/artifacts/{art}/content"),
+            b.get(f"/v1/artifacts/{art}/content", params={"reason": "curious"}),
+            b.get(
+                f"/v1/artifacts/{art}/content",
+                params={"reason": "x"},
+                headers={"Range": "bytes=0-1"},
+            ),
+            b.get(f"/v1/artifacts/{art}/custody"),
+            b.post(f"/v1/artifacts/{art}/transfers", json={"to": "collector-b", "reason": "x"}),
+            b.post(f"/v1/artifacts/{art}/annotations", json={"text": "was here"}),
+        ]
+        for r in refused:
+            # 404, not 403: whether a case exists is itself not B's to know.
+            assert_refused(r, 404)
+        # ...and the same answer as for a case that does not exist at all
+        missing = b.get("/v1/cases/IR-1999-0001")
+        assert missing.status_code == 404
+    # The other way round, A sees nothing of B's.
+    with untouched(live), live.client("collector") as a:
+        assert world.other_case not in {c["id"] for c in a.get("/v1/cases").json()}
+        assert_refused(a.get(f"/v1/cases/{world.other_case}/artifacts"), 404)
+        assert_refused(a.get(f"/v1/artifacts/{world.other_artifact}"), 404)
+        assert_refused(
+            a.get(f"/v1/artifacts/{world.other_artifact}/content", params={"reason": "x"}), 404
+        )
+    b.close()
+
+
+def test_legal_hold_only_by_legal(world: World) -> None:
+    live = world.live
+    case = world.new_case()
+    art = world.new_artifact(case)
+    key = f"objects/sha256/{art['sha256']}"
+    hold = f"/v1/cases/{case}/hold"
+    for role in ("collector", "auditor"):
+        with untouched(live), live.client(role) as c:
+            assert_refused(c.post(hold, json={"on": True, "reason": "mine"}), 403)
+    assert not live.vault.store.protection(key).legal_hold
+    with live.client("legal") as legal:
+        r = legal.post(hold, json={"on": True, "reason": "litigation: Doe v. Corp"})
+        assert r.status_code == 200, r.text
+        assert r.json()["case"]["legal_hold"] is True
+        assert live.vault.store.protection(key).legal_hold
+        for role in ("collector", "auditor"):
+            with untouched(live), live.client(role) as c:
+                assert_refused(c.post(hold, json={"on": False, "reason": "done"}), 403)
+        assert live.vault.store.protection(key).legal_hold
+        r = legal.post(hold, json={"on": False, "reason": "settled"})
+        assert r.status_code == 200, r.text
+        assert r.json()["case"]["legal_hold"] is False
+        assert not live.vault.store.protection(key).legal_hold
+        events = [e["event"]["type"] for e in legal.get("/v1/ledger/entries").json()["entries"]]
+    assert events.count("hold.set") >= 1 and events.count("hold.released") >= 1
