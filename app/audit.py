@@ -14,7 +14,7 @@ from app.vault import Vault, make_authorities, make_store
 from custody import migrations
 from custody.audit import ArtifactRecord, Progress, audit_vault
 from custody.db import make_engine
-from custody.keyring import Keyring
+from custody.keyring import Keyring, keys_to_publish, published_keys
 from custody.rebuild import rebuild_ledger
 from verify.receipt import Report
 
@@ -36,6 +36,10 @@ def audit(vault: Vault, *, content: bool = True, progress: Progress | None = Non
         artifact_records(vault.engine),
         content=content,
         progress=progress,
+        published=published_keys(vault.engine),
+        expected_keys=keys_to_publish(
+            vault.keyring.signer, {t.name: list(t.trust_roots()) for t in vault.authorities}
+        ),
     )
 
 

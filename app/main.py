@@ -18,6 +18,7 @@ from app.errors import AppError
 from app.ledger.views import router as ledger_router
 from app.principals.views import router as principals_router
 from app.settings import Settings
+from app.uploads.views import router as uploads_router
 from app.vault import Vault, open_vault
 from storage import errors as storage_errors
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         actions_router,
         ledger_router,
         principals_router,
+        uploads_router,
     ):
         app.include_router(router)
     return app

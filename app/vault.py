@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from app.settings import Settings
 from custody import migrations
 from custody.db import make_engine
-from custody.keyring import Keyring
+from custody.keyring import Keyring, keys_to_publish, publish_keys
 from custody.ledger import Ledger
 from custody.sequencer import Sequencer
 from custody.timestamps import HttpTSA, TimestampAuthority
@@ -95,6 +95,10 @@ def open_vault(settings: Settings, *, start: bool = True) -> Vault:
     store = make_store(settings)
     _sweep_staging(store, settings.staging_cleanup_after_s)
     authorities = make_authorities(settings, keyring)
+    publish_keys(
+        engine,
+        keys_to_publish(keyring.signer, {t.name: list(t.trust_roots()) for t in authorities}),
+    )
     ledger = Ledger(engine, keyring.origin, keyring.signer, authorities, store)
     sequencer = Sequencer(
         ledger,

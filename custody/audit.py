@@ -9,7 +9,7 @@ edit, deletion, insertion, reordering or rollback of the index is named.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
@@ -21,6 +21,7 @@ from verify.artifacts import compare_hashes, hash_chunks
 from verify.errors import (
     ChainBreak,
     InclusionProofError,
+    KeyMismatch,
     LeafHashMismatch,
     MalformedInput,
     OrderError,
@@ -421,6 +422,30 @@ def audit_artifacts(
     )
 
 
+def audit_published_keys(
+    published: Mapping[str, str], expected: Mapping[str, str], report: Report
+) -> None:
+    """What `/v1/keys` serves must be the keys the vault really signs with."""
+    for name, value in sorted(expected.items()):
+        if published.get(name) != value:
+            what = "missing from" if name not in published else "replaced in"
+            _fail(
+                report,
+                "published keys",
+                KeyMismatch(f"public key {name!r} is {what} the database", subject=name),
+            )
+            return
+    extra = sorted(set(published) - set(expected))
+    if extra:
+        _fail(
+            report,
+            "published keys",
+            KeyMismatch(f"the database publishes an unknown key {extra[0]!r}", subject=extra[0]),
+        )
+        return
+    report.run("published keys", lambda: f"{len(expected)} published keys match the key directory")
+
+
 def audit_vault(
     engine: Engine,
     store: ObjectStore,
@@ -431,8 +456,12 @@ def audit_vault(
     *,
     content: bool = True,
     progress: Progress | None = None,
+    published: Mapping[str, str] | None = None,
+    expected_keys: Mapping[str, str] | None = None,
 ) -> Report:
     report = Report(subject="vault audit")
+    if published is not None and expected_keys is not None:
+        audit_published_keys(published, expected_keys, report)
     verifier = Verifier(
         VerificationPolicy(
             trusted_log_keys=(log_vkey,), trusted_tsa_roots=tuple(tsa_roots), origin=origin

@@ -7,6 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import load_der_x509_certificate
+from sqlalchemy import Engine, insert, select
+
+from custody.models import VaultKey
 from custody.signing import NoteSigner
 from custody.tsa_builtin import BuiltinTSA
 
@@ -49,3 +54,29 @@ class Keyring:
         return cls(
             origin, NoteSigner.load(keys_dir / LOG_KEY, origin), BuiltinTSA.load(keys_dir / TSA_DIR)
         )
+
+
+def publish_keys(engine: Engine, keys: dict[str, str]) -> None:
+    """Record the public keys to publish, once. An existing different value is left alone
+    on purpose: the audit reports it rather than the vault silently repairing it."""
+    table = VaultKey.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        have = set(conn.execute(select(table.c.name)).scalars())
+        fresh = [{"name": k, "value": v} for k, v in keys.items() if k not in have]
+        if fresh:
+            conn.execute(insert(table), fresh)
+
+
+def published_keys(engine: Engine) -> dict[str, str]:
+    table = VaultKey.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return {n: v for n, v in conn.execute(select(table.c.name, table.c.value))}
+
+
+def keys_to_publish(signer: NoteSigner, tsa_roots: dict[str, list[bytes]]) -> dict[str, str]:
+    out = {"log": signer.vkey()}
+    for name, roots in tsa_roots.items():
+        out[f"tsa:{name}"] = "".join(
+            load_der_x509_certificate(r).public_bytes(Encoding.PEM).decode() for r in roots
+        )
+    return out

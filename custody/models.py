@@ -72,3 +72,13 @@ class TimestampRow(SQLModel, table=True):
     chain_pem: str = Field(sa_column=Column(Text, nullable=False))
 
     __table_args__ = (Index("ux_timestamps_cp_tsa", "checkpoint_size", "tsa", unique=True),)
+
+
+class VaultKey(SQLModel, table=True):
+    """Public keys as published by `/v1/keys`. The audit checks them against the key directory,
+    so a key swapped in the database is caught rather than served."""
+
+    __tablename__ = "vault_keys"
+
+    name: str = Field(sa_column=Column(String(160), primary_key=True))
+    value: str = Field(sa_column=Column(Text, nullable=False))

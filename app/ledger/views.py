@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509 import load_der_x509_certificate
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from app.deps import ProofReader, VaultDep
 from app.errors import BadRequest, NotFound
+from custody.keyring import published_keys
 from custody.ledger import UnknownEntry, timestamp_json
 from verify.events import decode_event
 
@@ -119,22 +117,23 @@ def receipt(
 @router.get("/keys")
 def public_keys(vault: VaultDep) -> dict[str, Any]:
     """Public by design: witnesses and auditors fetch the keys to pin them."""
-    tsas = []
-    for tsa in vault.authorities:
-        roots = [
-            load_der_x509_certificate(r).public_bytes(Encoding.PEM).decode()
-            for r in tsa.trust_roots()
-        ]
-        tsas.append({"name": tsa.name, "roots_pem": roots})
+    published = published_keys(vault.engine)
+    log_key = published.get("log", "")
     return {
         "origin": vault.ledger.origin,
-        "log_key": vault.ledger.log_key,
-        "log_public_key": base64.b64encode(
-            vault.keyring.signer.verifier().public_key.public_bytes_raw()
-        ).decode(),
-        "tsas": tsas,
+        "log_key": log_key,
+        "tsas": [
+            {"name": name.removeprefix("tsa:"), "roots_pem": _split_pem(pem)}
+            for name, pem in sorted(published.items())
+            if name.startswith("tsa:")
+        ],
         "builtin_tsa_self_operated": vault.settings.builtin_tsa,
     }
+
+
+def _split_pem(pem: str) -> list[str]:
+    end = "-----END CERTIFICATE-----"
+    return [p.strip() + "\n" + end + "\n" for p in pem.split(end) if p.strip()]
 
 
 @router.get("/ledger/checkpoint.txt", response_class=PlainTextResponse)

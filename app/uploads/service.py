@@ -77,7 +77,7 @@ class UploadNotOpen(Conflict):
     code = "upload_not_open"
 
 
-def _aware(dt: datetime) -> datetime:
+def as_utc(dt: datetime) -> datetime:
     # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
@@ -86,7 +86,7 @@ def effective_state(row: UploadSession, now: datetime | None = None) -> str:
     """The state as callers should see it: an unfinished session past its expiry is
     expired even before the sweep has got to it."""
     now = now or datetime.now(UTC)
-    if row.state in (UploadState.open, UploadState.failed) and _aware(row.expires_at) <= now:
+    if row.state in (UploadState.open, UploadState.failed) and as_utc(row.expires_at) <= now:
         return UploadState.expired.value
     return row.state
 
@@ -400,9 +400,7 @@ def begin_append(
         with translate_os_errors("preparing the upload spool"):
             held = os.fstat(lock.fd).st_size
         if held < row.upload_offset:
-            _fail_locked(
-                vault, lock, row, f"the spool holds {held} of {row.upload_offset} bytes"
-            )
+            _fail_locked(vault, lock, row, f"the spool holds {held} of {row.upload_offset} bytes")
             raise UploadNotOpen(
                 f"upload {row.id} failed: the server lost spooled bytes; start a new upload"
             )
@@ -442,9 +440,7 @@ def _replay(vault: Vault, who: Principal, row: UploadSession) -> tuple[Artifact,
     return art, vault.ledger.receipt(art.ingest_index)
 
 
-def complete_upload(
-    vault: Vault, who: Principal, upload_id: str
-) -> tuple[Artifact, Receipt, bool]:
+def complete_upload(vault: Vault, who: Principal, upload_id: str) -> tuple[Artifact, Receipt, bool]:
     """Spool → object store (re-hashed, digest enforced) → ingest event.
 
     Returns (artifact, receipt, replayed). A digest mismatch marks the session failed,

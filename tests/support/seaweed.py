@@ -162,6 +162,7 @@ class SeaweedS3:
             # volume server's next 5 s heartbeat. A single master needs no saved state:
             # it relearns the volumes from the volume server's first heartbeat.
             "-master.resumeState=false",
+            "-master.raftHashicorp",
             # Every bucket is a collection that grows its own volumes; small, numerous
             # volumes let one server hold a fresh bucket per test. Volumes are sparse.
             "-master.volumeSizeLimitMB=64",

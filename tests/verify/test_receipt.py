@@ -130,7 +130,9 @@ def test_an_empty_report_is_not_a_pass() -> None:
     assert Report("nothing").first_failure is None
 
 
-def test_not_required_timestamp_is_reported_as_such(sealed: Sealed, builtin_tsa: BuiltinTSA) -> None:
+def test_not_required_timestamp_is_reported_as_such(
+    sealed: Sealed, builtin_tsa: BuiltinTSA
+) -> None:
     doc = copy.deepcopy(sealed.annotation)
     doc["timestamps"] = []
     report = strict(sealed, builtin_tsa, require_timestamp=False).verify_receipt(doc)
@@ -226,23 +228,6 @@ class Case:
     at: str  # the name of the check that must catch it
 
 
-def _policy(**kw: Any) -> Callable[[Ctx], None]:
-    def mutate(ctx: Ctx) -> None:
-        ctx.policy.update(kw)
-
-    return mutate
-
-
-def _both(*fns: Callable[[Ctx], Any]) -> Callable[[Ctx], Any]:
-    def mutate(ctx: Ctx) -> Any:
-        out = None
-        for fn in fns:
-            out = fn(ctx) or out
-        return out
-
-    return mutate
-
-
 def _annotation(ctx: Ctx) -> Ctx:
     """Switch to the annotation receipt: its body holds a float."""
     ctx.doc = copy.deepcopy(ctx.sealed.annotation)
@@ -250,81 +235,304 @@ def _annotation(ctx: Ctx) -> Ctx:
     return ctx
 
 
-def _unpinned(ctx: Ctx) -> None:
+def _drop(key: str) -> Callable[[Ctx], None]:
+    def mutate(ctx: Ctx) -> None:
+        del ctx.doc[key]
+
+    return mutate
+
+
+def _event(key: str, value: Callable[[Any], Any]) -> Callable[[Ctx], None]:
+    def mutate(ctx: Ctx) -> None:
+        ctx.doc["event"][key] = value(ctx.doc["event"].get(key))
+
+    return mutate
+
+
+def _proof(fn: Callable[[list[str]], Any]) -> Callable[[Ctx], None]:
+    def mutate(ctx: Ctx) -> None:
+        fn(ctx.doc["inclusion_proof"])
+
+    return mutate
+
+
+def _shift(key: str, by: int) -> Callable[[Ctx], None]:
+    def mutate(ctx: Ctx) -> None:
+        ctx.doc[key] += by
+
+    return mutate
+
+
+def _flip_proof_bit(proof: list[str]) -> None:
+    proof[1] = _flip_hex(proof[1], 31)
+
+
+def _flip_leaf_hash(ctx: Ctx) -> None:
+    ctx.doc["leaf_hash"] = _flip_hex(ctx.doc["leaf_hash"])
+
+
+def _inexact_number(ctx: Ctx) -> str:
+    return _raw(_annotation(ctx)).replace("0.25", "0.25000000000000000001")
+
+
+def _huge_size(ctx: Ctx) -> None:
+    ctx.doc["event"]["body"]["size"] = 2**60
+
+
+def _leaf_beyond_tree(ctx: Ctx) -> None:
+    ctx.doc["leaf_index"] = ctx.doc["tree_size"]
+
+
+def _edit_checkpoint_size(ctx: Ctx) -> None:
+    ctx.doc["checkpoint"] = ctx.doc["checkpoint"].replace("\n5\n", "\n6\n", 1)
+
+
+def _resigned_by_stranger(ctx: Ctx) -> None:
+    _resign(ctx, NoteSigner.generate(ORIGIN), key=False)
+
+
+def _substituted_log_key(ctx: Ctx) -> None:
+    _resign(ctx, NoteSigner.generate(ORIGIN), key=True)
+
+
+def _foreign_with_vault_key(ctx: Ctx) -> None:
+    _foreign_checkpoint(ctx, key=False)
+
+
+def _foreign_with_its_key(ctx: Ctx) -> None:
+    _foreign_checkpoint(ctx, key=True)
     ctx.pin = False
 
 
-FORMAT = "receipt format"
+def _foreign_claimed_pinned_origin(ctx: Ctx) -> None:
+    _foreign_with_its_key(ctx)
+    ctx.doc["origin"] = OTHER_ORIGIN
+    ctx.policy["origin"] = ORIGIN
+
+
+def _token_other_imprint(ctx: Ctx) -> None:
+    _token(ctx, ctx.tsa, b"some other checkpoint")
+
+
+def _token_untrusted_tsa(ctx: Ctx) -> None:
+    _token(ctx, ctx.rogue, ctx.body)
+
+
+def _token_field(value: str) -> Callable[[Ctx], None]:
+    def mutate(ctx: Ctx) -> None:
+        ctx.doc["timestamps"][0]["token"] = value
+
+    return mutate
+
+
+def _tokens_pending(ctx: Ctx) -> None:
+    ctx.doc["timestamps"] = []
+    ctx.doc["timestamps_pending"] = 1
+
+
+def _artifact_flipped(ctx: Ctx) -> None:
+    _artifact(ctx, _flipped_artifact(ctx))
+
+
+def _artifact_truncated(ctx: Ctx) -> None:
+    _artifact(ctx, ctx.sealed.artifact.read_bytes()[:-1])
+
+
+def _artifact_missing(ctx: Ctx) -> None:
+    _artifact(ctx, None)
+
+
+def _bad_collector_signature(ctx: Ctx) -> None:
+    ctx.doc = copy.deepcopy(ctx.sealed.bad_signature)
+
+
+def _const(data: str | bytes) -> Callable[[Ctx], str | bytes]:
+    return lambda ctx: data
+
+
+FMT, ENC = "format", "event-encoding"
+AT_FORMAT, AT_PROOF, AT_CP = "receipt format", "inclusion proof", "checkpoint signature"
+SIG, TS = "signature", "timestamp (builtin)"
+GARBAGE_TOKEN = base64.b64encode(b"\x30\x03\x02\x01\x00").decode()
 CASES = [
     # -- not a receipt at all
-    Case("malformed-json", lambda c: _raw(c)[:-7], MalformedInput, "format", FORMAT),
-    Case("garbage-bytes", lambda c: b"\xff\xd8\xff\xe0garbage\x00", MalformedInput, "format", FORMAT),
-    Case("empty", lambda c: b"", MalformedInput, "format", FORMAT),
-    Case("json-array", lambda c: "[1, 2]", MalformedInput, "format", FORMAT),
-    Case("deep-nesting", lambda c: "[" * 100_000, MalformedInput, "format", FORMAT),
-    Case("oversized", lambda c: b" " * (MAX_RECEIPT_BYTES + 1), MalformedInput, "format", FORMAT),
-    Case("wrong-format-tag", _set("format", "locard-receipt/2"), MalformedInput, "format", FORMAT),
-    Case("no-format-tag", lambda c: c.doc.pop("format") and None, MalformedInput, "format", FORMAT),
-    Case("duplicate-key", lambda c: _raw(c)[:-1] + ', "tree_size": 1}', MalformedInput, "format", FORMAT),
-    Case("nan-constant", lambda c: _raw(c)[:-1] + ', "x": NaN}', MalformedInput, "format", FORMAT),
-    Case("lone-surrogate", _set("origin", "\ud800"), MalformedInput, "format", FORMAT),
+    Case("malformed-json", lambda c: _raw(c)[:-7], MalformedInput, FMT, AT_FORMAT),
+    Case("garbage-bytes", _const(b"\xff\xd8\xff\xe0garbage\x00"), MalformedInput, FMT, AT_FORMAT),
+    Case("empty", _const(b""), MalformedInput, FMT, AT_FORMAT),
+    Case("json-array", _const("[1, 2]"), MalformedInput, FMT, AT_FORMAT),
+    Case("deep-nesting", _const("[" * 100_000), MalformedInput, FMT, AT_FORMAT),
+    Case("oversized", _const(b" " * (MAX_RECEIPT_BYTES + 1)), MalformedInput, FMT, AT_FORMAT),
+    Case("wrong-format-tag", _set("format", "locard-receipt/2"), MalformedInput, FMT, AT_FORMAT),
+    Case("no-format-tag", _drop("format"), MalformedInput, FMT, AT_FORMAT),
+    Case(
+        "duplicate-key",
+        lambda c: _raw(c)[:-1] + ', "tree_size": 1}',
+        MalformedInput,
+        FMT,
+        AT_FORMAT,
+    ),
+    Case("nan-constant", lambda c: _raw(c)[:-1] + ', "x": NaN}', MalformedInput, FMT, AT_FORMAT),
+    Case("lone-surrogate", _set("origin", "\ud800"), MalformedInput, FMT, AT_FORMAT),
     # -- wrong types anywhere
-    Case("missing-event", lambda c: c.doc.pop("event") and None, MalformedInput, "format", FORMAT),
-    Case("event-not-object", _set("event", "{}"), MalformedInput, "format", FORMAT),
-    Case("proof-of-ints", _set("inclusion_proof", [1]), MalformedInput, "format", FORMAT),
-    Case("proof-hash-short", lambda c: c.doc["inclusion_proof"].__setitem__(0, "ab" * 31), MalformedInput, "format", FORMAT),
-    Case("proof-hash-uppercase", lambda c: c.doc["inclusion_proof"].__setitem__(0, c.doc["inclusion_proof"][0].upper()), MalformedInput, "format", FORMAT),
-    Case("timestamps-string", _set("timestamps", "x"), MalformedInput, "format", FORMAT),
-    Case("timestamp-entry-null", _set("timestamps", [None]), MalformedInput, "format", FORMAT),
-    Case("token-not-base64", lambda c: c.doc["timestamps"][0].__setitem__("token", "%%%"), MalformedInput, "format", FORMAT),
-    Case("pending-string", _set("timestamps_pending", "x"), MalformedInput, "format", FORMAT),
-    Case("leaf-index-bool", _set("leaf_index", True), MalformedInput, "format", FORMAT),
-    Case("leaf-index-float", _set("leaf_index", 2.5), MalformedInput, "format", FORMAT),
-    Case("leaf-index-negative", _set("leaf_index", -1), MalformedInput, "format", FORMAT),
-    Case("tree-size-zero", _set("tree_size", 0), MalformedInput, "format", FORMAT),
-    Case("leaf-hash-null", _set("leaf_hash", None), MalformedInput, "format", FORMAT),
-    Case("checkpoint-number", _set("checkpoint", 5), MalformedInput, "format", FORMAT),
+    Case("missing-event", _drop("event"), MalformedInput, FMT, AT_FORMAT),
+    Case("event-not-object", _set("event", "{}"), MalformedInput, FMT, AT_FORMAT),
+    Case("proof-of-ints", _set("inclusion_proof", [1]), MalformedInput, FMT, AT_FORMAT),
+    Case(
+        "proof-hash-short",
+        _proof(lambda p: p.__setitem__(0, "ab" * 31)),
+        MalformedInput,
+        FMT,
+        AT_FORMAT,
+    ),
+    Case(
+        "proof-hash-upper",
+        _proof(lambda p: p.__setitem__(0, p[0].upper())),
+        MalformedInput,
+        FMT,
+        AT_FORMAT,
+    ),
+    Case("timestamps-string", _set("timestamps", "x"), MalformedInput, FMT, AT_FORMAT),
+    Case("timestamp-entry-null", _set("timestamps", [None]), MalformedInput, FMT, AT_FORMAT),
+    Case("token-not-base64", _token_field("%%%"), MalformedInput, FMT, AT_FORMAT),
+    Case("pending-string", _set("timestamps_pending", "x"), MalformedInput, FMT, AT_FORMAT),
+    Case("leaf-index-bool", _set("leaf_index", True), MalformedInput, FMT, AT_FORMAT),
+    Case("leaf-index-float", _set("leaf_index", 2.5), MalformedInput, FMT, AT_FORMAT),
+    Case("leaf-index-negative", _set("leaf_index", -1), MalformedInput, FMT, AT_FORMAT),
+    Case("tree-size-zero", _set("tree_size", 0), MalformedInput, FMT, AT_FORMAT),
+    Case("leaf-hash-null", _set("leaf_hash", None), MalformedInput, FMT, AT_FORMAT),
+    Case("checkpoint-number", _set("checkpoint", 5), MalformedInput, FMT, AT_FORMAT),
     # -- the event is not canonical, or not an event
-    Case("event-extra-field", lambda c: c.doc["event"].__setitem__("note", "x"), CanonicalEncodingError, "event-encoding", FORMAT),
-    Case("event-missing-field", lambda c: c.doc["event"].pop("prev") and None, CanonicalEncodingError, "event-encoding", FORMAT),
-    Case("event-version-bool", lambda c: c.doc["event"].__setitem__("v", True), CanonicalEncodingError, "event-encoding", FORMAT),
-    Case("event-time-not-canonical", lambda c: c.doc["event"].__setitem__("at", c.doc["event"]["at"].replace("Z", "+00:00")), CanonicalEncodingError, "event-encoding", FORMAT),
-    Case("event-item-trailing-newline", lambda c: c.doc["event"].__setitem__("item", c.doc["event"]["item"] + "\n"), CanonicalEncodingError, "event-encoding", FORMAT),
-    Case("event-number-not-exact", lambda c: _raw(_annotation(c)).replace("0.25", "0.25000000000000000001"), CanonicalEncodingError, "event-encoding", FORMAT),
-    Case("event-integer-too-big", lambda c: c.doc["event"]["body"].__setitem__("size", 2**60), CanonicalEncodingError, "event-encoding", FORMAT),
+    Case(
+        "event-extra-field", _event("note", lambda _: "x"), CanonicalEncodingError, ENC, AT_FORMAT
+    ),
+    Case(
+        "event-missing-field",
+        lambda c: c.doc["event"].pop("prev") and None,
+        CanonicalEncodingError,
+        ENC,
+        AT_FORMAT,
+    ),
+    Case("event-version-bool", _event("v", lambda _: True), CanonicalEncodingError, ENC, AT_FORMAT),
+    Case(
+        "event-time-offset",
+        _event("at", lambda t: t.replace("Z", "+00:00")),
+        CanonicalEncodingError,
+        ENC,
+        AT_FORMAT,
+    ),
+    Case(
+        "event-item-newline",
+        _event("item", lambda i: i + "\n"),
+        CanonicalEncodingError,
+        ENC,
+        AT_FORMAT,
+    ),
+    Case("event-number-inexact", _inexact_number, CanonicalEncodingError, ENC, AT_FORMAT),
+    Case("event-integer-too-big", _huge_size, CanonicalEncodingError, ENC, AT_FORMAT),
     # -- the event does not match its leaf
-    Case("edited-event-body", lambda c: _edit_event(c, rehash=False), LeafHashMismatch, "leaf-hash", "event hash"),
-    Case("flipped-leaf-hash", lambda c: c.doc.__setitem__("leaf_hash", _flip_hex(c.doc["leaf_hash"])), LeafHashMismatch, "leaf-hash", "event hash"),
+    Case(
+        "edited-event-body",
+        lambda c: _edit_event(c, rehash=False),
+        LeafHashMismatch,
+        "leaf-hash",
+        "event hash",
+    ),
+    Case("flipped-leaf-hash", _flip_leaf_hash, LeafHashMismatch, "leaf-hash", "event hash"),
     # -- the proof
-    Case("edited-event-rehashed", lambda c: _edit_event(c, rehash=True), InclusionProofError, "inclusion", "inclusion proof"),
-    Case("truncated-proof", lambda c: c.doc["inclusion_proof"].pop() and None, InclusionProofError, "inclusion", "inclusion proof"),
-    Case("padded-proof", lambda c: c.doc["inclusion_proof"].append("00" * 32), InclusionProofError, "inclusion", "inclusion proof"),
-    Case("empty-proof", _set("inclusion_proof", []), InclusionProofError, "inclusion", "inclusion proof"),
-    Case("flipped-proof-bit", lambda c: c.doc["inclusion_proof"].__setitem__(1, _flip_hex(c.doc["inclusion_proof"][1], 31)), InclusionProofError, "inclusion", "inclusion proof"),
-    Case("wrong-leaf-index", lambda c: c.doc.__setitem__("leaf_index", c.doc["leaf_index"] + 1), InclusionProofError, "inclusion", "inclusion proof"),
-    Case("leaf-index-beyond-tree", lambda c: c.doc.__setitem__("leaf_index", c.doc["tree_size"]), InclusionProofError, "inclusion", "inclusion proof"),
-    Case("wrong-tree-size", lambda c: c.doc.__setitem__("tree_size", c.doc["tree_size"] + 1), TreeSizeMismatch, "tree-size", "inclusion proof"),
+    Case(
+        "edited-event-rehashed",
+        lambda c: _edit_event(c, rehash=True),
+        InclusionProofError,
+        "inclusion",
+        AT_PROOF,
+    ),
+    Case("truncated-proof", _proof(lambda p: p.pop()), InclusionProofError, "inclusion", AT_PROOF),
+    Case(
+        "padded-proof",
+        _proof(lambda p: p.append("00" * 32)),
+        InclusionProofError,
+        "inclusion",
+        AT_PROOF,
+    ),
+    Case("empty-proof", _set("inclusion_proof", []), InclusionProofError, "inclusion", AT_PROOF),
+    Case("flipped-proof-bit", _proof(_flip_proof_bit), InclusionProofError, "inclusion", AT_PROOF),
+    Case("wrong-leaf-index", _shift("leaf_index", 1), InclusionProofError, "inclusion", AT_PROOF),
+    Case("leaf-index-beyond-tree", _leaf_beyond_tree, InclusionProofError, "inclusion", AT_PROOF),
+    Case("wrong-tree-size", _shift("tree_size", 1), TreeSizeMismatch, "tree-size", AT_PROOF),
+    Case("smaller-tree-size", _shift("tree_size", -1), TreeSizeMismatch, "tree-size", AT_PROOF),
     # -- the checkpoint and its key
-    Case("checkpoint-garbled", _set("checkpoint", "not a note\n"), CheckpointFormatError, "checkpoint-format", "checkpoint signature"),
-    Case("checkpoint-size-edited", lambda c: c.doc.__setitem__("checkpoint", c.doc["checkpoint"].replace("\n5\n", "\n6\n", 1)), SignatureError, "signature", "checkpoint signature"),
-    Case("checkpoint-resigned-other-key", lambda c: _resign(c, NoteSigner.generate(ORIGIN), key=False), SignatureError, "signature", "checkpoint signature"),
-    Case("checkpoint-other-origin-vault-key", lambda c: _foreign_checkpoint(c, key=False), SignatureError, "signature", "checkpoint signature"),
-    Case("checkpoint-other-origin", _both(lambda c: _foreign_checkpoint(c, key=True), _unpinned), CheckpointOriginMismatch, "checkpoint-origin", "checkpoint signature"),
-    Case("checkpoint-other-origin-pinned-origin", _both(lambda c: _foreign_checkpoint(c, key=True), _set("origin", OTHER_ORIGIN), _unpinned, _policy(origin=ORIGIN)), CheckpointOriginMismatch, "checkpoint-origin", "checkpoint signature"),
-    Case("log-key-substituted-pinned", lambda c: _resign(c, NoteSigner.generate(ORIGIN), key=True), KeyMismatch, "key", "log key"),
-    Case("log-key-malformed", _set("log_key", "vault+zz+AAAA"), MalformedInput, "format", "log key"),
+    Case(
+        "checkpoint-garbled",
+        _set("checkpoint", "not a note\n"),
+        CheckpointFormatError,
+        "checkpoint-format",
+        AT_CP,
+    ),
+    Case("checkpoint-size-edited", _edit_checkpoint_size, SignatureError, SIG, AT_CP),
+    Case("checkpoint-resigned-other-key", _resigned_by_stranger, SignatureError, SIG, AT_CP),
+    Case("checkpoint-other-origin-vault-key", _foreign_with_vault_key, SignatureError, SIG, AT_CP),
+    Case(
+        "checkpoint-other-origin",
+        _foreign_with_its_key,
+        CheckpointOriginMismatch,
+        "checkpoint-origin",
+        AT_CP,
+    ),
+    Case(
+        "checkpoint-other-origin-pinned",
+        _foreign_claimed_pinned_origin,
+        CheckpointOriginMismatch,
+        "checkpoint-origin",
+        AT_CP,
+    ),
+    Case("log-key-substituted-pinned", _substituted_log_key, KeyMismatch, "key", "log key"),
+    Case("log-key-malformed", _set("log_key", "vault+zz+AAAA"), MalformedInput, FMT, "log key"),
     # -- the timestamps
-    Case("token-other-imprint", lambda c: _token(c, c.tsa, b"some other checkpoint"), TimestampImprintMismatch, "timestamp-imprint", "timestamp (builtin)"),
-    Case("token-untrusted-tsa", lambda c: _token(c, c.rogue, c.body), TimestampChainError, "timestamp-chain", "timestamp (rogue)"),
-    Case("token-garbage", lambda c: c.doc["timestamps"][0].__setitem__("token", base64.b64encode(b"\x30\x03\x02\x01\x00").decode()), TimestampFormatError, "timestamp-format", "timestamp (builtin)"),
+    Case(
+        "token-other-imprint",
+        _token_other_imprint,
+        TimestampImprintMismatch,
+        "timestamp-imprint",
+        TS,
+    ),
+    Case(
+        "token-untrusted-tsa",
+        _token_untrusted_tsa,
+        TimestampChainError,
+        "timestamp-chain",
+        "timestamp (rogue)",
+    ),
+    Case(
+        "token-garbage", _token_field(GARBAGE_TOKEN), TimestampFormatError, "timestamp-format", TS
+    ),
     Case("tokens-missing", _set("timestamps", []), TimestampError, "timestamp", "timestamp"),
-    Case("tokens-pending", _both(_set("timestamps", []), _set("timestamps_pending", 1)), TimestampError, "timestamp", "timestamp"),
+    Case("tokens-pending", _tokens_pending, TimestampError, "timestamp", "timestamp"),
     # -- what the event says about the world
-    Case("artifact-flipped-byte", lambda c: _artifact(c, _flipped_artifact(c)), ArtifactHashMismatch, "artifact-hash", "artifact bytes"),
-    Case("artifact-truncated", lambda c: _artifact(c, c.sealed.artifact.read_bytes()[:-1]), ArtifactHashMismatch, "artifact-hash", "artifact bytes"),
-    Case("artifact-missing", lambda c: _artifact(c, None), ArtifactUnreadable, "artifact-read", "artifact bytes"),
-    Case("bad-collector-signature", lambda c: c.doc.update(copy.deepcopy(c.sealed.bad_signature)), SignatureError, "signature", "collector signature"),
-]  # fmt: skip
+    Case(
+        "artifact-flipped-byte",
+        _artifact_flipped,
+        ArtifactHashMismatch,
+        "artifact-hash",
+        "artifact bytes",
+    ),
+    Case(
+        "artifact-truncated",
+        _artifact_truncated,
+        ArtifactHashMismatch,
+        "artifact-hash",
+        "artifact bytes",
+    ),
+    Case(
+        "artifact-missing", _artifact_missing, ArtifactUnreadable, "artifact-read", "artifact bytes"
+    ),
+    Case(
+        "bad-collector-signature",
+        _bad_collector_signature,
+        SignatureError,
+        SIG,
+        "collector signature",
+    ),
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -410,13 +618,10 @@ def test_parse_receipt_raises_typed_errors_only() -> None:
 # -- never a raw exception -----------------------------------------------------------------
 
 json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False)
-    | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -438,9 +643,7 @@ def test_random_damage_never_escapes_as_an_exception(
     verifier = strict(sealed, builtin_tsa)
     paths = _paths(sealed.ingest)[1:]
 
-    @settings(
-        max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-    )
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.sampled_from(paths), json_values, st.integers(min_value=0, max_value=2000))
     def damaged(path: tuple[Any, ...], value: Any, cut: int) -> None:
         doc = copy.deepcopy(sealed.ingest)

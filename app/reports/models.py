@@ -1,0 +1,205 @@
+"""The custody report as data: what the PDF renders, the JSON serves and the JSON-LD maps.
+
+Every field is read from the ledger or the case tables at issue time; nothing here is
+computed from the rendered document, so the JSON is the reference form of a report.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+REPORT_FORMAT = "locard-case-report/1"
+
+
+class Actor(BaseModel):
+    id: str
+    role: str
+
+
+class TsaTime(BaseModel):
+    """When a TSA says a checkpoint existed (the token's genTime)."""
+
+    tsa: str
+    gen_time: datetime
+    self_operated: bool
+
+
+class EventEntry(BaseModel):
+    index: int
+    leaf_hash: str
+    type: str
+    at: datetime
+    actor: Actor
+    item: str | None
+    #: one human-readable line; the full body follows for machines
+    summary: str
+    body: dict[str, Any]
+    #: size of the first checkpoint that covers this event
+    sealed_in: int
+    #: that checkpoint's TSA times; empty while its tokens are pending
+    anchored: list[TsaTime]
+
+
+class CustodyPeriod(BaseModel):
+    holder: str
+    since: datetime
+    until: datetime | None
+    #: leaf index of the ingest or transfer that started it
+    started_by: int
+
+
+class ArtifactReport(BaseModel):
+    id: str
+    file_name: str
+    media_type: str
+    size: int
+    sha256: str
+    sha1: str
+    md5: str
+    source_host: str | None
+    collection_method: str | None
+    collection_tool: str | None
+    collected_at: datetime | None
+    notes: str
+    collector: str
+    custodian: str
+    ingested_at: datetime
+    ingest_index: int
+    custody: list[CustodyPeriod]
+    events: list[EventEntry]
+
+
+class ContainmentEntry(BaseModel):
+    index: int
+    recorded_at: datetime
+    recorded_by: Actor
+    action: str
+    target: str
+    performed_by: str
+    performed_at: str
+    outcome: str
+    ticket: str | None
+    details: str
+    sealed_in: int
+    anchored: list[TsaTime]
+
+
+class HoldEntry(BaseModel):
+    index: int
+    at: datetime
+    by: Actor
+    on: bool
+    reason: str
+    objects: int
+    sealed_in: int
+    anchored: list[TsaTime]
+
+
+class CheckpointRef(BaseModel):
+    size: int
+    root: str
+    created_at: datetime
+    #: SHA-256 of the C2SP checkpoint body: the imprint of every TSA token on it
+    body_sha256: str
+    timestamps: list[TsaTime]
+    tokens_pending: int
+
+
+class CheckpointToken(BaseModel):
+    tsa: str
+    gen_time: datetime
+    self_operated: bool
+    #: base64 DER TimeStampResp, exactly as stored (what `openssl ts -verify -in` reads)
+    token: str
+    #: base64 DER certificates: TSA certificate ... root
+    chain: list[str]
+
+
+class Anchor(BaseModel):
+    """The latest checkpoint when the report was built: every fact above is in its tree."""
+
+    origin: str
+    size: int
+    root: str
+    created_at: datetime
+    body: str
+    body_sha256: str
+    #: the C2SP signed note (checkpoint body and Ed25519 signature line)
+    note: str
+    timestamps: list[CheckpointToken]
+    tokens_pending: int
+
+
+class TsaInfo(BaseModel):
+    name: str
+    kind: Literal["built-in", "external"]
+    self_operated: bool
+    url: str | None
+    roots_pem: list[str]
+    root_sha256: list[str]
+
+
+class ReportSigner(BaseModel):
+    subject: str
+    certificate_sha256: str
+    trust_root_sha256: str
+    issued_by_tsa_root: bool
+    timestamped_by: str
+
+
+class VaultInfo(BaseModel):
+    origin: str
+    #: C2SP vkey of the checkpoint-signing Ed25519 key
+    log_key: str
+    tsas: list[TsaInfo]
+    report_signer: ReportSigner | None = None
+
+
+class CaseSummary(BaseModel):
+    id: str
+    title: str
+    description: str
+    severity: str
+    status: str
+    owner: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    legal_hold: bool
+    retention_days: int
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class Command(BaseModel):
+    purpose: str
+    command: str
+
+
+class CaseReport(BaseModel):
+    format: Literal["locard-case-report/1"] = REPORT_FORMAT
+    generated_at: datetime
+    generated_by: Actor
+    vault: VaultInfo
+    case: CaseSummary
+    artifacts: list[ArtifactReport]
+    case_events: list[EventEntry]
+    containment: list[ContainmentEntry]
+    holds: list[HoldEntry]
+    #: every checkpoint that first covered a fact of this case, ascending
+    checkpoints: list[CheckpointRef]
+    anchor: Anchor
+    checks: list[Check]
+    recheck: list[Command]
+    notes: list[str]
+
+    @property
+    def all_checks_passed(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
