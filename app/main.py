@@ -13,13 +13,17 @@ from fastapi.responses import JSONResponse
 
 from app.actions.views import router as actions_router
 from app.artifacts.views import router as artifacts_router
+from app.bundles.views import router as bundles_router
 from app.cases.views import router as cases_router
 from app.errors import AppError
+from app.incidents.views import router as incidents_router
 from app.ledger.views import router as ledger_router
 from app.principals.views import router as principals_router
 from app.settings import Settings
 from app.uploads.views import router as uploads_router
 from app.vault import Vault, open_vault
+from app.web import install_error_pages
+from app.web import router as web_router
 from storage import errors as storage_errors
 
 API_VERSION = "v1"
@@ -73,12 +77,17 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
     for router in (
         cases_router,
         artifacts_router,
+        bundles_router,
         actions_router,
         ledger_router,
         principals_router,
+        incidents_router,
+        web_router,
         uploads_router,
+        __import__("app.reports.views", fromlist=["router"]).router,
     ):
         app.include_router(router)
+    install_error_pages(app)
     return app
 
 

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.text import Text
 
 from cli.output import clean, print_reports, reports_json
-from verify.errors import MalformedInput, PolicyError, VerificationError
-from verify.receipt import MAX_RECEIPT_BYTES, VerificationPolicy, Verifier, parse_trusted_keys
-from verify.timestamp import load_pem_or_der_certs
+from cli.trust import policy_from_options
+from verify.errors import MalformedInput, VerificationError
+from verify.receipt import MAX_RECEIPT_BYTES, Verifier
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -81,48 +81,6 @@ def keys(data_dir: DataDir = None) -> None:
     console.print(keyring.signer.vkey())
 
 
-#: Pins are a line or a small PEM file; a bigger file is a mistake, not a key.
-_MAX_PIN_FILE = 1024 * 1024
-
-
-def _read_small(path: Path, limit: int, what: str) -> bytes:
-    """Read a whole file of at most `limit` bytes; OSError or PolicyError otherwise."""
-    with path.open("rb") as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise PolicyError(f"{what} {path} is larger than {limit} bytes")
-    return data
-
-
-def _trusted_keys(value: str) -> tuple[str, ...]:
-    """A `--trusted-key` value: a verifier key itself, or a file holding one or more."""
-    path = Path(value)
-    try:
-        is_file = path.is_file()
-    except (OSError, ValueError):  # a key string too long, or with NUL, to be a path
-        is_file = False
-    if is_file:
-        data = _read_small(path, _MAX_PIN_FILE, "--trusted-key file")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise PolicyError(f"--trusted-key file {path} is not UTF-8 text") from exc
-        return parse_trusted_keys(text, f"--trusted-key file {path}")
-    if "+" not in value:
-        # No vkey lacks '+', so this was meant as a file name.
-        raise PolicyError(f"--trusted-key {value}: no such file, and not a verifier key")
-    return parse_trusted_keys(value, "--trusted-key")
-
-
-def _trusted_roots(path: Path) -> list[bytes]:
-    try:
-        return load_pem_or_der_certs(_read_small(path, _MAX_PIN_FILE, "--trusted-tsa-ca file"))
-    except VerificationError as exc:
-        if isinstance(exc, PolicyError):
-            raise
-        raise PolicyError(f"--trusted-tsa-ca {path}: {exc.message}") from exc
-
-
 def _read_evidence(path: Path) -> bytes:
     with path.open("rb") as fh:
         data = fh.read(MAX_RECEIPT_BYTES + 1)
@@ -140,7 +98,9 @@ def _usage_error(message: str, as_json: bool) -> NoReturn:
 
 @app.command()
 def verify(
-    evidence: Annotated[Path, typer.Argument(help="A receipt (.json) to verify offline.")],
+    evidence: Annotated[
+        Path, typer.Argument(help="A receipt (.json) or an evidence bundle (.zip) to verify.")
+    ],
     artifact: Annotated[
         Path | None, typer.Option(help="The artifact file the receipt is about.")
     ] = None,
@@ -165,11 +125,13 @@ def verify(
     verification could not run (unreadable file, unusable --trusted-key or CA).
     """
     try:
-        roots = [der for ca in trusted_tsa_ca or [] for der in _trusted_roots(ca)]
-        keys = tuple(k for value in trusted_key or [] for k in _trusted_keys(value))
-        verifier = Verifier(
-            VerificationPolicy(trusted_log_keys=keys, trusted_tsa_roots=tuple(roots), origin=origin)
-        )
+        verifier = Verifier(policy_from_options(trusted_key, trusted_tsa_ca, origin))
+        from cli.export import is_bundle, verify_bundle_cli
+
+        if is_bundle(evidence):
+            if artifact is not None:
+                raise MalformedInput("--artifact is for receipts: a bundle carries its artifacts")
+            raise typer.Exit(verify_bundle_cli(evidence, verifier.policy, as_json=as_json))
         data = _read_evidence(evidence)
         if artifact is not None:
             # Fail before verifying: a mistyped path is not evidence of tampering.
@@ -331,6 +293,12 @@ def rebuild(
     console.print(f"replayed {events} events from the store")
     print_reports(console, [report])
     raise typer.Exit(0 if report.ok else 1)
+
+
+app.command("upload")(__import__("cli.upload", fromlist=["upload_command"]).upload_command)
+app.command("report")(__import__("cli.report", fromlist=["report_command"]).report_command)
+app.command("export")(__import__("cli.export", fromlist=["export"]).export)
+app.command("witness")(__import__("cli.witness", fromlist=["witness"]).witness)
 
 
 def main() -> None:

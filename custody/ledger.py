@@ -315,13 +315,16 @@ class Ledger:
                     )
                 )
             }
+        # A retry pass asks each TSA afresh once; if it fails again, the back-off set by
+        # that failure spares the remaining pending checkpoints of this pass.
+        for tsa in self.authorities:
+            self._tsa_down_until.pop(tsa.name, None)
         obtained = 0
         for size, root in pending:
             body = Checkpoint(self.origin, size, bytes(root)).body()
             for tsa in self.authorities:
                 if (size, tsa.name) in have:
                     continue
-                self._tsa_down_until.pop(tsa.name, None)  # a retry always asks
                 token = self._ask(tsa, hashlib.sha256(body).digest(), size)
                 if token is None:
                     continue

@@ -265,7 +265,7 @@ class LocalWormStore:
         with translate_os_errors(f"deleting {key}"):
             path.unlink()
             fsync_dir(path.parent)
-            unlink_quietly(self.root / "meta" / f"{key}.json")
+        self._records.remove(key)
 
     def cleanup_staging(self, older_than_s: float = 0) -> int:
         cutoff = time.time() - older_than_s

@@ -86,6 +86,10 @@ class ProtectionRecords:
             self._write(key, new)
             return new
 
+    def remove(self, key: str) -> None:
+        with translate_os_errors(f"removing protection of {key}"), self._locked():
+            unlink_quietly(self._path(key))
+
     def _write(self, key: str, protection: Protection) -> None:
         path = self._path(key)
         make_dirs(path.parent, self._dir)

@@ -217,7 +217,10 @@ class S3WormStore:
         )
 
     def put_new(self, key: str, data: bytes, checksum: str, retention: Retention | None) -> bool:
-        """PutObject only if `key` is free. False if it exists (nothing was written)."""
+        """PutObject only if `key` is free. False if it exists (nothing was written).
+
+        Shared by put_bytes and small uploads; not part of the ObjectStore interface.
+        """
         request: PutObjectRequestTypeDef = {
             "Bucket": self.bucket,
             "Key": key,

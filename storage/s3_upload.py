@@ -7,6 +7,8 @@ The content key is only known once the last byte is hashed, so bytes go where th
 - Larger, SHA-256 declared in advance: a multipart upload straight to the content key,
   locked from the start. A multipart upload is invisible until completed; a wrong
   digest aborts it. If the content is already stored, the bytes are hashed, not sent.
+  (S3 has no whole-object SHA-256 for multipart uploads, only per part and composite;
+  the server checks every part, we check the whole before completing.)
 - Larger, SHA-256 unknown: a multipart upload to `staging/<uuid>`, then a part-by-part
   UploadPartCopy into the content key, whose CreateMultipartUpload carries the lock.
   CopyObject is not used: SeaweedFS 4.48 silently drops Object Lock settings (and the
@@ -104,29 +106,32 @@ class S3Upload(BaseUpload):
 
     def _publish(self, digests: Digests) -> StoredObject:
         key = content_key(digests.sha256)
-        store = self._store
+        try:
+            created = self._send_rest(key)
+        finally:
+            self._buffer.release()
+        if not created:
+            self._store.confirm_existing(key, digests.size, self._retention())
+        return StoredObject(key=key, digests=digests, created=created)
+
+    def _send_rest(self, key: str) -> bool:
+        """Send what is still buffered and finish; False if the content was already stored."""
         if self._mode is _Mode.BUFFERED:
             data = bytes(self._buffer.view())
-            self._buffer.release()
-            created = store.put_new(key, data, b64_sha256(data), self._retention())
-        elif self._mode is _Mode.PRESENT:
-            created = False
-        else:
-            multipart = self._multipart
-            if multipart is None:
-                raise StorageError(f"upload in mode {self._mode.value} has no multipart upload")
-            if self._buffer:
-                multipart.upload(self._buffer)
-            self._buffer.release()
-            if self._mode is _Mode.DIRECT:
-                created = multipart.complete(exclusive=True) is not None
-                # A no-op after a completion; frees the parts after If-None-Match refused.
-                multipart.abort()
-            else:
-                created = self._publish_staged(multipart, key)
-        if not created:
-            store.confirm_existing(key, digests.size, self._retention())
-        return StoredObject(key=key, digests=digests, created=created)
+            return self._store.put_new(key, data, b64_sha256(data), self._retention())
+        if self._mode is _Mode.PRESENT:
+            return False
+        multipart = self._multipart
+        if multipart is None:
+            raise StorageError(f"upload in mode {self._mode.value} has no multipart upload")
+        if self._buffer:
+            multipart.upload(self._buffer)
+        if self._mode is _Mode.STAGED:
+            return self._publish_staged(multipart, key)
+        created = multipart.complete(exclusive=True) is not None
+        # A no-op after a completion; frees the parts after If-None-Match refused.
+        multipart.abort()
+        return created
 
     def _publish_staged(self, staged: Multipart, key: str) -> bool:
         store = self._store

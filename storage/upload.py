@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
+import threading
 from abc import ABC, abstractmethod
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import TracebackType
 
 from storage.base import Retention, StoredObject
@@ -18,6 +21,23 @@ from storage.hashing import Digests, MultiHasher
 from storage.keys import check_sha256
 
 log = logging.getLogger(__name__)
+
+#: chunks at least this large are hashed on a helper thread while `_append` stores them
+PARALLEL_HASH_MIN = 256 * 1024
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _hash_pool() -> ThreadPoolExecutor:
+    """Threads shared by all uploads for hashing. Its tasks never wait on each other."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="locard-hash"
+            )
+        return _pool
 
 
 class _State(enum.Enum):
@@ -82,8 +102,17 @@ class BaseUpload(ABC):
             return
         try:
             self._check_limits(self._hasher.size + len(chunk))
-            self._hasher.update(chunk)
-            self._append(chunk)
+            if len(chunk) < PARALLEL_HASH_MIN:
+                self._hasher.update(chunk)
+                self._append(chunk)
+            else:
+                # hashlib and os.write/network I/O release the GIL: hash and store at once.
+                hashing: Future[None] = _hash_pool().submit(self._hasher.update, chunk)
+                try:
+                    self._append(chunk)
+                finally:
+                    wait([hashing])  # the hasher is never left running behind our back
+                hashing.result()
         except BaseException:
             self.abort()
             raise

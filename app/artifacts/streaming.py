@@ -143,9 +143,9 @@ async def copy_multipart(
         header_value.extend(data[start:end])
 
     def on_header_end() -> None:
-        current.headers[header_field.decode("latin-1").lower()] = header_value.decode(
-            "utf-8", "replace"
-        )
+        # Latin-1 maps bytes 1:1, so parse_options_header (which re-encodes as latin-1)
+        # hands back the sent bytes; names are decoded as UTF-8 once, in _part_name.
+        current.headers[header_field.decode("latin-1").lower()] = header_value.decode("latin-1")
         header_field.clear()
         header_value.clear()
 
@@ -155,9 +155,18 @@ async def copy_multipart(
         if disp != b"form-data" or b"name" not in opts:
             errors.append(BadRequest("multipart part without a form-data name"))
             return
-        current.name = opts[b"name"].decode("utf-8", "replace")
-        if b"filename" in opts:
-            current.filename = opts[b"filename"].decode("utf-8", "replace")
+        if b"filename" in opts and "\\" in current.headers["content-disposition"]:
+            # The parser turns an IE-style 'C:\dir\name' into 'name': refuse instead of
+            # recording a name the collector did not send.
+            errors.append(BadRequest("file name must not contain path separators"))
+            return
+        try:
+            current.name = opts[b"name"].decode("utf-8")
+            if b"filename" in opts:
+                current.filename = opts[b"filename"].decode("utf-8")
+        except UnicodeDecodeError:
+            errors.append(BadRequest("multipart part name or file name is not UTF-8"))
+            return
         current.content_type = current.headers.get("content-type")
         if current.name == file_field:
             if result.file_seen:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, Column, DateTime, Dialect, Integer, String, Text
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
@@ -23,6 +25,37 @@ class CaseStatus(StrEnum):
     closed = "closed"
 
 
+#: order of the incident life cycle; "at least contained" is how MTTC is measured
+STATUS_ORDER: tuple[str, ...] = tuple(s.value for s in CaseStatus)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on both SQLite and PostgreSQL.
+
+    SQLite hands back naive datetimes, and `case.updated` events carry times as ISO
+    strings: rebuilding the tables from the ledger sets those strings on the row as they
+    are, so the column accepts them and parses them here.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime or ISO string, got {type(value).__name__}")
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Case(SQLModel, table=True):
     __tablename__ = "cases"
 
@@ -39,6 +72,23 @@ class Case(SQLModel, table=True):
         default=False, sa_column=Column(Boolean, nullable=False, default=False)
     )
     retention_days: int = Field(sa_column=Column(Integer, nullable=False))
+    # Incident context. These columns index what the ledger says (filters, lists); SLA
+    # and deadline computations read the events themselves (app/incidents/metrics.py).
+    #: when the incident was declared: the SLA clocks start here (NULL only on rows
+    #: written before migration 0004, which backfills it from created_at)
+    declared_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    #: personal data was (possibly) exposed
+    personal_data: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, default=False)
+    )
+    #: a regulator or customers must be notified (e.g. GDPR art. 33: 72 hours)
+    notification_required: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, default=False)
+    )
+    #: explicit time of awareness of the breach; NULL: when notification became required
+    aware_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    #: when the notification was made; NULL: not yet
+    notified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class CaseMember(SQLModel, table=True):

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.cases.models import CaseStatus, Severity
 
@@ -20,6 +20,32 @@ def _no_controls(value: str, allowed: str = "") -> str:
     return value
 
 
+#: how far ahead of the server's clock a reported time may be (clients' clocks drift)
+CLOCK_SKEW = timedelta(minutes=5)
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def past_time(value: datetime | None, name: str) -> datetime | None:
+    """A time an incident fact happened: timezone-aware, UTC, and not in the future.
+
+    A future declaration or awareness time would make SLAs and deadlines look met
+    before anything happened, so it is refused rather than clamped.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must carry a timezone (e.g. Z)")
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{name} is outside the representable range") from None
+    if value > datetime.now(UTC) + CLOCK_SKEW:
+        raise ValueError(f"{name} lies in the future")
+    if value < _EARLIEST:
+        raise ValueError(f"{name} is implausibly early")
+    return value
+
+
 class CaseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -28,11 +54,21 @@ class CaseCreate(BaseModel):
     severity: Severity
     owner: str | None = Field(default=None, max_length=64)
     retention_days: int | None = Field(default=None, ge=1, le=36500)
+    #: when the incident was declared, if before the case was opened here
+    declared_at: datetime | None = None
+    personal_data: bool = False
+    notification_required: bool = False
+    aware_at: datetime | None = None
 
     @field_validator("title")
     @classmethod
     def _title(cls, v: str) -> str:
         return _no_controls(v)
+
+    @field_validator("declared_at", "aware_at")
+    @classmethod
+    def _times(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        return past_time(v, str(info.field_name))
 
     @field_validator("description")
     @classmethod
@@ -60,6 +96,22 @@ class CaseUpdate(BaseModel):
         return None if v is None else _no_controls(v, "\n\r\t")
 
 
+class PrivacyUpdate(BaseModel):
+    """Legal and privacy flags. An explicit null clears a time (e.g. a mistaken notification)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    personal_data: bool | None = None
+    notification_required: bool | None = None
+    aware_at: datetime | None = None
+    notified_at: datetime | None = None
+
+    @field_validator("aware_at", "notified_at")
+    @classmethod
+    def _times(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        return past_time(v, str(info.field_name))
+
+
 class MemberAdd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -78,6 +130,11 @@ class CaseOut(BaseModel):
     updated_at: datetime
     legal_hold: bool
     retention_days: int
+    declared_at: datetime | None
+    personal_data: bool
+    notification_required: bool
+    aware_at: datetime | None
+    notified_at: datetime | None
 
 
 class CaseWithReceipt(BaseModel):

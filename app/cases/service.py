@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from app.auth.models import Principal, Role
 from app.auth.service import get_principal
 from app.cases.models import Case, CaseMember
-from app.cases.schemas import CaseCreate, CaseUpdate
+from app.cases.schemas import CaseCreate, CaseUpdate, PrivacyUpdate
 from app.db import session
 from app.errors import Conflict, Forbidden, NotFound
 from app.events import event_time, record
@@ -80,6 +80,10 @@ def create_case(vault: Vault, who: Principal, data: CaseCreate) -> tuple[Case, R
                 updated_at=now,
                 legal_hold=False,
                 retention_days=retention,
+                declared_at=data.declared_at or now,
+                personal_data=data.personal_data,
+                notification_required=data.notification_required,
+                aware_at=data.aware_at,
             )
             s.add(case)
             s.add(CaseMember(case_id=case.id, principal_id=who.id))
@@ -95,20 +99,25 @@ def create_case(vault: Vault, who: Principal, data: CaseCreate) -> tuple[Case, R
             break
     else:  # pragma: no cover - needs 20 concurrent collisions
         raise RuntimeError("could not allocate a case identifier")
+    body: dict[str, Any] = {
+        "title": case.title,
+        "severity": case.severity,
+        "status": case.status,
+        "owner": case.owner,
+        "retention_days": case.retention_days,
+    }
+    # Incident context only when given, so a plain case's event keeps its original shape;
+    # without `declared_at` the event's own sealed time is the declaration.
+    if data.declared_at is not None:
+        body["declared_at"] = _event_value(data.declared_at)
+    if data.personal_data:
+        body["personal_data"] = True
+    if data.notification_required:
+        body["notification_required"] = True
+    if data.aware_at is not None:
+        body["aware_at"] = _event_value(data.aware_at)
     try:
-        receipt = record(
-            vault,
-            who,
-            "case.created",
-            {
-                "title": case.title,
-                "severity": case.severity,
-                "status": case.status,
-                "owner": case.owner,
-                "retention_days": case.retention_days,
-            },
-            case=case.id,
-        )
+        receipt = record(vault, who, "case.created", body, case=case.id)
     except Exception:
         _delete_unrecorded(vault.engine, case.id)
         raise
@@ -116,6 +125,7 @@ def create_case(vault: Vault, who: Principal, data: CaseCreate) -> tuple[Case, R
         row = s.get(Case, case.id)
         assert row is not None
         row.created_at = row.updated_at = event_time(receipt)
+        row.declared_at = data.declared_at or row.created_at
         s.commit()
         s.refresh(row)
     return row, receipt
@@ -158,25 +168,66 @@ def list_cases(
         return rows
 
 
+def _event_value(value: Any) -> Any:
+    """A field value as the event body holds it: JSON has no datetimes, so ISO 8601 UTC."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return getattr(value, "value", value)
+
+
+def _changes(case: Case, values: dict[str, Any]) -> dict[str, Any]:
+    """{field: [old, new]} for the values that differ from the row, as event values."""
+    changes: dict[str, Any] = {}
+    for field, value in values.items():
+        old, new = _event_value(getattr(case, field)), _event_value(value)
+        if old != new:
+            changes[field] = [old, new]
+    return changes
+
+
 def update_case(
     vault: Vault, who: Principal, case_id: str, data: CaseUpdate
 ) -> tuple[Case, Receipt | None]:
     case = writable_case(vault.engine, case_id, who)
-    changes: dict[str, Any] = {}
-    for field, value in data.model_dump(exclude_none=True).items():
-        value = getattr(value, "value", value)
-        if getattr(case, field) != value:
-            changes[field] = [getattr(case, field), value]
+    changes = _changes(case, data.model_dump(exclude_none=True))
     if not changes:
         return case, None
     if "owner" in changes:
         get_principal(vault.engine, changes["owner"][1])
+    return _apply_changes(vault, who, case_id, changes)
+
+
+def update_privacy(
+    vault: Vault, who: Principal, case_id: str, data: PrivacyUpdate
+) -> tuple[Case, Receipt | None]:
+    """Personal-data and notification flags: responders flag exposure, legal records notice.
+
+    Recorded as `case.updated` like any other field change, so the timeline, the
+    deadline computations and a rebuild from the ledger all see them the same way.
+    """
+    case = readable_case(vault.engine, case_id, who)
+    if who.role == Role.auditor:
+        raise Forbidden("auditors read; they do not change cases")
+    values = {
+        k: v
+        for k, v in data.model_dump(exclude_unset=True).items()
+        if v is not None or k in ("aware_at", "notified_at")  # null clears a time only
+    }
+    changes = _changes(case, values)
+    if not changes:
+        return case, None
+    return _apply_changes(vault, who, case_id, changes)
+
+
+def _apply_changes(
+    vault: Vault, who: Principal, case_id: str, changes: dict[str, Any]
+) -> tuple[Case, Receipt]:
     receipt = record(vault, who, "case.updated", {"changes": changes}, case=case_id)
     with session(vault.engine) as s:
         row = s.get(Case, case_id)
         assert row is not None
         for field, (_, new) in changes.items():
-            setattr(row, field, new)
+            setattr(row, field, new)  # ISO strings for times: the column parses them
         row.updated_at = event_time(receipt)
         if "owner" in changes and s.get(CaseMember, (case_id, changes["owner"][1])) is None:
             s.add(CaseMember(case_id=case_id, principal_id=changes["owner"][1]))

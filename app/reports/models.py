@@ -6,12 +6,12 @@ computed from the rendered document, so the JSON is the reference form of a repo
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
-REPORT_FORMAT = "locard-case-report/1"
+REPORT_FORMAT: Literal["locard-case-report/1"] = "locard-case-report/1"
 
 
 class Actor(BaseModel):
@@ -170,6 +170,20 @@ class CaseSummary(BaseModel):
     updated_at: datetime
     legal_hold: bool
     retention_days: int
+    # Incident context (privacy and notification duties), when the vault records it.
+    declared_at: datetime | None = None
+    personal_data: bool | None = None
+    notification_required: bool | None = None
+    aware_at: datetime | None = None
+    notified_at: datetime | None = None
+
+    @field_validator("created_at", "updated_at", "declared_at", "aware_at", "notified_at")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        # SQLite hands back naive datetimes; every time in a report is explicitly UTC.
+        if v is None:
+            return None
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
 
 
 class Check(BaseModel):

@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID, ObjectIdentifier
+from pyhanko.pdf_utils import embed
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -200,7 +201,7 @@ def _load(path: Path) -> SigningIdentity:
 # -- time-stamping ------------------------------------------------------------------------------
 
 
-class VaultTimeStamper(TimeStamper):  # type: ignore[misc]
+class VaultTimeStamper(TimeStamper):
     """A pyHanko time-stamper backed by one of the vault's own TSAs.
 
     It goes through `TimestampAuthority.timestamp`, so the built-in TSA answers in-process
@@ -209,7 +210,7 @@ class VaultTimeStamper(TimeStamper):  # type: ignore[misc]
     """
 
     def __init__(self, authority: TimestampAuthority) -> None:
-        super().__init__(include_nonce=True)
+        super().__init__(include_nonce=True)  # type: ignore[no-untyped-call]
         self.authority = authority
 
     async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
@@ -265,12 +266,14 @@ def sign_pdf(
     *,
     origin: str,
     reason: str,
+    attachments: Sequence[tuple[str, bytes, str]] = (),
 ) -> SignedReport:
     """PAdES B-T signature (signature timestamp) plus a document timestamp (DocTimeStamp).
 
     The signature timestamp dates the signature; the document timestamp, added after the
     signing certificates are stored in the DSS, seals the whole revision (PAdES B-LTA
-    shape) so the report's time does not rest on the vault's key alone.
+    shape) so the report's time does not rest on the vault's key alone. `attachments`
+    (name, bytes, description) are embedded before signing, so the signature covers them.
     """
     key_info = asn1_keys.PrivateKeyInfo.load(
         identity.key.private_bytes(
@@ -279,10 +282,10 @@ def sign_pdf(
             serialization.NoEncryption(),
         )
     )
+    issuers = [_asn1_cert(c) for c in identity.issuers]
+    registry = SimpleCertificateStore.from_certs(issuers)  # type: ignore[no-untyped-call]
     signer = signers.SimpleSigner(
-        signing_cert=_asn1_cert(identity.cert),
-        signing_key=key_info,
-        cert_registry=SimpleCertificateStore.from_certs([_asn1_cert(c) for c in identity.issuers]),
+        signing_cert=_asn1_cert(identity.cert), signing_key=key_info, cert_registry=registry
     )
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,
@@ -298,6 +301,16 @@ def sign_pdf(
     timestamper = VaultTimeStamper(authority)
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        for name, data, description in attachments:
+            embed.embed_file(
+                writer,
+                embed.FileSpec(
+                    file_spec_string=name,
+                    file_name=name,
+                    embedded_data=embed.EmbeddedFileObject.from_file_data(writer, data),
+                    description=description,
+                ),
+            )
         out = signers.PdfSigner(meta, signer=signer, timestamper=timestamper).sign_pdf(writer)
         signed = bytes(out.getvalue())
     except ReportSigningError:

@@ -35,6 +35,7 @@ from app.artifacts import service as artifacts
 from app.artifacts.metadata import ArtifactMeta
 from app.artifacts.models import Artifact
 from app.auth.models import Principal
+from app.cases.service import get_case
 from app.db import session
 from app.errors import AppError, BadRequest, Conflict, NotFound, PayloadTooLarge
 from app.uploads.models import UploadSession, UploadState
@@ -240,6 +241,34 @@ def _fail_locked(vault: Vault, lock: SpoolLock, row: UploadSession, why: str) ->
     _set_state(vault.engine, row.id, UploadState.failed, error=why)
 
 
+def _expire_session(vault: Vault, upload_id: str) -> bool:
+    """Expire one session past its time and remove its spool; False if it was busy (a
+    request still holds it) or had finished meanwhile."""
+    path = spool_path(vault, upload_id)
+    try:
+        lock = SpoolLock(path)
+    except FileNotFoundError:
+        _set_state(vault.engine, upload_id, UploadState.expired, unless_finished=True)
+        return False
+    except Exception:  # busy or unreadable: the next sweep tries again
+        return False
+    try:
+        fresh = _load(vault.engine, upload_id)
+        if fresh is None or fresh.state not in (UploadState.open, UploadState.failed):
+            return False
+        _expire_locked(vault, lock, fresh)
+        return True
+    finally:
+        lock.close()
+
+
+def _check_open(vault: Vault, row: UploadSession) -> None:
+    """Refuse a session that is not open; an expired one is cleaned up on the way."""
+    if effective_state(row) == UploadState.expired and row.state != UploadState.expired:
+        _expire_session(vault, row.id)
+    _require_open(row)
+
+
 # -- creating --------------------------------------------------------------------------
 
 
@@ -380,11 +409,9 @@ def begin_append(
     vault: Vault, who: Principal, upload_id: str, offset: int, length: int | None
 ) -> ChunkAppender:
     row = get_upload(vault.engine, who, upload_id)
-    _require_open(row)
+    _check_open(vault, row)
     lock, row = _lock(vault, row)
     try:
-        if row.principal_id != who.id:  # pragma: no cover - ids never change owner
-            raise NotFound(f"no upload {upload_id!r}")
         if effective_state(row) == UploadState.expired and row.state == UploadState.open:
             _expire_locked(vault, lock, row)
         _require_open(row)
@@ -450,7 +477,7 @@ def complete_upload(vault: Vault, who: Principal, upload_id: str) -> tuple[Artif
     if row.state == UploadState.completed:
         art, receipt = _replay(vault, who, row)
         return art, receipt, True
-    _require_open(row)
+    _check_open(vault, row)
     try:
         lock, row = _lock(vault, row)
     except UploadNotOpen:
@@ -492,6 +519,11 @@ def complete_upload(vault: Vault, who: Principal, upload_id: str) -> tuple[Artif
         finally:
             upload.abort()  # a no-op after commit
         art, receipt = artifacts.record_ingest(vault, who, plan, stored)
+        if not plan.case.legal_hold and get_case(vault.engine, row.case_id).legal_hold:
+            # record_ingest holds the object only if the case was on hold when planned,
+            # and set_hold only reaches artifacts already visible: a hold set while the
+            # spool was being copied would otherwise miss this object.
+            vault.store.set_legal_hold(stored.key, True)
         _set_state(vault.engine, row.id, UploadState.completed, artifact_id=art.id)
         try:
             lock.remove()
@@ -545,13 +577,14 @@ _sweep_lock = threading.Lock()
 _last_sweep: dict[str, float] = {}
 
 
-def maybe_sweep(vault: Vault) -> None:
-    """Sweep at most every `sweep_interval_s` per process, piggybacking on requests."""
+def maybe_sweep(vault: Vault, *, force: bool = False) -> None:
+    """Sweep at most every `sweep_interval_s` per process, piggybacking on requests
+    (`force`: now, as at startup)."""
     key = str(spool_dir(vault))
     now = time.monotonic()
     with _sweep_lock:
         last = _last_sweep.get(key)
-        if last is not None and now - last < upload_settings().sweep_interval_s:
+        if not force and last is not None and now - last < upload_settings().sweep_interval_s:
             return
         _last_sweep[key] = now
     try:
@@ -578,21 +611,8 @@ def sweep(vault: Vault, now: datetime | None = None) -> int:
         for r in due:
             s.expunge(r)
     for row in due:
-        path = spool_path(vault, row.id)
-        if not path.exists():
-            _set_state(vault.engine, row.id, UploadState.expired, unless_finished=True)
-            continue
-        try:
-            lock = SpoolLock(path)
-        except Exception:  # busy or unreadable: next sweep
-            continue
-        try:
-            fresh = _load(vault.engine, row.id)
-            if fresh is not None and fresh.state in (UploadState.open, UploadState.failed):
-                _expire_locked(vault, lock, fresh)
-                removed += 1
-        finally:
-            lock.close()
+        if _expire_session(vault, row.id):
+            removed += 1
     removed += _remove_orphans(vault, settings.orphan_grace_s)
     return removed
 

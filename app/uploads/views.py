@@ -43,7 +43,7 @@ _MAX_OFFSET_DIGITS = 19  # fits a signed 64-bit column
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Runs inside the app's own lifespan, so the vault is open: spools left by sessions
     # that expired while the server was down go now rather than at the first request.
-    await run_in_threadpool(service.maybe_sweep, app.state.vault)
+    await run_in_threadpool(lambda: service.maybe_sweep(app.state.vault, force=True))
     yield
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,32 +51,83 @@ class World:
     other_case: str = ""
     other_artifact: str = ""
     other_sha256: str = ""
-    tokens: dict[str, str] = field(default_factory=dict)
+    review_item: tuple[str, str] | None = None
+    #: one connection pool for the whole module: a new httpx.Client costs ~20 ms (TLS
+    #: context), which over hundreds of requests was most of this module's run time
+    http: httpx.Client = field(init=False)
 
-    def client(self, name: str | None = None) -> httpx.Client:
-        return self.live.client(name)
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(base_url=self.live.url, timeout=60)
+
+    def as_(self, name: str) -> dict[str, str]:
+        return auth(self.live.tokens[name])
 
     def new_case(self, owner: str = "collector") -> str:
-        with self.client(owner) as c:
-            r = c.post("/v1/cases", json={"title": f"case of {owner}", "severity": "P2"})
+        r = self.http.post(
+            "/v1/cases",
+            json={"title": f"case of {owner}", "severity": "P2"},
+            headers=self.as_(owner),
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["case"]["id"])
 
     def new_artifact(self, case: str | None = None, owner: str = "collector") -> dict[str, Any]:
         data = f"evidence {uuid.uuid4()}".encode()
-        with self.client(owner) as c:
-            r = c.post(
-                f"/v1/cases/{case or self.case}/artifacts",
-                params={"file_name": "disk.img", "sha256": hashlib.sha256(data).hexdigest()},
-                content=data,
-            )
+        r = self.http.post(
+            f"/v1/cases/{case or self.case}/artifacts",
+            params={"file_name": "disk.img", "sha256": hashlib.sha256(data).hexdigest()},
+            content=data,
+            headers=self.as_(owner),
+        )
         assert r.status_code == 201, r.text
         art: dict[str, Any] = r.json()["artifact"]
         return art
 
+    def review(self) -> tuple[str, str]:
+        """(review id, action item id) of one lessons-learned review of the shared case, made
+        once; its item is owned by the collector."""
+        if not self.review_item:
+            r = self.http.post(
+                f"/v1/cases/{self.case}/reviews",
+                json={
+                    "summary": "phishing led to ransomware",
+                    "action_items": [{"title": "MFA", "owner": "collector", "due": "2030-01-01"}],
+                },
+                headers=self.as_("collector"),
+            )
+            assert r.status_code == 201, r.text
+            review = r.json()["review"]
+            self.review_item = (str(review["id"]), str(review["action_items"][0]["id"]))
+        return self.review_item
+
+    def new_upload(self, role: str | None, *, filled: bool = False) -> str:
+        """A resumable upload session. Sessions are visible to their creator only, so an
+        allowed role acts on its own; for everyone else it is the collector's."""
+        owner = role if role in WRITERS else "collector"
+        data = f"resumable {uuid.uuid4()}".encode()
+        r = self.http.post(
+            f"/v1/cases/{self.case}/uploads",
+            json={
+                "file_name": "big.img",
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            },
+            headers=self.as_(owner),
+        )
+        assert r.status_code == 201, r.text
+        upload_id = str(r.json()["upload_id"])
+        if filled:
+            r = self.http.patch(
+                f"/v1/uploads/{upload_id}",
+                content=data,
+                headers={**self.as_(owner), "Upload-Offset": "0"},
+            )
+            assert r.status_code == 200, r.text
+        return upload_id
+
 
 @pytest.fixture(scope="module")
-def world(module_live: LiveVault) -> World:
+def world(module_live: LiveVault) -> Iterator[World]:
     w = World(module_live)
     module_live.add_user("collector-b", "collector")
     w.case = w.new_case()
@@ -84,7 +135,10 @@ def world(module_live: LiveVault) -> World:
     w.other_case = w.new_case("collector-b")
     other = w.new_artifact(w.other_case, "collector-b")
     w.other_artifact, w.other_sha256 = other["id"], other["sha256"]
-    return w
+    try:
+        yield w
+    finally:
+        w.http.close()
 
 
 # -- the matrix ----------------------------------------------------------------------
@@ -97,6 +151,8 @@ class Call:
     params: dict[str, Any] | None = None
     json: Any = None
     content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    data: dict[str, str] | None = None  # an HTML form
 
 
 #: builds a valid request for a role; may create fresh state (a case, an artifact) first,
@@ -109,6 +165,19 @@ class Rule:
     #: roles that may do it; None: public by design (no token needed, any token ignored)
     allowed: frozenset[str] | None
     build: Builder
+    #: a web page: no (valid) credentials redirect to the sign-in page, a refused role
+    #: gets an HTML 403; the API answers 401/403 with a JSON reason instead
+    page: bool = False
+    #: what a public route answers, whoever asks
+    public_ok: frozenset[int] = frozenset({200})
+
+
+def _page(allowed: frozenset[str] | None, build: Builder, **kw: Any) -> Rule:
+    return Rule(allowed, build, page=True, **kw)
+
+
+def _form(url: str, **data: str) -> Builder:
+    return lambda w, r: Call("POST", url.format(w=w), data=data)
 
 
 def _get(url: str) -> Builder:
@@ -194,6 +263,80 @@ MATRIX: dict[tuple[str, str], Rule] = {
             "POST", f"/v1/artifacts/{w.artifact}/annotations", json={"text": f"note by {r}"}
         ),
     ),
+    # Resumable uploads: collectors (and admins), each on their own sessions only
+    ("POST", "/v1/cases/{case_id}/uploads"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST",
+            f"/v1/cases/{w.case}/uploads",
+            json={"file_name": f"{r}.img", "size": 3, "sha256": hashlib.sha256(b"abc").hexdigest()},
+        ),
+    ),
+    ("HEAD", "/v1/uploads/{upload_id}"): Rule(
+        WRITERS, lambda w, r: Call("HEAD", f"/v1/uploads/{w.new_upload(r)}")
+    ),
+    ("GET", "/v1/uploads/{upload_id}"): Rule(
+        WRITERS, lambda w, r: Call("GET", f"/v1/uploads/{w.new_upload(r)}")
+    ),
+    ("PATCH", "/v1/uploads/{upload_id}"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "PATCH",
+            f"/v1/uploads/{w.new_upload(r)}",
+            content=b"res",
+            headers={"Upload-Offset": "0"},
+        ),
+    ),
+    ("POST", "/v1/uploads/{upload_id}/complete"): Rule(
+        WRITERS, lambda w, r: Call("POST", f"/v1/uploads/{w.new_upload(r, filled=True)}/complete")
+    ),
+    ("DELETE", "/v1/uploads/{upload_id}"): Rule(
+        WRITERS, lambda w, r: Call("DELETE", f"/v1/uploads/{w.new_upload(r)}")
+    ),
+    # Incident context: everyone reads; auditors change nothing
+    ("GET", "/v1/cases/{case_id}/incident"): Rule(ANYONE, _get("/v1/cases/{w.case}/incident")),
+    ("PATCH", "/v1/cases/{case_id}/privacy"): Rule(
+        frozenset({"collector", "legal", "admin"}),
+        lambda w, r: Call("PATCH", f"/v1/cases/{w.case}/privacy", json={"personal_data": True}),
+    ),
+    ("GET", "/v1/cases/{case_id}/timeline"): Rule(ANYONE, _get("/v1/cases/{w.case}/timeline")),
+    ("GET", "/v1/cases/{case_id}/timeline.csv"): Rule(
+        ANYONE, _get("/v1/cases/{w.case}/timeline.csv")
+    ),
+    ("POST", "/v1/cases/{case_id}/notes"): Rule(
+        frozenset({"collector", "legal", "admin"}),
+        lambda w, r: Call("POST", f"/v1/cases/{w.case}/notes", json={"text": f"note by {r}"}),
+    ),
+    # A review is stored as evidence: only those who may add evidence record one.
+    ("POST", "/v1/cases/{case_id}/reviews"): Rule(
+        WRITERS,
+        lambda w, r: Call("POST", f"/v1/cases/{w.case}/reviews", json={"summary": f"by {r}"}),
+    ),
+    ("GET", "/v1/cases/{case_id}/reviews"): Rule(ANYONE, _get("/v1/cases/{w.case}/reviews")),
+    # The case's responders and admins (and an item's owner, here the collector)
+    ("PATCH", "/v1/cases/{case_id}/reviews/{review_id}/items/{item_id}"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "PATCH",
+            "/v1/cases/{}/reviews/{}/items/{}".format(w.case, *w.review()),
+            json={"note": f"by {r}"},
+        ),
+    ),
+    ("GET", "/v1/metrics"): Rule(ANYONE, _get("/v1/metrics")),
+    # Custody reports and bundles: for those who check custody, not those who collect
+    ("GET", "/v1/cases/{case_id}/report.json"): Rule(
+        PROOF_READERS, _get("/v1/cases/{w.case}/report.json")
+    ),
+    ("GET", "/v1/cases/{case_id}/report.pdf"): Rule(
+        PROOF_READERS, _get("/v1/cases/{w.case}/report.pdf")
+    ),
+    ("GET", "/v1/cases/{case_id}/provenance.jsonld"): Rule(
+        PROOF_READERS, _get("/v1/cases/{w.case}/provenance.jsonld")
+    ),
+    ("GET", "/v1/cases/{case_id}/bundle"): Rule(
+        PROOF_READERS,
+        lambda w, r: Call("GET", f"/v1/cases/{w.case}/bundle", params={"content": "false"}),
+    ),
     # Containment actions
     ("POST", "/v1/cases/{case_id}/actions"): Rule(
         WRITERS,
@@ -233,6 +376,53 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/v1/principals"): Rule(ADMIN, _get("/v1/principals")),
     ("GET", "/v1/principals/me"): Rule(ANYONE, _get("/v1/principals/me")),
+    # -- web pages ----------------------------------------------------------------------
+    # Public by design: the way in, and the stylesheet/script of the sign-in page.
+    ("GET", "/"): _page(None, _get("/"), public_ok=frozenset({303})),
+    ("GET", "/signin"): _page(None, _get("/signin")),
+    ("POST", "/signin"): _page(
+        None,
+        lambda w, r: Call("POST", "/signin", data={"token": w.live.tokens["auditor"]}),
+        public_ok=frozenset({303}),
+    ),
+    # Only forgets the cookie. A form without a session or a bearer token is refused as
+    # possibly forged (403); nothing else is needed to sign out.
+    ("POST", "/signout"): _page(
+        None, lambda w, r: Call("POST", "/signout", data={}), public_ok=frozenset({303, 403})
+    ),
+    ("GET", "/static/{name}"): _page(None, _get("/static/locard.css")),
+    ("GET", "/cases"): _page(ANYONE, _get("/cases")),
+    ("GET", "/cases/{case_id}"): _page(ANYONE, _get("/cases/{w.case}")),
+    ("GET", "/cases/{case_id}/timeline"): _page(ANYONE, _get("/cases/{w.case}/timeline")),
+    ("POST", "/cases/{case_id}/status"): _page(
+        WRITERS, _form("/cases/{w.case}/status", status="triaged")
+    ),
+    ("POST", "/cases/{case_id}/privacy"): _page(
+        frozenset({"collector", "legal", "admin"}),
+        _form("/cases/{w.case}/privacy", personal_data="on"),
+    ),
+    ("POST", "/cases/{case_id}/notes"): _page(
+        frozenset({"collector", "legal", "admin"}), _form("/cases/{w.case}/notes", text="seen")
+    ),
+    ("GET", "/cases/{case_id}/hold"): _page(LEGAL, _get("/cases/{w.case}/hold")),
+    ("POST", "/cases/{case_id}/hold"): _page(
+        LEGAL,
+        lambda w, r: Call(
+            "POST", f"/cases/{w.new_case()}/hold", data={"action": "place", "reason": "litigation"}
+        ),
+    ),
+    ("GET", "/artifacts/{artifact_id}"): _page(ANYONE, _get("/artifacts/{w.artifact}")),
+    ("GET", "/ledger"): _page(PROOF_READERS, _get("/ledger")),
+    ("GET", "/ledger/consistency"): _page(
+        PROOF_READERS,
+        lambda w, r: Call(
+            "GET",
+            "/ledger/consistency",
+            params={"size": 1, "root": w.live.vault.ledger.checkpoint(1).root.hex()},
+        ),
+    ),
+    ("GET", "/metrics"): _page(ANYONE, _get("/metrics")),
+    ("GET", "/legal"): _page(LEGAL, _get("/legal")),
 }
 
 
@@ -255,15 +445,16 @@ def bad_credentials(w: World) -> dict[str, dict[str, str]]:
 
 
 def send(w: World, call: Call, headers: dict[str, str]) -> httpx.Response:
-    with httpx.Client(base_url=w.live.url, timeout=60) as c:
-        return c.request(
-            call.method,
-            call.url,
-            params=call.params,
-            json=call.json,
-            content=call.content,
-            headers=headers,
-        )
+    return w.http.request(
+        call.method,
+        call.url,
+        params=call.params,
+        json=call.json,
+        content=call.content,
+        data=call.data,
+        headers={**call.headers, **headers},
+        cookies={},  # a sign-in must not carry over to the next request
+    )
 
 
 # -- tests ---------------------------------------------------------------------------
@@ -283,6 +474,33 @@ def _route_id(key: tuple[str, str]) -> str:
     return f"{key[0]} {key[1]}"
 
 
+def _assert_unauthenticated(rule: Rule, r: httpx.Response, what: str) -> None:
+    if rule.page:
+        assert r.status_code == 303, f"{what}: {r.status_code} {r.text[:300]}"
+        assert r.headers["location"].startswith("/signin?next="), what
+        return
+    assert r.status_code == 401, f"{what}: {r.status_code} {r.text}"
+    assert r.headers.get("www-authenticate") == "Bearer", what
+    assert_refused(r, 401)
+
+
+def _assert_forbidden(rule: Rule, r: httpx.Response, what: str) -> None:
+    if rule.page:
+        assert r.status_code == 403, f"{what}: {r.status_code} {r.text[:300]}"
+        assert r.headers["content-type"].startswith("text/html"), what
+        return
+    assert_refused(r, 403)
+    if r.request.method != "HEAD":
+        assert r.json()["error"] == "forbidden", what
+
+
+def _assert_allowed(rule: Rule, r: httpx.Response, what: str) -> None:
+    if rule.page and r.status_code == 303:  # a form done: back to the page it came from
+        assert not r.headers["location"].startswith("/signin"), what
+        return
+    assert 200 <= r.status_code < 300, f"{what}: {r.status_code} {r.text[:500]}"
+
+
 @pytest.mark.parametrize("key", sorted(MATRIX), ids=_route_id)
 def test_access(world: World, key: tuple[str, str]) -> None:
     rule = MATRIX[key]
@@ -293,31 +511,27 @@ def test_access(world: World, key: tuple[str, str]) -> None:
             **{role: auth(live.tokens[role]) for role in ROLES},
         }.items():
             r = send(world, rule.build(world, None), headers)
-            assert r.status_code == 200, f"public {_route_id(key)} as {name}: {r.status_code}"
+            assert r.status_code in rule.public_ok, (
+                f"public {_route_id(key)} as {name}: {r.status_code}"
+            )
         return
 
     for name, headers in bad_credentials(world).items():
         call = rule.build(world, None)
         before = vault_state(live)
         r = send(world, call, headers)
-        assert r.status_code == 401, f"{_route_id(key)} with {name}: {r.status_code} {r.text}"
-        assert r.headers.get("www-authenticate") == "Bearer", name
-        assert_refused(r, 401)
+        _assert_unauthenticated(rule, r, f"{_route_id(key)} with {name}")
         assert vault_state(live) == before, f"{name}: a refused request changed the vault"
 
     for role in ROLES:
         call = rule.build(world, role)
+        what = f"{_route_id(key)} as {role}"
         if role in rule.allowed:
-            r = send(world, call, auth(live.tokens[role]))
-            assert 200 <= r.status_code < 300, (
-                f"{_route_id(key)} as {role}: {r.status_code} {r.text}"
-            )
+            _assert_allowed(rule, send(world, call, auth(live.tokens[role])), what)
         else:
             with untouched(live):
                 r = send(world, call, auth(live.tokens[role]))
-            assert_refused(r, 403)
-            if call.method != "HEAD":
-                assert r.json()["error"] == "forbidden"
+            _assert_forbidden(rule, r, what)
 
 
 def test_public_by_design(world: World) -> None:
@@ -327,7 +541,16 @@ def test_public_by_design(world: World) -> None:
         (m, p)
         for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
         for m in ("GET", "HEAD")
-    } | {("GET", "/healthz"), ("GET", "/v1/keys")}
+    } | {
+        ("GET", "/healthz"),
+        ("GET", "/v1/keys"),
+        # the web sign-in itself
+        ("GET", "/"),
+        ("GET", "/signin"),
+        ("POST", "/signin"),
+        ("POST", "/signout"),
+        ("GET", "/static/{name}"),
+    }
     with httpx.Client(base_url=world.live.url) as anon:
         keys = anon.get("/v1/keys").json()
         assert keys["log_key"] == world.live.vault.ledger.log_key
@@ -345,7 +568,14 @@ EVIDENCE_PATHS = (
 
 
 def test_nobody_can_delete_or_overwrite_evidence(world: World) -> None:
-    assert not {k for k in app_routes() if k[0] in ("DELETE", "PUT")}, "a DELETE/PUT route exists"
+    # (DELETE /v1/uploads/{id} abandons an unfinished upload session: not evidence)
+    destructive = {
+        k
+        for k in app_routes()
+        if k[0] in ("DELETE", "PUT")
+        and k[1].startswith(("/v1/cases", "/v1/artifacts", "/v1/ledger"))
+    }
+    assert not destructive, f"routes that could delete or overwrite evidence: {destructive}"
     live = world.live
     with untouched(live):
         for template in EVIDENCE_PATHS:
@@ -390,6 +620,17 @@ def test_collector_isolation(world: World) -> None:
             b.get(f"/v1/artifacts/{art}/custody"),
             b.post(f"/v1/artifacts/{art}/transfers", json={"to": "collector-b", "reason": "x"}),
             b.post(f"/v1/artifacts/{art}/annotations", json={"text": "was here"}),
+            b.post(
+                f"/v1/cases/{case}/uploads",
+                json={"file_name": "x", "size": 1, "sha256": world.other_sha256},
+            ),
+            b.get(f"/v1/cases/{case}/incident"),
+            b.patch(f"/v1/cases/{case}/privacy", json={"personal_data": True}),
+            b.get(f"/v1/cases/{case}/timeline"),
+            b.get(f"/v1/cases/{case}/timeline.csv"),
+            b.post(f"/v1/cases/{case}/notes", json={"text": "was here"}),
+            b.post(f"/v1/cases/{case}/reviews", json={"summary": "mine"}),
+            b.get(f"/v1/cases/{case}/reviews"),
         ]
         for r in refused:
             # 404, not 403: whether a case exists is itself not B's to know.

@@ -45,9 +45,7 @@ def local_backend(root: Path) -> Backend:
 
 def all_versions(client: S3Client, bucket: str, prefix: str) -> list[str]:
     found: list[str] = []
-    for page in client.get_paginator("list_object_versions").paginate(
-        Bucket=bucket, Prefix=prefix
-    ):
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         found += [f"{v['Key']}@{v['VersionId']}" for v in page.get("Versions", [])]
         found += [f"{m['Key']}@{m['VersionId']}(marker)" for m in page.get("DeleteMarkers", [])]
     return sorted(found)

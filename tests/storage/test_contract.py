@@ -231,7 +231,12 @@ def test_list_keys_in_order_with_partial_prefixes(store: ObjectStore) -> None:
     for key in keys:
         store.put_bytes(key, key.encode())
     assert list(store.list_keys("ledger/")) == sorted(k for k in keys if k.startswith("ledger/"))
-    assert list(store.list_keys("ledger/a")) == ["ledger/a-b", "ledger/a/b", "ledger/a0", "ledger/ab"]
+    assert list(store.list_keys("ledger/a")) == [
+        "ledger/a-b",
+        "ledger/a/b",
+        "ledger/a0",
+        "ledger/ab",
+    ]
     assert list(store.list_keys("ledger/a/")) == ["ledger/a/b"]
     assert list(store.list_keys("")) == sorted(keys)
     assert list(store.list_keys("nothing/")) == []

@@ -44,8 +44,10 @@ def _days(n: float) -> Retention:
     return Retention("COMPLIANCE", datetime.now(UTC) + timedelta(days=n))
 
 
-def _store_evidence(store: S3WormStore, data: bytes, **kwargs: str) -> tuple[str, str]:
-    with store.begin_upload(retention=_days(1), **kwargs) as up:
+def _store_evidence(
+    store: S3WormStore, data: bytes, expected_sha256: str | None = None
+) -> tuple[str, str]:
+    with store.begin_upload(retention=_days(1), expected_sha256=expected_sha256) as up:
         up.write(data)
         key = up.commit().key
     head = store.client.head_object(Bucket=store.bucket, Key=key)
@@ -56,10 +58,9 @@ def _store_evidence(store: S3WormStore, data: bytes, **kwargs: str) -> tuple[str
 PATHS = ["single", "staged", "direct"]
 
 
-def _data_for(path: str) -> tuple[bytes, dict[str, str]]:
+def _data_for(path: str) -> tuple[bytes, str | None]:
     data = os.urandom(100 if path == "single" else 2 * PART + 7)
-    declared = {"expected_sha256": hashlib.sha256(data).hexdigest()} if path == "direct" else {}
-    return data, declared
+    return data, hashlib.sha256(data).hexdigest() if path == "direct" else None
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -67,7 +68,7 @@ def test_compliance_version_cannot_be_deleted(
     s3_store: S3WormStore, s3_client: S3Client, path: str
 ) -> None:
     data, declared = _data_for(path)
-    key, version = _store_evidence(s3_store, data, **declared)
+    key, version = _store_evidence(s3_store, data, declared)
     retention = s3_client.get_object_retention(Bucket=s3_store.bucket, Key=key, VersionId=version)
     assert retention["Retention"]["Mode"] == "COMPLIANCE"
     with pytest.raises(ClientError) as info:
@@ -180,7 +181,7 @@ def test_stored_checksum_matches_what_we_hashed(
     s3_store: S3WormStore, s3_client: S3Client, path: str
 ) -> None:
     data, declared = _data_for(path)
-    key, _ = _store_evidence(s3_store, data, **declared)
+    key, _ = _store_evidence(s3_store, data, declared)
     head = s3_client.head_object(Bucket=s3_store.bucket, Key=key, ChecksumMode="ENABLED")
     if path == "single":
         assert head["ChecksumSHA256"] == _b64(data)
@@ -228,7 +229,9 @@ def test_wrong_secret_is_refused(seaweed: SeaweedS3, s3_store: S3WormStore) -> N
     assert not s3_store.exists("ledger/x")
 
 
-def test_stored_object_of_wrong_size_is_reported(s3_store: S3WormStore, s3_client: S3Client) -> None:
+def test_stored_object_of_wrong_size_is_reported(
+    s3_store: S3WormStore, s3_client: S3Client
+) -> None:
     data = b"the real content"
     key = "objects/sha256/" + hashlib.sha256(data).hexdigest()
     s3_client.put_object(Bucket=s3_store.bucket, Key=key, Body=b"planted")

@@ -158,9 +158,10 @@ class SeaweedS3:
             f"-master.port={p['master']}",
             f"-master.port.grpc={p['master.grpc']}",
             "-master.telemetry=false",
-            # Restarting on saved raft state waits for a leader election (10-20 s) and the
-            # volume server's next 5 s heartbeat. A single master needs no saved state:
-            # it relearns the volumes from the volume server's first heartbeat.
+            # The volume server retries its master heartbeat every 5 s, so every second
+            # the master takes to elect itself can cost 5. Restarting on saved raft state
+            # took 10-20 s; a single master needs no saved state (it relearns the volumes
+            # from the first heartbeat), and hashicorp raft elects itself faster (~2 s).
             "-master.resumeState=false",
             "-master.raftHashicorp",
             # Every bucket is a collection that grows its own volumes; small, numerous

@@ -1,0 +1,360 @@
+"""Evidence bundles: a case's artifacts, custody events, proofs, checkpoints, tokens and keys
+in one zip that `verify.bundle` checks offline (layout: verify/bundle.py).
+
+The export is itself custody: before the first byte leaves, every artifact whose bytes are
+included gets an `access` event (reason "export") and the case gets an `export` event naming
+each artifact and the last event of each chain the bundle holds. Those events are sealed
+first, so the bundle proves its own export and a verifier can tell a bundle with a dropped
+chain tail or artifact from a complete one.
+
+The zip is generated while it is sent: members are written through `zipfile` to a sink that
+is drained after every chunk, artifacts are STORED (evidence is often already compressed, and
+DEFLATE would cost more CPU than it saves), so memory stays flat whatever the artifacts' size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import func, select
+
+from app.artifacts.models import Artifact
+from app.artifacts.service import list_artifacts
+from app.auth.models import Principal
+from app.cases.models import Case
+from app.cases.service import readable_case
+from app.errors import Unavailable
+from app.events import record
+from app.vault import Vault
+from custody.ledger import EventDraft, Receipt
+from custody.models import LedgerEvent
+from custody.nodes import DbNodeSource
+from custody.proofs import inclusion_proof
+from custody.sequencer import SequencerStopped
+from verify.bundle import (
+    BUNDLE_FORMAT,
+    LOG_KEY_MEMBER,
+    MANIFEST,
+    artifact_member,
+    checkpoint_member,
+    consistency_member,
+    event_member,
+    proof_member,
+    safe_component,
+    token_member,
+)
+from verify.events import chain_key
+
+log = logging.getLogger(__name__)
+
+_EVENTS = LedgerEvent.__table__  # type: ignore[attr-defined]
+#: Events per database round trip while streaming; bounds memory for cases of many events.
+_PAGE = 500
+EXPORT_REASON = "export"
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    case: Case
+    who: Principal
+    content: bool
+    artifacts: list[Artifact]
+    #: chain key -> (leaf index, leaf hash) of the last event of each item chain exported
+    heads: dict[str, tuple[int, bytes]]
+    export: Receipt
+    created_at: datetime
+
+    @property
+    def anchor(self) -> int:
+        """The checkpoint that sealed the export event: every bundled event is proved in it."""
+        return self.export.checkpoint.size
+
+
+def start_export(vault: Vault, who: Principal, case_id: str, content: bool) -> ExportPlan:
+    """Record the export (and the accesses it implies); everything that can refuse is here."""
+    case = readable_case(vault.engine, case_id, who)
+    artifacts = list_artifacts(vault.engine, case_id, who)
+    if content and artifacts:
+        _record_accesses(vault, who, artifacts)
+    case_key = chain_key(case.id, None)
+    heads = _chain_heads(vault, case.id, exclude=case_key)
+    body: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "content": content,
+        "artifacts": [{"id": a.id, "sha256": a.sha256, "size": a.size} for a in artifacts],
+        "heads": {k: {"index": i, "leaf_hash": h.hex()} for k, (i, h) in sorted(heads.items())},
+    }
+    receipt = record(vault, who, "export", body, case=case.id)
+    return ExportPlan(case, who, content, artifacts, heads, receipt, datetime.now(UTC))
+
+
+def _record_accesses(vault: Vault, who: Principal, artifacts: list[Artifact]) -> None:
+    """One `access` per artifact, submitted together so that one seal covers them all."""
+    futures: list[Future[Receipt]] = []
+    try:
+        for art in artifacts:
+            # Same body as a download's access event (app.artifacts.service.record_access).
+            draft = EventDraft(
+                type="access",
+                actor_id=who.id,
+                actor_role=who.role,
+                body={"reason": EXPORT_REASON, "sha256": art.sha256},
+                case=art.case_id,
+                item=art.id,
+            )
+            futures.append(vault.sequencer.submit(draft))
+        for fut in futures:
+            fut.result(60.0)
+    except SequencerStopped as exc:
+        raise Unavailable("the vault is shutting down; retry") from exc
+
+
+def _chain_heads(vault: Vault, case_id: str, *, exclude: str) -> dict[str, tuple[int, bytes]]:
+    """The last event of every chain about the case, but the case chain itself."""
+    e = _EVENTS
+    last = (
+        select(e.c.chain_key, func.max(e.c.leaf_index).label("last"))
+        .where(e.c.case == case_id, e.c.chain_key != exclude)
+        .group_by(e.c.chain_key)
+        .subquery()
+    )
+    query = select(e.c.chain_key, e.c.leaf_index, e.c.leaf_hash).join(
+        last, e.c.leaf_index == last.c.last
+    )
+    with vault.engine.connect() as conn:
+        return {str(k): (int(i), bytes(h)) for k, i, h in conn.execute(query)}
+
+
+class _Sink:
+    """A write-only, unseekable file for zipfile: it then writes data descriptors instead of
+    seeking back, and whatever it wrote is taken out with `drain` and sent."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._pos = 0
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def drain(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+class _BundleWriter:
+    def __init__(self, zf: zipfile.ZipFile, when: datetime) -> None:
+        self.zf = zf
+        self.date_time = when.astimezone(UTC).timetuple()[:6]
+        self.files: list[dict[str, Any]] = []
+
+    def info(self, name: str, compress: int) -> zipfile.ZipInfo:
+        zinfo = zipfile.ZipInfo(name, self.date_time)
+        zinfo.compress_type = compress
+        zinfo.external_attr = 0o100444 << 16  # a regular, read-only file once extracted
+        return zinfo
+
+    def put(self, name: str, data: bytes) -> None:
+        self.zf.writestr(self.info(name, zipfile.ZIP_DEFLATED), data)
+        self.note(name, hashlib.sha256(data).hexdigest(), len(data))
+
+    def note(self, name: str, sha256: str, size: int) -> None:
+        self.files.append({"name": name, "sha256": sha256, "size": size})
+
+
+def _pem(certs: tuple[bytes, ...] | list[bytes]) -> bytes:
+    return b"".join(x509.load_der_x509_certificate(c).public_bytes(Encoding.PEM) for c in certs)
+
+
+def _json(doc: Any) -> bytes:
+    return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
+
+
+def stream_bundle(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
+    """The zip, in pieces of at most about one store chunk."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", allowZip64=True) as zf:
+        w = _BundleWriter(zf, plan.created_at)
+        w.put(LOG_KEY_MEMBER, (vault.ledger.log_key + "\n").encode())
+        tsas: dict[str, dict[str, Any]] = {}
+        for tsa in vault.authorities:
+            root = f"keys/tsa/{safe_component(tsa.name)}-root.pem"
+            w.put(root, _pem(list(tsa.trust_roots())))
+            tsas[tsa.name] = {
+                "name": tsa.name,
+                "root": root,
+                "self_operated": vault.settings.builtin_tsa and tsa is vault.keyring.tsa,
+            }
+        yield sink.drain()
+
+        events: list[dict[str, Any]] = []
+        for page in _event_pages(vault, plan):
+            for entry, canonical, proof in page:
+                w.put(event_member(entry["index"]), canonical)
+                w.put(
+                    proof_member(entry["index"]),
+                    _json(
+                        {
+                            "leaf_index": entry["index"],
+                            "tree_size": plan.anchor,
+                            "inclusion_proof": [h.hex() for h in proof],
+                        }
+                    ),
+                )
+                events.append(entry)
+            yield sink.drain()
+
+        sizes = sorted({e["sealed_in"] for e in events} | {plan.anchor})
+        checkpoints: list[dict[str, Any]] = []
+        chains: dict[tuple[str, tuple[bytes, ...]], str] = {}
+        for size in sizes:
+            cp = vault.ledger.checkpoint(size)
+            w.put(checkpoint_member(size), cp.note)
+            stamps = []
+            for t in cp.timestamps:
+                w.put(token_member(size, t.tsa), t.tsr_der)
+                chain_name = chains.get((t.tsa, t.chain_der))
+                if chain_name is None:
+                    n = sum(1 for k in chains if k[0] == t.tsa)
+                    suffix = f"-{n + 1}" if n else ""
+                    chain_name = f"keys/tsa/{safe_component(t.tsa)}-chain{suffix}.pem"
+                    w.put(chain_name, _pem(t.chain_der))
+                    chains[(t.tsa, t.chain_der)] = chain_name
+                tsas.setdefault(t.tsa, {"name": t.tsa, "root": None, "self_operated": False})
+                stamps.append({"tsa": t.tsa, "chain": chain_name})
+            checkpoints.append(
+                {"size": size, "timestamps": stamps, "timestamps_pending": cp.tokens_pending}
+            )
+            yield sink.drain()
+        for a, b in zip(sizes, sizes[1:], strict=False):
+            proof = vault.ledger.consistency(a, b)
+            w.put(
+                consistency_member(a, b),
+                _json({"first": a, "second": b, "proof": [h.hex() for h in proof]}),
+            )
+        yield sink.drain()
+
+        artifacts: list[dict[str, Any]] = []
+        for art in plan.artifacts:
+            member = artifact_member(art.id, art.file_name) if plan.content else None
+            if member is not None:
+                yield from _stream_artifact(vault, w, sink, art, member)
+            artifacts.append(
+                {
+                    "id": art.id,
+                    "ingest_index": art.ingest_index,
+                    "file_name": art.file_name,
+                    "media_type": art.media_type,
+                    "size": art.size,
+                    "sha256": art.sha256,
+                    "sha1": art.sha1,
+                    "md5": art.md5,
+                    "file": member,
+                }
+            )
+
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            "case": plan.case.id,
+            "title": plan.case.title,
+            "origin": vault.ledger.origin,
+            "log_key": vault.ledger.log_key,
+            "created_at": plan.created_at.isoformat(),
+            "exported_by": {"id": plan.who.id, "role": plan.who.role},
+            "content": plan.content,
+            "export_event": plan.export.event.index,
+            "anchor": plan.anchor,
+            "events": events,
+            "checkpoints": checkpoints,
+            "artifacts": artifacts,
+            "tsas": sorted(tsas.values(), key=lambda t: str(t["name"])),
+            "files": w.files,
+        }
+        # Not listed in its own `files`: nothing can hold its own digest.
+        zf.writestr(w.info(MANIFEST, zipfile.ZIP_DEFLATED), _json(manifest))
+    yield sink.drain()
+
+
+def _event_pages(
+    vault: Vault, plan: ExportPlan
+) -> Iterator[list[tuple[dict[str, Any], bytes, list[bytes]]]]:
+    """The bundled events in ledger order with their proofs against the anchor, a page at a
+    time: the case chain up to the export event, each item chain up to its recorded head."""
+    e = _EVENTS
+    case_key = chain_key(plan.case.id, None)
+    export_index = plan.export.event.index
+    after = -1
+    while True:
+        with vault.engine.connect() as conn:
+            rows = list(
+                conn.execute(
+                    select(e.c.leaf_index, e.c.canonical, e.c.chain_key, e.c.type, e.c.sealed_in)
+                    .where(
+                        e.c.case == plan.case.id,
+                        e.c.leaf_index > after,
+                        e.c.leaf_index <= export_index,
+                    )
+                    .order_by(e.c.leaf_index)
+                    .limit(_PAGE)
+                )
+            )
+            if not rows:
+                return
+            page = []
+            nodes = DbNodeSource(conn)
+            for index, canonical, key, etype, sealed_in in rows:
+                head = plan.heads.get(key)
+                if key != case_key and (head is None or index > head[0]):
+                    continue  # sealed after the export took its snapshot of this chain
+                entry = {
+                    "index": int(index),
+                    "chain": str(key),
+                    "type": str(etype),
+                    "sealed_in": int(sealed_in),
+                }
+                proof = inclusion_proof(int(index), plan.anchor, nodes)
+                page.append((entry, bytes(canonical), proof))
+        after = int(rows[-1][0])
+        yield page
+
+
+def _stream_artifact(
+    vault: Vault, w: _BundleWriter, sink: _Sink, art: Artifact, member: str
+) -> Iterator[bytes]:
+    zinfo = w.info(member, zipfile.ZIP_STORED)
+    zinfo.file_size = art.size
+    digest = hashlib.sha256()
+    size = 0
+    with w.zf.open(zinfo, "w", force_zip64=True) as out:
+        for chunk in vault.store.open_range(art.object_key):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+            yield sink.drain()
+    if digest.hexdigest() != art.sha256 or size != art.size:
+        # Cut the stream: a bundle carrying bytes the ledger does not vouch for must not
+        # arrive whole (the verifier would reject it, but nobody should have to find out).
+        log.error("integrity failure: %s hashed %s on export", art.id, digest.hexdigest())
+        raise RuntimeError(f"stored bytes of {art.id} no longer match their SHA-256")
+    w.note(member, digest.hexdigest(), size)

@@ -1,0 +1,2 @@
+"""Incident context: SLAs, notification deadlines, timeline, reviews and metrics, all
+derived from the custody ledger."""

@@ -1,0 +1,151 @@
+"""Reading incident context from the ledger index, and recording notes and decisions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from app.auth.models import Principal, Role
+from app.cases.models import Case
+from app.cases.service import list_cases, readable_case
+from app.errors import Forbidden
+from app.events import record
+from app.incidents import timeline
+from app.incidents.metrics import (
+    CaseFacts,
+    Deadline,
+    Metrics,
+    case_deadlines,
+    case_facts,
+    compute_metrics,
+)
+from app.incidents.policy import IncidentPolicy
+from app.vault import Vault
+from custody.ledger import Receipt
+from custody.models import LedgerEvent
+from verify.events import Event, chain_key, decode_event
+
+_EVENTS = LedgerEvent.__table__  # type: ignore[attr-defined]
+
+
+def ledger_clock(vault: Vault) -> Callable[[], datetime]:
+    """The clock for "now": the one that stamps events, so a deadline and the event that
+    meets it are compared on one time scale (and tests fix both with one clock)."""
+    return vault.ledger.clock
+
+
+def case_events(engine: Engine, case_id: str) -> list[tuple[int, Event]]:
+    """Every sealed event about the case (case chain and all its items), ledger order."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(_EVENTS.c.leaf_index, _EVENTS.c.canonical)
+            .where(_EVENTS.c.case == case_id)
+            .order_by(_EVENTS.c.leaf_index)
+        ).all()
+    return [(int(i), decode_event(bytes(c))) for i, c in rows]
+
+
+def facts(vault: Vault, case_id: str) -> CaseFacts:
+    events = [decode_event(e.canonical) for e in vault.ledger.chain(chain_key(case_id, None))]
+    return case_facts(case_id, events)
+
+
+def visible_facts(engine: Engine, who: Principal) -> list[CaseFacts]:
+    """Facts of every case the principal may read, from one scan of case-level events."""
+    visible = {c.id for c in list_cases(engine, who)}
+    by_case: dict[str, list[Event]] = defaultdict(list)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(_EVENTS.c.case, _EVENTS.c.canonical)
+            .where(_EVENTS.c.case.is_not(None), _EVENTS.c.item.is_(None))
+            .order_by(_EVENTS.c.leaf_index)
+        )
+        for case_id, canonical in rows:
+            if case_id in visible:
+                by_case[case_id].append(decode_event(bytes(canonical)))
+    out = []
+    for case_id, events in by_case.items():
+        try:
+            out.append(case_facts(case_id, events))
+        except ValueError:
+            continue  # no creation event (cannot happen through the API): nothing to measure
+    return out
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    case: Case
+    facts: CaseFacts
+    deadlines: list[Deadline]
+    now: datetime
+
+    def deadline(self, kind: str) -> Deadline:
+        return next(d for d in self.deadlines if d.kind == kind)
+
+    def to_json(self) -> dict[str, Any]:
+        f = self.facts
+
+        def iso(t: datetime | None) -> str | None:
+            return t.isoformat() if t else None
+
+        return {
+            "case": self.case.id,
+            "now": self.now.isoformat(),
+            "severity": f.severity,
+            "status": f.status,
+            "owner": f.owner,
+            "times": {
+                "declared_at": iso(f.declared_at),
+                "acknowledged_at": iso(f.acknowledged_at),
+                "contained_at": iso(f.contained_at),
+                "closed_at": iso(f.closed_at),
+            },
+            "status_history": [
+                {"at": iso(h.at), "from": h.old, "to": h.new, "actor": h.actor} for h in f.history
+            ],
+            "sla": {d.kind: d.to_json() for d in self.deadlines if d.kind != "notify"},
+            "privacy": {
+                "personal_data": f.personal_data,
+                "notification_required": f.notification_required,
+                "aware_at": iso(f.aware_at),
+                "notified_at": iso(f.notified_at),
+                "notification": self.deadline("notify").to_json(),
+            },
+            "legal_hold": f.legal_hold,
+        }
+
+
+def incident(vault: Vault, who: Principal, case_id: str, policy: IncidentPolicy) -> IncidentView:
+    case = readable_case(vault.engine, case_id, who)
+    f = facts(vault, case.id)
+    now = ledger_clock(vault)()
+    return IncidentView(case, f, case_deadlines(f, policy, now), now)
+
+
+def metrics(
+    vault: Vault, who: Principal, policy: IncidentPolicy, since: datetime, until: datetime
+) -> Metrics:
+    now = ledger_clock(vault)()
+    return compute_metrics(
+        visible_facts(vault.engine, who), policy, since=since, until=until, now=now
+    )
+
+
+def case_timeline(
+    engine: Engine, who: Principal, case_id: str, flt: timeline.TimelineFilter
+) -> list[timeline.TimelineEntry]:
+    readable_case(engine, case_id, who)
+    return timeline.build(case_events(engine, case_id), flt)
+
+
+def add_note(vault: Vault, who: Principal, case_id: str, kind: str, text: str) -> Receipt:
+    """A note or a decision about the case as a whole (annotations are per artifact)."""
+    readable_case(vault.engine, case_id, who)
+    if who.role == Role.auditor:
+        raise Forbidden("auditors read; they do not add to cases")
+    return record(vault, who, f"case.{kind}", {"text": text}, case=case_id)

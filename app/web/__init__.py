@@ -1,0 +1,35 @@
+"""Server-rendered web pages for people: cases, evidence, ledger, metrics, legal hold."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.web.views import router
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Browsers asking for a page that does not exist get an HTML page, not JSON.
+
+    API paths (/v1/...) and non-browser clients keep FastAPI's JSON answer.
+    """
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        browser = "text/html" in request.headers.get("accept", "")
+        if browser and not request.url.path.startswith("/v1/") and exc.status_code in (404, 405):
+            from app.web.render import error_page
+
+            message = (
+                f"there is no page at {request.url.path}"
+                if exc.status_code == 404
+                else "this page does not accept that kind of request"
+            )
+            return error_page(request, exc.status_code, message)
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, handler)
+
+
+__all__ = ["install_error_pages", "router"]

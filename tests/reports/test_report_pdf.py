@@ -1,0 +1,244 @@
+"""The signed PDF custody report: what it says, that its signature holds, that issuing it is
+recorded, and that a third party can re-run every check it prints."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko_certvalidator import ValidationContext
+
+from app.reports.models import CaseReport
+from app.reports.signing import DOC_TIMESTAMP_FIELD, SIGNATURE_FIELD
+from tests.reports.conftest import Scenario, populate
+from tests.reports.helpers import case_events, pdf_text, squashed
+from tests.support.live_server import LiveVault, live_vault, make_settings
+
+BIN = Path(sys.executable).parent
+
+
+def fetch_pdf(live: LiveVault, case_id: str, role: str = "legal") -> tuple[bytes, dict[str, str]]:
+    with live.client(role) as c:
+        r = c.get(f"/v1/cases/{case_id}/report.pdf")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    return r.content, dict(r.headers)
+
+
+def trust_context(live: LiveVault) -> ValidationContext:
+    root = asn1_x509.Certificate.load(live.vault.keyring.tsa.root_cert_der)
+    return ValidationContext(trust_roots=[root], allow_fetching=False)
+
+
+@pytest.fixture(scope="module")
+def issued(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LiveVault, Scenario, bytes, dict[str, str]]]:
+    """One vault and one issued PDF for the whole module: the tests only read them."""
+    tmp = tmp_path_factory.mktemp("pdf-report")
+    settings = make_settings(tmp / "vault", f"sqlite:///{tmp / 'locard.db'}")
+    with live_vault(settings) as live:
+        sc = populate(live)
+        pdf, headers = fetch_pdf(live, sc.case_id)
+        yield live, sc, pdf, headers
+
+
+def issued_event(live: LiveVault, case_id: str, pdf: bytes) -> dict[str, Any]:
+    digest = hashlib.sha256(pdf).hexdigest()
+    found = [
+        e for e in case_events(live, case_id, "report.issued") if e["body"]["sha256"] == digest
+    ]
+    assert len(found) == 1, "exactly one report.issued event must carry the PDF's SHA-256"
+    return found[0]
+
+
+def test_pdf_states_every_fact_and_how_to_check_it(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]], tmp_path: Path
+) -> None:
+    live, sc, pdf, _ = issued
+    text = pdf_text(pdf, tmp_path)
+    flat = squashed(text)
+    for art_id, sha256 in sc.artifacts.items():
+        assert art_id in flat
+        assert sha256 in flat, f"sha256 of {art_id} missing"
+        data = sc.files[art_id]
+        assert hashlib.sha1(data).hexdigest() in flat
+        assert hashlib.md5(data).hexdigest() in flat
+    for reason in sc.reasons:
+        assert squashed(reason) in flat, f"access reason {reason!r} missing"
+    assert squashed(sc.transfer_reason) in flat
+    assert "Custodytransferredfromcollectortolegal" in flat
+    assert squashed(sc.hold_reason) in flat and "Legalholdset" in flat
+    assert "isolate_host" in flat and sc.containment_target in flat
+    assert sc.containment_ticket in flat
+    assert "Chain-of-CustodyReport" in flat and sc.case_id in flat
+    assert "All8integritycheckspassed" in flat
+    assert "self-operated" in text
+    # The exact commands the report tells a third party to run (checked by running them below).
+    report = CaseReport.model_validate_json(_attached_json(pdf, tmp_path))
+    for cmd in report.recheck:
+        assert squashed(cmd.command) in flat, cmd.command
+    assert "locardverifyreceipt-" in flat
+    assert f"opensslts-verify-digest{report.anchor.body_sha256}" in flat
+
+
+def test_issuing_the_pdf_is_a_custody_event(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]],
+) -> None:
+    live, sc, pdf, headers = issued
+    digest = hashlib.sha256(pdf).hexdigest()
+    assert headers["x-locard-report-sha256"] == digest
+    ev = issued_event(live, sc.case_id, pdf)
+    assert ev["index"] == int(headers["x-locard-event-index"])
+    assert ev["body"]["format"] == "pdf"
+    assert ev["body"]["sha256"] == digest
+    assert ev["body"]["size"] == len(pdf)
+    assert ev["body"]["checkpoint_size"] == int(headers["x-locard-checkpoint"])
+    assert ev["actor"] == {"id": "legal", "role": "legal"}
+    # The event was sealed before the response: its anchor is older than the event itself.
+    assert ev["body"]["checkpoint_size"] <= ev["index"]
+    # A second report lists the first one's issuance among the case events.
+    with live.client("legal") as c:
+        second = c.get(f"/v1/cases/{sc.case_id}/report.json").json()
+    issued_before = [e for e in second["case_events"] if e["type"] == "report.issued"]
+    assert digest in [e["body"]["sha256"] for e in issued_before]
+
+
+def test_pdf_signature_and_timestamps_validate(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]],
+) -> None:
+    live, _, pdf, _ = issued
+    reader = PdfFileReader(io.BytesIO(pdf))
+    sigs = {s.field_name: s for s in reader.embedded_signatures}
+    assert set(sigs) == {SIGNATURE_FIELD, DOC_TIMESTAMP_FIELD}
+    vc = trust_context(live)
+    status = validate_pdf_signature(sigs[SIGNATURE_FIELD], signer_validation_context=vc)
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.bottom_line
+    ts = status.timestamp_validity
+    assert ts is not None, "no signature time-stamp (PAdES B-T)"
+    assert ts.intact and ts.valid and ts.trusted
+    assert status.signing_cert.subject.native["common_name"].startswith("Locard custody report")
+    doc_ts = validate_pdf_timestamp(sigs[DOC_TIMESTAMP_FIELD], validation_context=vc)
+    assert doc_ts.intact and doc_ts.valid and doc_ts.trusted
+    assert doc_ts.timestamp >= ts.timestamp
+
+
+def test_a_changed_byte_breaks_the_signature(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]],
+) -> None:
+    live, sc, pdf, _ = issued
+    sha256 = next(iter(sc.artifacts.values()))
+    # The hash is in a compressed content stream; alter the uncompressed page count instead,
+    # a byte that is certainly inside the signed range.
+    at = pdf.index(b"/Count ")
+    forged = pdf[: at + 7] + bytes([pdf[at + 7] ^ 1]) + pdf[at + 8 :]
+    reader = PdfFileReader(io.BytesIO(forged), strict=False)
+    sig = next(s for s in reader.embedded_signatures if s.field_name == SIGNATURE_FIELD)
+    status = validate_pdf_signature(sig, signer_validation_context=trust_context(live))
+    assert not status.intact and not status.bottom_line
+    assert sha256  # the scenario had evidence to protect
+
+
+def test_attached_json_is_the_report_and_matches_the_pdf(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]], tmp_path: Path
+) -> None:
+    live, sc, pdf, _ = issued
+    raw = _attached_json(pdf, tmp_path)
+    report = CaseReport.model_validate_json(raw)
+    ev = issued_event(live, sc.case_id, pdf)
+    assert ev["body"]["report_sha256"] == hashlib.sha256(raw).hexdigest()
+    assert {a.id: a.sha256 for a in report.artifacts} == sc.artifacts
+    assert report.vault.report_signer is not None
+    assert report.vault.report_signer.issued_by_tsa_root
+    assert report.all_checks_passed
+
+
+def test_a_third_party_can_run_every_printed_command(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]], tmp_path: Path
+) -> None:
+    """Run the report's re-check commands verbatim in a clean directory, as an auditor would:
+    only the PDF, copies of the evidence, the TSA root and a token for fetching receipts."""
+    live, sc, pdf, _ = issued
+    for tool in ("openssl", "pdfdetach", "jq", "sha256sum", "curl"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing (scripts/services.sh installs it)")
+    work = tmp_path / "auditor"
+    work.mkdir()
+    (work / f"{sc.case_id}-custody-report.pdf").write_bytes(pdf)
+    shutil.copy(live.settings.keys_dir / "tsa" / "tsa-root.pem", work / "tsa-root.pem")
+    report = CaseReport.model_validate_json(_attached_json(pdf, tmp_path))
+    for art in report.artifacts:
+        (work / art.file_name).write_bytes(sc.files[art.id])
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "LOCARD_SERVER": live.url,
+        "LOCARD_TOKEN": live.tokens["auditor"],
+    }
+    outputs: dict[str, str] = {}
+    for cmd in report.recheck:
+        commands = [cmd.command]
+        if "receipt-N" in cmd.command:
+            # The template: run it for every event of the case.
+            indices = [e.index for a in report.artifacts for e in a.events]
+            indices += [e.index for e in report.case_events]
+            commands = [
+                cmd.command.replace("-N.", f"-{i}.").replace("/N?", f"/{i}?") for i in indices
+            ]
+        for line in commands:
+            done = subprocess.run(
+                ["bash", "-o", "pipefail", "-c", line], cwd=work, env=env, capture_output=True
+            )
+            assert done.returncode == 0, f"{line}\n{done.stdout.decode()}{done.stderr.decode()}"
+            outputs[line] = done.stdout.decode() + done.stderr.decode()
+    tokens = [v for k, v in outputs.items() if k.startswith("openssl ts -verify")]
+    assert tokens and all("Verification: OK" in v for v in tokens)
+    fingerprint = next(v for k, v in outputs.items() if k.startswith("openssl x509"))
+    assert fingerprint.split("=", 1)[1].strip().replace(":", "").lower() in {
+        h for t in report.vault.tsas for h in t.root_sha256
+    }
+    digest_line = next(v for k, v in outputs.items() if k.startswith("printf 'test"))
+    assert digest_line.split()[0] == report.anchor.body_sha256
+    pdf_hash = next(v for k, v in outputs.items() if k.startswith("sha256sum"))
+    assert pdf_hash.split()[0] == hashlib.sha256(pdf).hexdigest()
+    assert any("VALID" in v for k, v in outputs.items() if k.startswith("pyhanko"))
+    verified = [v for k, v in outputs.items() if k.startswith("locard verify")]
+    assert verified and all("VERIFIED" in v for v in verified)
+
+
+def test_first_page_renders(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]], tmp_path: Path
+) -> None:
+    """pdftoppm renders the title page (it was also looked at by eye when this was written)."""
+    _, _, pdf, _ = issued
+    (tmp_path / "r.pdf").write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "50", "-f", "1", "-l", "1", "-png", "r.pdf", "page"],
+        cwd=tmp_path,
+        check=True,
+    )
+    png = next(tmp_path.glob("page*.png")).read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def _attached_json(pdf: bytes, tmp_path: Path) -> bytes:
+    path = tmp_path / "attached.pdf"
+    path.write_bytes(pdf)
+    out = tmp_path / "attached-report.json"
+    subprocess.run(["pdfdetach", "-savefile", "report.json", "-o", str(out), str(path)], check=True)
+    raw = out.read_bytes()
+    json.loads(raw)
+    return raw
