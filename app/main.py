@@ -104,7 +104,7 @@ _STORAGE_STATUS: dict[type[Exception], tuple[int, str]] = {
 
 def _jsonable(errors: object) -> object:
     """Validation errors may carry raw input bytes or exceptions; keep them printable."""
-    if isinstance(errors, list):
+    if isinstance(errors, (list, tuple)):
         return [_jsonable(e) for e in errors]
     if isinstance(errors, dict):
         return {k: _jsonable(v) for k, v in errors.items() if k != "ctx" or isinstance(v, dict)}

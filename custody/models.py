@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
+
+from custody.types import UtcDateTime
 
 
 class LedgerEvent(SQLModel, table=True):
@@ -18,7 +20,7 @@ class LedgerEvent(SQLModel, table=True):
     case: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
     item: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
     actor_id: str = Field(sa_column=Column(String(128), nullable=False))
-    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     canonical: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     #: size of the first checkpoint that covers this event
     sealed_in: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -56,7 +58,7 @@ class CheckpointRow(SQLModel, table=True):
     size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     root: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
     note: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     #: number of configured TSAs still owed a token for this checkpoint
     tokens_pending: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
 
@@ -68,7 +70,7 @@ class TimestampRow(SQLModel, table=True):
     checkpoint_size: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     tsa: str = Field(sa_column=Column(String(128), nullable=False))
     tsr: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    gen_time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    gen_time: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     chain_pem: str = Field(sa_column=Column(Text, nullable=False))
 
     __table_args__ = (Index("ux_timestamps_cp_tsa", "checkpoint_size", "tsa", unique=True),)

@@ -5,6 +5,10 @@ set -euo pipefail
 need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+# The custody-report tests read PDFs with poppler and run the printed re-check commands.
+command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
+command -v jq >/dev/null || need_apt+=(jq)
+command -v curl >/dev/null || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

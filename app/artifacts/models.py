@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, String, Text
+from sqlalchemy import BigInteger, Column, Index, String, Text
 from sqlmodel import Field, SQLModel
+
+from custody.types import UtcDateTime
 
 
 class Artifact(SQLModel, table=True):
@@ -23,11 +25,11 @@ class Artifact(SQLModel, table=True):
     source_host: str | None = Field(default=None, sa_column=Column(String(255)))
     collection_method: str | None = Field(default=None, sa_column=Column(String(255)))
     collection_tool: str | None = Field(default=None, sa_column=Column(String(255)))
-    collected_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    collected_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     notes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     collector: str = Field(sa_column=Column(String(64), nullable=False))
     custodian: str = Field(sa_column=Column(String(64), nullable=False))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     #: leaf index of the sealed ingest event; NULL while the upload is in flight
     ingest_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 

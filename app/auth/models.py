@@ -3,8 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, String
+from sqlalchemy import Column, String
 from sqlmodel import Field, SQLModel
+
+from custody.types import UtcDateTime
 
 
 class Role(StrEnum):
@@ -23,5 +25,5 @@ class Principal(SQLModel, table=True):
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True, index=True))
     #: optional Ed25519 public key (base64, raw 32 bytes) for signed upload manifests
     public_key: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     disabled: bool = False

@@ -4,9 +4,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Dialect, Integer, String, Text
+from sqlalchemy import Boolean, Column, Dialect, Integer, String, Text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from custody.types import UtcDateTime
 
 
 class Severity(StrEnum):
@@ -37,7 +39,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     are, so the column accepts them and parses them here.
     """
 
-    impl = DateTime(timezone=True)
+    impl = UtcDateTime()
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -66,8 +68,8 @@ class Case(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(16), nullable=False))
     owner: str = Field(sa_column=Column(String(64), nullable=False))
     created_by: str = Field(sa_column=Column(String(64), nullable=False))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     legal_hold: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, default=False)
     )

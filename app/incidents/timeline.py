@@ -159,6 +159,16 @@ def summarize(ev: Event) -> str:
             if isinstance(v, list) and len(v) == 2
         ]
         return f"Action item {b.get('item')}: " + "; ".join(parts)
+    if t == "report.issued":
+        return (
+            f"Custody report issued ({b.get('format')}, SHA-256 "
+            f"{str(b.get('sha256', ''))[:16]}…) at tree size {b.get('checkpoint_size')}"
+        )
+    if t == "export":
+        arts = b.get("artifacts")
+        n = len(arts) if isinstance(arts, list) else 0
+        what = "with content" if b.get("content") else "proofs only"
+        return f"Evidence bundle exported ({n} artifact(s), {what})"
     return f"{t}: {_short(b, 120)}"
 
 

@@ -192,7 +192,7 @@ def build_report(
         ],
         anchor=anchor,
         checks=checks,
-        recheck=_commands(case.id, anchor, vault_info, report_artifacts),
+        recheck=_commands(case.id, anchor, vault_info, report_artifacts, signer),
         notes=_notes(vault_info, anchor, checkpoints, rows),
     )
 
@@ -611,10 +611,18 @@ def _checks(
 
 
 def _commands(
-    case_id: str, anchor: Anchor, vault: VaultInfo, artifacts: list[ArtifactReport]
+    case_id: str,
+    anchor: Anchor,
+    vault: VaultInfo,
+    artifacts: list[ArtifactReport],
+    signer: ReportSigner | None,
 ) -> list[Command]:
-    """What a third party runs, with no trust in the vault, to re-check this report."""
+    """What a third party runs, with no trust in the vault, to re-check this report.
+
+    `signer` is set for the signed PDF, whose own checks (signature, attachment) are added.
+    """
     q = shlex.quote
+    document = f"{q(case_id)}-custody-report.{'pdf' if signer else 'json'}"
     auth = '-H "Authorization: Bearer $LOCARD_TOKEN"'
     cmds = [
         Command(
@@ -663,14 +671,13 @@ def _commands(
             command=f"printf {q(anchor.body.replace(chr(10), chr(92) + 'n'))} | sha256sum",
         )
     )
-    cmds.append(
-        Command(
-            purpose="Take report.json out of the signed PDF (or fetch it from the vault)",
-            command=(
-                f"pdfdetach -savefile report.json -o report.json {q(case_id)}-custody-report.pdf"
-            ),
+    if signer is not None:
+        cmds.append(
+            Command(
+                purpose="Take report.json out of the signed PDF (or fetch it from the vault)",
+                command=f"pdfdetach -savefile report.json -o report.json {document}",
+            )
         )
-    )
     for t in anchor.timestamps:
         tsr = f"checkpoint-{anchor.size}-{t.tsa}.tsr"
         ca = "tsa-root.pem" if t.self_operated else f"{t.tsa}-root.pem"
@@ -692,18 +699,31 @@ def _commands(
                 command=(f"openssl ts -verify -digest {anchor.body_sha256} -in {tsr} -CAfile {ca}"),
             )
         )
-    cmds.append(
-        Command(
-            purpose=(
-                "Validate this PDF's PAdES signature and document timestamp "
-                "(pip install pyhanko-cli)"
+    if signer is not None:
+        trust = ["tsa-root.pem" if signer.issued_by_tsa_root else "report-signer.pem"]
+        ts_root = next(
+            (
+                f"{t.name}-root.pem"
+                for t in vault.tsas
+                if t.name == signer.timestamped_by and not t.self_operated
             ),
-            command=(
-                "pyhanko sign validate --pretty-print --trust-replace --trust tsa-root.pem "
-                f"{q(case_id)}-custody-report.pdf"
-            ),
+            None,
         )
-    )
+        if ts_root:
+            trust.append(ts_root)
+        cmds.append(
+            Command(
+                purpose=(
+                    "Validate this PDF's PAdES signature and document timestamp "
+                    "(pip install pyhanko-cli)"
+                ),
+                command=(
+                    "pyhanko sign validate --pretty-print --trust-replace "
+                    + " ".join(f"--trust {t}" for t in trust)
+                    + f" {document}"
+                ),
+            )
+        )
     cmds.append(
         Command(
             purpose=(
@@ -712,7 +732,7 @@ def _commands(
                 "the X-Locard-Event-Index header and listed in later reports); verify that "
                 "event's receipt as above"
             ),
-            command=f"sha256sum {q(case_id)}-custody-report.pdf",
+            command=f"sha256sum {document}",
         )
     )
     return cmds

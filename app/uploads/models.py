@@ -3,8 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, String, Text
+from sqlalchemy import BigInteger, Column, Index, String, Text
 from sqlmodel import Field, SQLModel
+
+from custody.types import UtcDateTime
 
 
 class UploadState(StrEnum):
@@ -40,8 +42,8 @@ class UploadSession(SQLModel, table=True):
     state: str = Field(sa_column=Column(String(16), nullable=False))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     artifact_id: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
     __table_args__ = (Index("ix_upload_sessions_state_expires", "state", "expires_at"),)

@@ -290,7 +290,9 @@ def create_upload(
         raise PayloadTooLarge(f"artifact of {new.size} bytes exceeds the {limit}-byte limit")
     if new.size < 1:
         raise BadRequest("empty artifact: zero bytes are not evidence")
-    artifacts.plan_ingest(vault, who, case_id, meta, signature)
+    if signature is not None and len(signature) > 128:
+        raise BadRequest("manifest signature is too long for an Ed25519 signature")
+    plan = artifacts.plan_ingest(vault, who, case_id, meta, signature)
     directory = spool_dir(vault)
     free = shutil.disk_usage(directory).free
     if free < new.size:
@@ -299,7 +301,7 @@ def create_upload(
     now = datetime.now(UTC)
     row = UploadSession(
         id="upl-" + uuid.uuid4().hex,
-        case_id=case_id,
+        case_id=plan.case.id,
         principal_id=who.id,
         file_name=meta.file_name,
         size=new.size,

@@ -210,11 +210,14 @@ class ArtifactRow:
 
 
 def _route_exists(request: Request, path: str) -> bool:
-    """True when another domain registered the endpoint (reports, bundles)."""
-    norm = re.sub(r"\{[^}]+\}", "{}", path)
-    return any(
-        re.sub(r"\{[^}]+\}", "{}", getattr(r, "path", "")) == norm for r in request.app.routes
-    )
+    """True when another domain registered the endpoint (reports, bundles).
+
+    Read from the OpenAPI document (built once per app): included routers are not
+    necessarily flattened into `app.routes`.
+    """
+    norm = re.sub(r"\{[^}]*\}", "{}", path)
+    paths = request.app.openapi().get("paths", {})
+    return any(re.sub(r"\{[^}]*\}", "{}", p) == norm for p in paths)
 
 
 def downloads(request: Request, who: Principal, case_id: str) -> list[dict[str, Any]]:

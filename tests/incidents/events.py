@@ -10,6 +10,24 @@ from verify.events import Event, decode_event, encode_event
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
+class FixedClock:
+    """Stands still until moved: every event sealed meanwhile carries exactly `now`.
+
+    Tests put it on the ledger (`vault.ledger.clock`), which also serves as "now" for
+    deadlines, so event times and deadline evaluation move together.
+    """
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
 def at(**delta: float) -> datetime:
     return T0 + timedelta(**delta)
 

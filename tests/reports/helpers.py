@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -38,3 +39,14 @@ def case_events(live: LiveVault, case_id: str, type_: str | None = None) -> list
         if type_ is None or ev.type == type_:
             out.append({"index": e.index, **ev.as_json()})
     return out
+
+
+def attached_json(pdf: bytes, tmp_path: Path) -> bytes:
+    """The report.json attached to a signed PDF report, as pdfdetach extracts it."""
+    path = tmp_path / "attached.pdf"
+    path.write_bytes(pdf)
+    out = tmp_path / "attached-report.json"
+    subprocess.run(["pdfdetach", "-savefile", "report.json", "-o", str(out), str(path)], check=True)
+    raw = out.read_bytes()
+    json.loads(raw)
+    return raw

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from pyhanko_certvalidator import ValidationContext
 from app.reports.models import CaseReport
 from app.reports.signing import DOC_TIMESTAMP_FIELD, SIGNATURE_FIELD
 from tests.reports.conftest import Scenario, populate
-from tests.reports.helpers import case_events, pdf_text, squashed
+from tests.reports.helpers import attached_json, case_events, pdf_text, squashed
 from tests.support.live_server import LiveVault, live_vault, make_settings
 
 BIN = Path(sys.executable).parent
@@ -87,7 +86,7 @@ def test_pdf_states_every_fact_and_how_to_check_it(
     assert "All8integritycheckspassed" in flat
     assert "self-operated" in text
     # The exact commands the report tells a third party to run (checked by running them below).
-    report = CaseReport.model_validate_json(_attached_json(pdf, tmp_path))
+    report = CaseReport.model_validate_json(attached_json(pdf, tmp_path))
     for cmd in report.recheck:
         assert squashed(cmd.command) in flat, cmd.command
     assert "locardverifyreceipt-" in flat
@@ -125,7 +124,7 @@ def test_pdf_signature_and_timestamps_validate(
     assert set(sigs) == {SIGNATURE_FIELD, DOC_TIMESTAMP_FIELD}
     vc = trust_context(live)
     status = validate_pdf_signature(sigs[SIGNATURE_FIELD], signer_validation_context=vc)
-    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.intact and status.valid and status.trusted, str(status)
     assert status.bottom_line
     ts = status.timestamp_validity
     assert ts is not None, "no signature time-stamp (PAdES B-T)"
@@ -156,7 +155,7 @@ def test_attached_json_is_the_report_and_matches_the_pdf(
     issued: tuple[LiveVault, Scenario, bytes, dict[str, str]], tmp_path: Path
 ) -> None:
     live, sc, pdf, _ = issued
-    raw = _attached_json(pdf, tmp_path)
+    raw = attached_json(pdf, tmp_path)
     report = CaseReport.model_validate_json(raw)
     ev = issued_event(live, sc.case_id, pdf)
     assert ev["body"]["report_sha256"] == hashlib.sha256(raw).hexdigest()
@@ -179,7 +178,7 @@ def test_a_third_party_can_run_every_printed_command(
     work.mkdir()
     (work / f"{sc.case_id}-custody-report.pdf").write_bytes(pdf)
     shutil.copy(live.settings.keys_dir / "tsa" / "tsa-root.pem", work / "tsa-root.pem")
-    report = CaseReport.model_validate_json(_attached_json(pdf, tmp_path))
+    report = CaseReport.model_validate_json(attached_json(pdf, tmp_path))
     for art in report.artifacts:
         (work / art.file_name).write_bytes(sc.files[art.id])
     env = {
@@ -232,13 +231,3 @@ def test_first_page_renders(
     )
     png = next(tmp_path.glob("page*.png")).read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
-
-
-def _attached_json(pdf: bytes, tmp_path: Path) -> bytes:
-    path = tmp_path / "attached.pdf"
-    path.write_bytes(pdf)
-    out = tmp_path / "attached-report.json"
-    subprocess.run(["pdfdetach", "-savefile", "report.json", "-o", str(out), str(path)], check=True)
-    raw = out.read_bytes()
-    json.loads(raw)
-    return raw

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -125,7 +126,7 @@ def test_upload_end_to_end_and_offline_verify(live: LiveVault, tmp_path: Path) -
     assert files[0].with_name(files[0].name + ".receipt.2.json").exists()
 
 
-def _wait(cond, timeout: float = 30, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+def _wait(cond: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
@@ -397,3 +398,46 @@ def test_chunk_boundaries(live_sqlite: LiveVault, tmp_path: Path, size: int) -> 
     env = cli_env(tmp_path / "home", LOCARD_SERVER=live.url, LOCARD_TOKEN=live.tokens["collector"])
     out = locard("upload", "--case", case, str(f), "--chunk-mib", "1", env=env)
     assert out.returncode == 0, out.stderr
+
+
+def test_rerun_after_the_server_completed_fetches_the_receipt(
+    live_sqlite: LiveVault, tmp_path: Path
+) -> None:
+    """Killed after the vault completed but before the receipt was saved: the re-run gets
+    the same artifact (and a fresh receipt) instead of uploading a second copy."""
+    live = live_sqlite
+    case = new_case(live)
+    f = tmp_path / "dump.bin"
+    data = payload(70_000, seed=12)
+    f.write_bytes(data)
+    with live.client("collector") as c:
+        uid = c.post(
+            f"/v1/cases/{case}/uploads",
+            json={
+                "file_name": f.name,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            },
+        ).json()["upload_id"]
+        c.patch(f"/v1/uploads/{uid}", content=data, headers={"Upload-Offset": "0"})
+        art = c.post(f"/v1/uploads/{uid}/complete").json()["artifact"]["id"]
+    f.with_name(f.name + ".locard-upload.json").write_text(
+        json.dumps(
+            {
+                "format": "locard-upload-state/1",
+                "upload_id": uid,
+                "server": live.url,
+                "case": case,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "mtime_ns": f.stat().st_mtime_ns,
+            }
+        )
+    )
+    before = snapshot(live)
+    env = cli_env(tmp_path / "home", LOCARD_SERVER=live.url, LOCARD_TOKEN=live.tokens["collector"])
+    out = locard("upload", "--case", case, str(f), env=env)
+    assert out.returncode == 0, out.stderr
+    receipt = json.loads(f.with_name(f.name + ".receipt.json").read_text())
+    assert receipt["event"]["body"]["artifact"] == art
+    assert snapshot(live).ledger_size == before.ledger_size  # nothing ingested twice

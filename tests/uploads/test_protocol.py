@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import socket
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -24,7 +27,7 @@ from tests.uploads.helpers import create, patch, payload, row, snapshot, spool, 
 MiB = 1 << 20
 
 
-def test_happy_path_chunks_complete_receipt(live: LiveVault, case_id: str, tmp_path) -> None:
+def test_happy_path_chunks_complete_receipt(live: LiveVault, case_id: str, tmp_path: Path) -> None:
     data = payload(3 * MiB + 12345)
     digest = hashlib.sha256(data).hexdigest()
     with live.client("collector") as c:
@@ -45,7 +48,7 @@ def test_happy_path_chunks_complete_receipt(live: LiveVault, case_id: str, tmp_p
         assert p.json()["offset"] == MiB and p.headers["upload-offset"] == str(MiB)
 
         # Chunked transfer encoding (no Content-Length) is accepted too.
-        def gen():  # type: ignore[no-untyped-def]
+        def gen() -> Iterator[bytes]:
             for i in range(MiB, 3 * MiB, 256 * 1024):
                 yield data[i : i + 256 * 1024]
 
@@ -104,7 +107,7 @@ def test_offset_mismatch_answers_the_real_offset(live: LiveVault, case_id: str) 
             assert r.json()["offset"] == 50_000
             assert r.headers["upload-offset"] == "50000"
         for bad in (b"", b"-1", b"abc", b"1e3", "١٢".encode(), b"9" * 30):
-            r = c.patch(f"/v1/uploads/{uid}", content=b"x", headers={"Upload-Offset": bad})
+            r = c.patch(f"/v1/uploads/{uid}", content=b"x", headers=[(b"Upload-Offset", bad)])
             assert r.status_code == 400, (bad, r.text)
         r = c.patch(f"/v1/uploads/{uid}", content=b"x")
         assert r.status_code == 400 and "Upload-Offset" in r.json()["detail"]
@@ -303,7 +306,7 @@ def test_expired_sessions_are_refused_and_swept(
         assert c.get(f"/v1/uploads/{fresh}").json()["state"] == "open"
 
 
-def test_startup_sweeps_sessions_that_expired_while_down(db_url: str, tmp_path) -> None:
+def test_startup_sweeps_sessions_that_expired_while_down(db_url: str, tmp_path: Path) -> None:
     from tests.support.live_server import live_vault, make_settings
 
     settings = make_settings(tmp_path / "vault", db_url)
@@ -396,7 +399,9 @@ def test_hold_and_retention_come_from_completion_time(live: LiveVault, case_id: 
     assert live.vault.store.protection(key).legal_hold
 
 
-def test_signed_manifest_is_checked_at_creation_and_recorded(live: LiveVault, tmp_path) -> None:
+def test_signed_manifest_is_checked_at_creation_and_recorded(
+    live: LiveVault, tmp_path: Path
+) -> None:
     import base64
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -444,7 +449,7 @@ def test_hold_set_while_completing_still_holds_the_object(
     data = payload(90_000, seed=8)
     real_copy = service._copy_spool
 
-    def copy_then_hold(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def copy_then_hold(*args: Any, **kwargs: Any) -> int:
         copied = real_copy(*args, **kwargs)
         # The hold lands after completion planned (case not on hold) and before the
         # artifact is visible to set_hold: the window a long copy leaves open.
