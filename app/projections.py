@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from app.artifacts.models import Artifact
 from app.auth.models import Principal
-from app.cases.models import Case, CaseMember
+from app.cases.models import Case, CaseMember, incident_fields
 from app.db import session
 from verify.events import Event
 
@@ -72,6 +72,7 @@ def _case_created(s: Session, index: int, ev: Event) -> None:
             updated_at=ev.at,
             legal_hold=False,
             retention_days=b["retention_days"],
+            **incident_fields(b, ev.at),
         )
     )
     s.flush()

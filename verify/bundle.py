@@ -882,6 +882,12 @@ class _BundleCheck:
                 raise BundleMemberError("bytes included in a proofs-only bundle", subject=art.file)
             if art.file not in self.members.infos:
                 raise BundleMemberError("its bytes are missing from the zip", subject=art.file)
+            if self.members.infos[art.file].file_size != art.size:
+                # Checked before reading: a member claiming terabytes is not read to find out.
+                raise ArtifactHashMismatch(
+                    f"the zip holds {self.members.infos[art.file].file_size} bytes, the ledger "
+                    f"recorded {art.size}"
+                )
             try:
                 actual = hash_chunks(self.members.chunks(art.file))
             except _ZIP_ERRORS as exc:

@@ -16,7 +16,7 @@ from app.artifacts.models import Artifact
 from app.auth.models import Principal, Role
 from app.auth.service import get_principal
 from app.cases.models import Case
-from app.cases.service import readable_case, writable_case
+from app.cases.service import get_case, readable_case, writable_case
 from app.db import session
 from app.errors import BadRequest, Forbidden, NotFound
 from app.events import event_time, record
@@ -122,7 +122,9 @@ def record_ingest(
         s.commit()
         s.refresh(row)
         s.expunge(row)
-    if plan.case.legal_hold:
+    # Re-read now that the artifact is visible: a hold placed while the bytes were
+    # streaming did not see this object (see cases.service.set_hold).
+    if get_case(vault.engine, plan.case.id).legal_hold:
         vault.store.set_legal_hold(stored.key, True)
     return row, receipt
 

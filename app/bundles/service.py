@@ -193,6 +193,11 @@ def _json(doc: Any) -> bytes:
 
 def stream_bundle(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
     """The zip, in pieces of at most about one store chunk."""
+    # Skip empty pieces: an empty chunk is how chunked transfer encoding ends a body.
+    return (piece for piece in _zip_pieces(vault, plan) if piece)
+
+
+def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", allowZip64=True) as zf:
         w = _BundleWriter(zf, plan.created_at)

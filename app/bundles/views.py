@@ -15,7 +15,16 @@ from app.deps import ProofReader, VaultDep
 router = APIRouter(prefix="/v1", tags=["bundles"])
 
 
-@router.get("/cases/{case_id}/bundle", response_class=StreamingResponse)
+@router.get(
+    "/cases/{case_id}/bundle",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The bundle, streamed (chunked; no Content-Length).",
+        }
+    },
+)
 async def export_bundle(
     case_id: str,
     vault: VaultDep,

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.auth.models import Principal, Role
 from app.auth.service import get_principal
-from app.cases.models import Case, CaseMember
+from app.cases.models import Case, CaseMember, incident_fields
 from app.cases.schemas import CaseCreate, CaseUpdate, PrivacyUpdate
 from app.db import session
 from app.errors import Conflict, Forbidden, NotFound
@@ -125,7 +125,9 @@ def create_case(vault: Vault, who: Principal, data: CaseCreate) -> tuple[Case, R
         row = s.get(Case, case.id)
         assert row is not None
         row.created_at = row.updated_at = event_time(receipt)
-        row.declared_at = data.declared_at or row.created_at
+        # Exactly what a rebuild from the ledger will derive (app/projections.py).
+        for field, value in incident_fields(body, row.created_at).items():
+            setattr(row, field, value)
         s.commit()
         s.refresh(row)
     return row, receipt
@@ -255,16 +257,56 @@ def set_hold(
 ) -> tuple[Case, Receipt]:
     """Legal hold on every artifact of the case, enforced by the store (S3 Object Lock).
 
-    Releasing keeps the hold on objects another held case still references: identical
-    bytes are stored once, and one case's release must not expose another's evidence.
+    Placing a hold raises the case's flag *before* listing its objects, and an ingest
+    re-reads the flag *after* its artifact becomes visible, so an upload racing the
+    hold is always covered by one side or the other. Releasing keeps the hold on
+    objects another held case still references: identical bytes are stored once, and
+    one case's release must not expose another's evidence.
     """
-    from app.artifacts.models import Artifact
-
     case = readable_case(vault.engine, case_id, who)
     if case.legal_hold == on:
         raise Conflict(f"legal hold on {case_id} is already {'set' if on else 'released'}")
-    with session(vault.engine) as s:
-        keys = sorted(
+    if on:
+        _set_hold_flag(vault.engine, case_id, True)
+    try:
+        keys = _case_object_keys(vault.engine, case_id)
+        still_held = set() if on else _held_elsewhere(vault.engine, case_id, keys)
+        for key in keys:
+            if key not in still_held:
+                vault.store.set_legal_hold(key, on)
+        receipt = record(
+            vault,
+            who,
+            "hold.set" if on else "hold.released",
+            {"reason": reason, "objects": len(keys), "kept_for_other_cases": len(still_held)},
+            case=case_id,
+        )
+    except Exception:
+        if on:  # the objects may stay held (the safe side); the case says what the ledger says
+            _set_hold_flag(vault.engine, case_id, False)
+        raise
+    return _set_hold_flag(vault.engine, case_id, on, event_time(receipt)), receipt
+
+
+def _set_hold_flag(
+    engine: Engine, case_id: str, on: bool, at: datetime | None = None
+) -> Case:
+    with session(engine) as s:
+        row = s.get(Case, case_id)
+        assert row is not None
+        row.legal_hold = on
+        if at is not None:
+            row.updated_at = at
+        s.commit()
+        s.refresh(row)
+        return row
+
+
+def _case_object_keys(engine: Engine, case_id: str) -> list[str]:
+    from app.artifacts.models import Artifact
+
+    with session(engine) as s:
+        return sorted(
             set(
                 s.exec(
                     select(Artifact.object_key).where(
@@ -273,35 +315,22 @@ def set_hold(
                 ).all()
             )
         )
-        still_held: set[str] = set()
-        if not on and keys:
-            still_held = set(
-                s.exec(
-                    select(Artifact.object_key)
-                    .join(Case, col(Case.id) == col(Artifact.case_id))
-                    .where(
-                        col(Artifact.object_key).in_(keys),
-                        Case.legal_hold == True,  # noqa: E712
-                        Case.id != case_id,
-                    )
-                ).all()
-            )
-    for key in keys:
-        if key not in still_held:
-            vault.store.set_legal_hold(key, on)
-    receipt = record(
-        vault,
-        who,
-        "hold.set" if on else "hold.released",
-        {"reason": reason, "objects": len(keys), "kept_for_other_cases": len(still_held)},
-        case=case_id,
-    )
-    with session(vault.engine) as s:
-        row = s.get(Case, case_id)
-        assert row is not None
-        row.legal_hold = on
-        row.updated_at = event_time(receipt)
-        s.commit()
-        s.refresh(row)
-        s.expunge(row)
-    return row, receipt
+
+
+def _held_elsewhere(engine: Engine, case_id: str, keys: list[str]) -> set[str]:
+    from app.artifacts.models import Artifact
+
+    if not keys:
+        return set()
+    with session(engine) as s:
+        return set(
+            s.exec(
+                select(Artifact.object_key)
+                .join(Case, col(Case.id) == col(Artifact.case_id))
+                .where(
+                    col(Artifact.object_key).in_(keys),
+                    Case.legal_hold == True,  # noqa: E712
+                    Case.id != case_id,
+                )
+            ).all()
+        )

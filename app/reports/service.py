@@ -610,6 +610,11 @@ def _checks(
 # -- re-checking ------------------------------------------------------------------------------
 
 
+def root_file(tsa: str, self_operated: bool) -> str:
+    """The file name the re-check commands give a TSA's root certificate."""
+    return "tsa-root.pem" if self_operated else f"{tsa}-root.pem"
+
+
 def _commands(
     case_id: str,
     anchor: Anchor,
@@ -624,18 +629,28 @@ def _commands(
     q = shlex.quote
     document = f"{q(case_id)}-custody-report.{'pdf' if signer else 'json'}"
     auth = '-H "Authorization: Bearer $LOCARD_TOKEN"'
+    roots = {t.name: root_file(t.name, t.self_operated) for t in vault.tsas}
+    pins = "--trusted-key vault.vkey " + " ".join(
+        f"--trusted-tsa-ca {f}" for f in dict.fromkeys(roots.values())
+    )
     cmds = [
         Command(
             purpose="Pin the vault's checkpoint key stated in this report",
             command=f"printf '%s\\n' {q(vault.log_key)} > vault.vkey",
-        ),
-        Command(
-            purpose=(
-                "Obtain each TSA root (GET /v1/keys, or from the TSA operator) and compare its "
-                "SHA-256 fingerprint with the one in this report"
-            ),
-            command="openssl x509 -in tsa-root.pem -noout -fingerprint -sha256",
-        ),
+        )
+    ]
+    for info in vault.tsas:
+        source = "GET /v1/keys" if info.self_operated else "its operator"
+        cmds.append(
+            Command(
+                purpose=(
+                    f"Obtain the root of TSA {info.name} ({source}) and compare its SHA-256 "
+                    "fingerprint with the one in this report"
+                ),
+                command=f"openssl x509 -in {roots[info.name]} -noout -fingerprint -sha256",
+            )
+        )
+    cmds += [
         Command(
             purpose="Fetch the receipt of any event N (leaf index) against the anchor checkpoint",
             command=(
@@ -648,8 +663,7 @@ def _commands(
                 "Verify it offline: event hash, checkpoint signature, inclusion proof, "
                 "RFC 3161 tokens"
             ),
-            command="locard verify receipt-N.json --trusted-key vault.vkey "
-            "--trusted-tsa-ca tsa-root.pem",
+            command=f"locard verify receipt-N.json {pins}",
         ),
     ]
     for art in artifacts:
@@ -661,10 +675,27 @@ def _commands(
                 ),
                 command=(
                     f"locard verify receipt-{art.ingest_index}.json --artifact "
-                    f"{q(art.file_name)} --trusted-key vault.vkey --trusted-tsa-ca tsa-root.pem"
+                    f"{q(art.file_name)} {pins}"
                 ),
             )
         )
+    bundle = f"{q(case_id)}-bundle.zip"
+    cmds += [
+        Command(
+            purpose=(
+                "Or check the whole case at once: export its evidence bundle (proofs only; drop "
+                "--no-content to include and re-hash the evidence bytes, which records accesses)"
+            ),
+            command=f"locard export {q(case_id)} -o {bundle} --no-content",
+        ),
+        Command(
+            purpose=(
+                "Verify the bundle offline: every event, chain link, proof, checkpoint and token "
+                "(it also holds events sealed after this report)"
+            ),
+            command=f"locard verify {bundle} {pins}",
+        ),
+    ]
     cmds.append(
         Command(
             purpose="Recompute the anchor checkpoint's digest (the imprint of its TSA tokens)",
@@ -680,7 +711,7 @@ def _commands(
         )
     for t in anchor.timestamps:
         tsr = f"checkpoint-{anchor.size}-{t.tsa}.tsr"
-        ca = "tsa-root.pem" if t.self_operated else f"{t.tsa}-root.pem"
+        ca = root_file(t.tsa, t.self_operated)
         cmds.append(
             Command(
                 purpose=f"Extract the {t.tsa} token of the anchor checkpoint from report.json",
@@ -701,15 +732,8 @@ def _commands(
         )
     if signer is not None:
         trust = ["tsa-root.pem" if signer.issued_by_tsa_root else "report-signer.pem"]
-        ts_root = next(
-            (
-                f"{t.name}-root.pem"
-                for t in vault.tsas
-                if t.name == signer.timestamped_by and not t.self_operated
-            ),
-            None,
-        )
-        if ts_root:
+        ts_root = roots.get(signer.timestamped_by)
+        if ts_root and ts_root not in trust:
             trust.append(ts_root)
         cmds.append(
             Command(

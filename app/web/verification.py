@@ -124,7 +124,7 @@ def verify_artifact(vault: Vault, art: Artifact, chain: list[SealedEvent]) -> Ch
     out.info(
         "content hash",
         "bytes are re-hashed on every full download; check them offline with "
-        "`locard verify --artifact`",
+        "locard verify --artifact",
     )
     return out
 

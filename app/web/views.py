@@ -68,8 +68,8 @@ DONE = {
 
 def need(who: Principal, *roles: Role, what: str) -> None:
     if who.role not in {r.value for r in roles}:
-        allowed = ", ".join(r.value for r in roles)
-        raise Forbidden(f"{what} is for the {allowed} role(s); you are signed in as {who.role}")
+        allowed = " or ".join(r.value for r in roles)
+        raise Forbidden(f"{what} is for the {allowed} role; you are signed in as {who.role}")
 
 
 def _back(url: str, done: str) -> RedirectResponse:

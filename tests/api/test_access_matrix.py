@@ -680,6 +680,18 @@ def test_collector_isolation(world: World) -> None:
         # ...and the same answer as for a case that does not exist at all
         missing = b.get("/v1/cases/IR-1999-0001")
         assert missing.status_code == 404
+        # The web pages hold the same line.
+        pages = [
+            b.get(f"/cases/{case}"),
+            b.get(f"/cases/{case}/timeline"),
+            b.get(f"/artifacts/{art}"),
+            b.post(f"/cases/{case}/notes", data={"text": "was here"}),
+            b.post(f"/cases/{case}/status", data={"status": "closed"}),
+            b.post(f"/cases/{case}/privacy", data={"personal_data": "on"}),
+        ]
+        for r in pages:
+            assert r.status_code == 404, f"{r.request.method} {r.request.url}: {r.status_code}"
+        assert case not in b.get("/cases").text
     # The other way round, A sees nothing of B's.
     with untouched(live), live.client("collector") as a:
         assert world.other_case not in {c["id"] for c in a.get("/v1/cases").json()}

@@ -78,9 +78,12 @@ def multipart(*parts: tuple[dict[str, str], bytes], close: bool = True) -> bytes
 
 
 def file_part(
-    data: bytes = CONTENT, filename: str = "disk.img", **extra: str
+    data: bytes = CONTENT, filename: str = "disk.img", content_type: str | None = None
 ) -> tuple[dict[str, str], bytes]:
-    return {"Content-Disposition": f'form-data; name="file"; filename="{filename}"', **extra}, data
+    headers = {"Content-Disposition": f'form-data; name="file"; filename="{filename}"'}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return headers, data
 
 
 def field(name: str, value: str) -> tuple[dict[str, str], bytes]:
@@ -326,7 +329,7 @@ def test_bad_media_type(ctx: Ctx, value: str) -> None:
         )
     assert_refused(r, 400)
     with untouched(ctx.live):
-        r = ctx.upload(content=multipart(file_part(**{"Content-Type": value})), headers=MULTIPART)
+        r = ctx.upload(content=multipart(file_part(content_type=value)), headers=MULTIPART)
     assert_refused(r, 400)
 
 

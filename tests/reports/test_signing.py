@@ -33,7 +33,7 @@ from custody.keyring import Keyring
 from custody.timestamps import HttpTSA
 from custody.tsa_builtin import ROOT_KEY_FILE
 from tests.reports.conftest import populate
-from tests.reports.helpers import attached_json
+from tests.reports.helpers import attached_json, run_recheck
 from tests.support.live_server import LiveVault, live_vault, make_settings
 from tests.support.openssl_tsa import OpenSSLTSA
 
@@ -176,3 +176,9 @@ def test_an_external_tsa_time_stamps_the_pdf(
     assert acme and "-CAfile acme-root.pem" in acme[0]
     [validate] = [c.command for c in report.recheck if c.command.startswith("pyhanko")]
     assert "--trust tsa-root.pem --trust acme-root.pem" in validate
+    pinned = {
+        "tsa-root.pem": (live.settings.keys_dir / "tsa" / "tsa-root.pem").read_bytes(),
+        "acme-root.pem": tsa.ca_pem_path.read_bytes(),
+    }
+    outputs = run_recheck(live, sc, r.content, pinned, tmp_path)
+    assert any("--trusted-tsa-ca acme-root.pem" in k for k in outputs)

@@ -223,6 +223,7 @@ def test_timeline_page_filters_and_exports(page: Page, site: Site) -> None:
     expect(entries).to_have_count(2)
     page.select_option("#actor", "legal")
     page.uncheck("input[name=category][value=containment]")
+    page.check("input[name=category][value=note]")
     page.click("form.filters button[type=submit]")
     expect(entries).to_have_count(1)
     expect(entries.first).to_contain_text("Insurer informed")
@@ -295,7 +296,9 @@ def test_legal_overview(page: Page, site: Site) -> None:
     sign_in(page, site, "legal")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Legal & privacy").click()
     table = page.locator("#n-h ~ .scroll table")
-    expect(table.locator("tr", has_text=site.case_id)).to_contain_text("OVERDUE")
+    row = table.locator("tr", has_text=site.case_id)
+    expect(row).to_contain_text("due")  # declared two days ago: 72 h not yet up
+    expect(row.locator(".badge")).to_have_text("due")
     shot(page, "11-legal")
 
 
@@ -303,6 +306,8 @@ def test_keyboard_only_sign_in_and_skip_link(page: Page, site: Site) -> None:
     page.goto(f"{site.url}/signin")
     page.keyboard.press("Tab")
     expect(page.locator("a.skip")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("a.brand")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.locator("#token")).to_be_focused()
     page.keyboard.type(site.live.tokens["auditor"])
