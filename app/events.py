@@ -9,7 +9,7 @@ from app.auth.models import Principal
 from app.errors import Unavailable
 from app.vault import Vault
 from custody.ledger import EventDraft, Receipt
-from custody.sequencer import SequencerStopped
+from custody.sequencer import SealTimeout, SequencerStopped
 from verify.events import decode_event
 
 
@@ -30,6 +30,8 @@ def record(
         return vault.sequencer.append(draft)
     except SequencerStopped as exc:
         raise Unavailable("the vault is shutting down; retry") from exc
+    except SealTimeout as exc:
+        raise Unavailable(f"the ledger is overloaded: {exc}; retry") from exc
 
 
 def event_time(receipt: Receipt) -> datetime:

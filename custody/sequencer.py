@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from custody.ledger import EventDraft, Ledger, Receipt
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 
 class SequencerStopped(Exception):
     """The sequencer was stopped before the event could be sealed."""
+
+
+class SealTimeout(Exception):
+    """The event was not sealed in time and has been withdrawn: it will never be sealed."""
 
 
 @dataclass
@@ -78,7 +83,16 @@ class Sequencer:
         return fut
 
     def append(self, draft: EventDraft, timeout: float | None = 60.0) -> Receipt:
-        return self.submit(draft).result(timeout)
+        """Seal and return the receipt. On timeout the draft is withdrawn if it still can
+        be; once its seal has started, the caller waits for it instead, so a caller never
+        reports failure for an event the ledger then records."""
+        fut = self.submit(draft)
+        try:
+            return fut.result(timeout)
+        except FutureTimeout:
+            if fut.cancel():
+                raise SealTimeout(f"not sealed within {timeout} s; withdrawn") from None
+            return fut.result()
 
     async def append_async(self, draft: EventDraft) -> Receipt:
         return await asyncio.wrap_future(self.submit(draft))
@@ -92,7 +106,8 @@ class Sequencer:
                     if self._stopping or len(self._queue) >= self.max_batch or now >= due:
                         batch = self._queue[: self.max_batch]
                         del self._queue[: self.max_batch]
-                        return batch
+                        # A withdrawn (cancelled) draft is dropped; the rest can no longer be.
+                        return [w for w in batch if w.future.set_running_or_notify_cancel()]
                     self._cond.wait(due - now)
                 elif self._stopping:
                     return None

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from storage.errors import (
     DigestMismatch,
@@ -46,6 +46,7 @@ __all__ = [
     "Retention",
     "RetentionMode",
     "RetentionViolation",
+    "ShadowedObject",
     "SizeLimitExceeded",
     "StorageError",
     "StorageFull",
@@ -53,6 +54,7 @@ __all__ = [
     "StorageUnavailable",
     "StoredObject",
     "Upload",
+    "VersionedStore",
     "check_extension",
     "merge_retention",
     "resolve_range",
@@ -217,4 +219,59 @@ class ObjectStore(Protocol):
     def cleanup_staging(self, older_than_s: float = 0) -> int:
         """Remove staging left by crashed uploads older than `older_than_s`; returns the
         count. Run it at startup: with 0 it also removes uploads in progress."""
+        ...
+
+
+@dataclass(frozen=True)
+class ShadowedObject:
+    """An object that holds versions the store never wrote, seen on a versioned backend.
+
+    The store always reads the original (oldest) version, which Object Lock keeps
+    intact; anything newer was written, or deleted, behind the vault's back.
+    """
+
+    key: str
+    original_version: str
+    #: newer versions with other content: an overwrite attempt
+    foreign_versions: tuple[str, ...] = ()
+    #: newer versions identical to the original (size and ETag), e.g. two identical
+    #: uploads completed at once on a server whose conditional completion is not atomic
+    duplicate_versions: tuple[str, ...] = ()
+    #: delete markers: a plain DELETE (no version id) that hides the key from readers of
+    #: the latest version
+    delete_markers: tuple[str, ...] = ()
+    #: the latest entry is a delete marker: GET/HEAD without a version id answer 404
+    hidden: bool = False
+
+    @property
+    def tampered(self) -> bool:
+        """Foreign content or a deletion attempt (duplicates alone are harmless)."""
+        return bool(self.foreign_versions or self.delete_markers)
+
+    def describe(self) -> str:
+        parts = []
+        if self.foreign_versions:
+            n = len(self.foreign_versions)
+            parts.append(
+                f"{n} version{'s' if n > 1 else ''} with other content written over the original"
+            )
+        if self.delete_markers:
+            n = len(self.delete_markers)
+            what = f"{n} delete marker{'s' if n > 1 else ''}"
+            if self.hidden:
+                what += " hiding it from readers of the latest version"
+            parts.append(what)
+        if self.duplicate_versions:
+            n = len(self.duplicate_versions)
+            parts.append(f"{n} identical later version{'s' if n > 1 else ''}")
+        return "; ".join(parts) or "no foreign versions"
+
+
+@runtime_checkable
+class VersionedStore(Protocol):
+    """A store on a versioned backend (S3): it can list what was written beside it."""
+
+    def shadowed_objects(self, prefix: str) -> Iterator[ShadowedObject]:
+        """Keys under `prefix` with versions or delete markers besides the original one,
+        in key order. Objects that hold only their original version are not listed."""
         ...

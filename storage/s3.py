@@ -2,8 +2,16 @@
 
 Protection is the server's job: objects are written with a lock mode and retain-until
 date, legal holds and retention changes are S3 calls, and `delete()` asks the server to
-delete a specific version so that Object Lock, not this code, decides. Writes to a key
-use If-None-Match so a key gets one version; reads go to the version HEAD returned.
+delete a specific version so that Object Lock, not this code, decides.
+
+A key's object is its *original* version: writes use If-None-Match, so the store only
+ever creates a key's first version, and that version is locked. Anyone else holding
+write access can still PUT a newer version or a delete marker (Object Lock protects
+versions, not keys). So every read, legal hold and retention change goes to the oldest
+version by id, never to "latest": a forged overwrite cannot shadow evidence or a sealed
+seal, and a delete marker cannot hide it. `shadowed_objects()` lists such foreign
+versions for the audit. The original's version id is learnt from ListObjectVersions
+(versions come newest first) and cached: a locked version never changes.
 
 Do not give the bucket a default retention rule: it would also lock `staging/` objects,
 which could then not be cleaned up until the rule expires. Retention comes from the
@@ -14,8 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
@@ -25,6 +36,7 @@ from storage.base import (
     READ_BYTES_LIMIT,
     Protection,
     Retention,
+    ShadowedObject,
     Upload,
     check_extension,
     merge_retention,
@@ -56,7 +68,12 @@ from storage.s3_upload import S3Upload
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.literals import BucketLocationConstraintType
-    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef, PutObjectRequestTypeDef
+    from mypy_boto3_s3.type_defs import (
+        DeleteMarkerEntryTypeDef,
+        HeadObjectOutputTypeDef,
+        ObjectVersionTypeDef,
+        PutObjectRequestTypeDef,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +82,76 @@ MIN_PART_SIZE = 5 * MiB
 MAX_PART_SIZE = 5 * 1024 * MiB
 
 __all__ = ["S3WormStore", "make_s3_client"]
+
+#: original versions remembered per store (id and size: ~200 bytes each)
+ORIGINALS_CACHED = 100_000
+
+
+@dataclass(frozen=True)
+class _Original:
+    version: str
+    size: int
+
+
+@dataclass
+class _KeyVersions:
+    """Every version and delete marker of one key, newest first (the listing's order)."""
+
+    key: str
+    versions: list[ObjectVersionTypeDef] = field(default_factory=list)
+    markers: list[DeleteMarkerEntryTypeDef] = field(default_factory=list)
+
+    def original(self) -> _Original | None:
+        if not self.versions:
+            return None
+        oldest = self.versions[-1]
+        return _Original(oldest.get("VersionId", "null"), oldest.get("Size", 0))
+
+    def shadowed(self) -> ShadowedObject | None:
+        if not self.versions or (len(self.versions) == 1 and not self.markers):
+            return None
+        oldest = self.versions[-1]
+        same = (oldest.get("Size"), oldest.get("ETag"))
+        later = self.versions[:-1]
+        return ShadowedObject(
+            key=self.key,
+            original_version=oldest.get("VersionId", "null"),
+            foreign_versions=tuple(
+                v.get("VersionId", "") for v in later if (v.get("Size"), v.get("ETag")) != same
+            ),
+            duplicate_versions=tuple(
+                v.get("VersionId", "") for v in later if (v.get("Size"), v.get("ETag")) == same
+            ),
+            delete_markers=tuple(m.get("VersionId", "") for m in self.markers),
+            hidden=any(m.get("IsLatest") for m in self.markers),
+        )
+
+
+class _OriginalCache:
+    """key -> original version, least recently used evicted. Thread-safe."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[str, _Original] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> _Original | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: str, original: _Original) -> None:
+        with self._lock:
+            self._entries[key] = original
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
 
 
 class S3WormStore:
@@ -84,6 +171,7 @@ class S3WormStore:
         self.bucket = bucket
         self.part_size = part_size
         self.default_retention_days = default_retention_days
+        self._originals = _OriginalCache(ORIGINALS_CACHED)
 
     @classmethod
     def connect(
@@ -173,35 +261,93 @@ class S3WormStore:
 
     # -- object metadata --------------------------------------------------------------
 
-    def _head(self, key: str) -> HeadObjectOutputTypeDef | None:
+    def _key_versions(self, prefix: str) -> Iterator[_KeyVersions]:
+        """Versions and delete markers of every key under `prefix`, one key at a time, in
+        key order; each key's entries newest first. Remembers each key's original."""
+        pending: dict[str, _KeyVersions] = {}
+
+        def entry(key: str) -> _KeyVersions:
+            found = pending.get(key)
+            if found is None:
+                found = pending[key] = _KeyVersions(key)
+            return found
+
+        with self._errors("listing versions of", prefix or None):
+            paginator = self.client.get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for version in page.get("Versions", []):
+                    entry(version.get("Key", "")).versions.append(version)
+                for marker in page.get("DeleteMarkers", []):
+                    entry(marker.get("Key", "")).markers.append(marker)
+                # Keys before the next page's first key are complete.
+                resume = page.get("NextKeyMarker") if page.get("IsTruncated") else None
+                for key in sorted(pending):
+                    if resume is not None and key >= resume:
+                        break
+                    yield self._seen(pending.pop(key))
+        for key in sorted(pending):
+            yield self._seen(pending.pop(key))
+
+    def _seen(self, found: _KeyVersions) -> _KeyVersions:
+        original = found.original()
+        if original is not None:
+            self._originals.put(found.key, original)
+        return found
+
+    def _original(self, key: str) -> _Original | None:
+        """The key's oldest version (the one the store wrote), or None if it has none."""
+        cached = self._originals.get(key)
+        if cached is not None:
+            return cached
+        for found in self._key_versions(key):
+            if found.key == key:
+                return found.original()
+            if found.key > key:
+                break
+        return None
+
+    def _require_original(self, key: str) -> _Original:
+        original = self._original(check_key(key))
+        if original is None:
+            raise ObjectNotFound(key)
+        if not original.version or original.version == "null":
+            raise StorageMisconfigured(f"{key} has no version id: bucket is not versioned")
+        return original
+
+    def _head(self, key: str) -> HeadObjectOutputTypeDef:
+        """HEAD of the key's original version."""
+        original = self._require_original(key)
         with self._errors("reading metadata of", key):
             try:
-                return self.client.head_object(Bucket=self.bucket, Key=key)
+                return self.client.head_object(
+                    Bucket=self.bucket, Key=key, VersionId=original.version
+                )
             except ClientError as exc:
                 if error_code(exc) in NOT_FOUND_CODES:
-                    return None
+                    self._originals.forget(key)
                 raise
 
-    def _require(self, key: str) -> HeadObjectOutputTypeDef:
-        head = self._head(check_key(key))
-        if head is None:
-            raise ObjectNotFound(key)
-        return head
-
     def _version(self, key: str) -> str:
-        version = self._require(key).get("VersionId")
-        if not version or version == "null":
-            raise StorageMisconfigured(f"{key} has no version id: bucket is not versioned")
-        return version
+        return self._require_original(key).version
 
     def exists(self, key: str) -> bool:
-        return self._head(check_key(key)) is not None
+        return self._original(check_key(key)) is not None
 
     def size(self, key: str) -> int:
-        return self._require(key)["ContentLength"]
+        return self._require_original(key).size
 
     def protection(self, key: str) -> Protection:
-        return _protection(self._require(key))
+        return _protection(self._head(key))
+
+    def shadowed_objects(self, prefix: str) -> Iterator[ShadowedObject]:
+        """Keys under `prefix` holding versions or delete markers besides the original."""
+        check_prefix(prefix)
+        for found in self._key_versions(prefix):
+            if found.key.startswith(RESERVED_PREFIXES):
+                continue
+            shadowed = found.shadowed()
+            if shadowed is not None:
+                yield shadowed
 
     # -- writing ----------------------------------------------------------------------
 
@@ -241,7 +387,7 @@ class S3WormStore:
                 if code in PRECONDITION_CODES:
                     return False
                 if code in CONFLICT_CODES:
-                    if self._head(key) is None:
+                    if self._original(key) is None:
                         raise StorageUnavailable(
                             f"{key}: a concurrent write is in progress; retry"
                         ) from exc
@@ -250,8 +396,8 @@ class S3WormStore:
                     raise
             # A server without conditional writes: check, then write. Versioning keeps
             # the first version intact if another writer slips in between.
-            log.warning("s3 server does not support If-None-Match; falling back to HEAD")
-            if self._head(key) is not None:
+            log.warning("s3 server does not support If-None-Match; falling back to a listing")
+            if self._original(key) is not None:
                 return False
             del request["IfNoneMatch"]
             self.client.put_object(**request)
@@ -259,7 +405,7 @@ class S3WormStore:
 
     def confirm_existing(self, key: str, size: int, retention: Retention | None) -> None:
         """For content that was already stored: check it and keep it at least as long."""
-        head = self._require(key)
+        head = self._head(key)
         if head["ContentLength"] != size:
             raise IntegrityError(
                 f"{key} holds {head['ContentLength']} bytes but its content is {size} bytes"
@@ -289,54 +435,46 @@ class S3WormStore:
         if retention is not None:
             retention.require_future()
         effective = retention or self.default_retention()
-        if self._head(key) is None and self.put_new(key, data, b64_sha256(data), effective):
+        if self._original(key) is None and self.put_new(key, data, b64_sha256(data), effective):
             return
         if self.read_bytes(key) != data:
             raise ObjectExists(key)
         if effective is not None:
-            self._retain_at_least(key, self._require(key), effective)
+            self._retain_at_least(key, self._head(key), effective)
 
     # -- reading ----------------------------------------------------------------------
 
     def read_bytes(self, key: str) -> bytes:
-        check_key(key)
-        with self._errors("reading", key):
-            response = self.client.get_object(Bucket=self.bucket, Key=key)
-            body = response["Body"]
-            try:
-                if response["ContentLength"] > READ_BYTES_LIMIT:
-                    raise SizeLimitExceeded(
-                        READ_BYTES_LIMIT, f"{key} ({response['ContentLength']} bytes)"
-                    )
-                return body.read()
-            finally:
-                body.close()
+        original = self._require_original(key)
+        if original.size > READ_BYTES_LIMIT:
+            raise SizeLimitExceeded(READ_BYTES_LIMIT, f"{key} ({original.size} bytes)")
+        return b"".join(self._read_range(key, original.version, 0, original.size, 1 << 20))
 
     def open_range(
         self, key: str, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20
     ) -> Iterator[bytes]:
-        head = self._require(key)
-        stop = resolve_range(start, end, head["ContentLength"], chunk_size)
-        return self._read_range(key, head.get("VersionId"), start, stop, chunk_size)
+        original = self._require_original(key)
+        stop = resolve_range(start, end, original.size, chunk_size)
+        return self._read_range(key, original.version, start, stop, chunk_size)
 
     def _read_range(
-        self, key: str, version: str | None, start: int, stop: int, chunk_size: int
+        self, key: str, version: str, start: int, stop: int, chunk_size: int
     ) -> Iterator[bytes]:
         if start == stop:
             return
         with self._errors("reading", key):
-            # Read the version HEAD saw, not whatever is newest when the GET lands.
-            if version and version != "null":
+            # The original version, by id: never whatever is newest at the server.
+            try:
                 response = self.client.get_object(
                     Bucket=self.bucket,
                     Key=key,
                     VersionId=version,
                     Range=f"bytes={start}-{stop - 1}",
                 )
-            else:
-                response = self.client.get_object(
-                    Bucket=self.bucket, Key=key, Range=f"bytes={start}-{stop - 1}"
-                )
+            except ClientError as exc:
+                if error_code(exc) in NOT_FOUND_CODES:
+                    self._originals.forget(key)
+                raise
             body = response["Body"]
             received = 0
             try:
@@ -349,17 +487,14 @@ class S3WormStore:
             raise IntegrityError(f"{key}: got {received} bytes of a {stop - start}-byte range")
 
     def list_keys(self, prefix: str) -> Iterator[str]:
+        """Keys that hold an original version, including any a delete marker hides."""
         check_prefix(prefix)
         return self._list(prefix)
 
     def _list(self, prefix: str) -> Iterator[str]:
-        with self._errors("listing", prefix):
-            paginator = self.client.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                for item in page.get("Contents", []):
-                    key = item["Key"]
-                    if not key.startswith(RESERVED_PREFIXES):
-                        yield key
+        for found in self._key_versions(prefix):
+            if found.versions and not found.key.startswith(RESERVED_PREFIXES):
+                yield found.key
 
     # -- protection -------------------------------------------------------------------
 
@@ -375,18 +510,19 @@ class S3WormStore:
 
     def extend_retention(self, key: str, retention: Retention) -> None:
         retention.require_future()
-        head = self._require(key)
+        head = self._head(key)
         # The server refuses this too; checking first gives the same answer on any server.
         check_extension(key, _protection(head).retention, retention)
         self._put_retention(key, head["VersionId"], retention)
 
     def delete(self, key: str) -> None:
-        """Delete the current version. Only the server's Object Lock decides."""
+        """Delete the original version. Only the server's Object Lock decides."""
         self.delete_version(key, self._version(key))
 
     def delete_version(self, key: str, version: str) -> None:
         with self._errors("deleting", key, refused=True):
             self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
+        self._originals.forget(key)
 
     def cleanup_staging(self, older_than_s: float = 0) -> int:
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)

@@ -117,6 +117,9 @@ def _record_accesses(vault: Vault, who: Principal, artifacts: list[Artifact]) ->
             fut.result(60.0)
     except SequencerStopped as exc:
         raise Unavailable("the vault is shutting down; retry") from exc
+    except TimeoutError as exc:
+        # Nothing was exported yet; an access sealed late only overstates what was read.
+        raise Unavailable("the ledger did not seal the export's accesses in time; retry") from exc
 
 
 def _chain_heads(vault: Vault, case_id: str, *, exclude: str) -> dict[str, tuple[int, bytes]]:

@@ -115,14 +115,79 @@ def test_overwrite_makes_a_new_version_and_keeps_the_original(
     assert original["Body"].read() == b"original bytes"
 
 
+def test_the_store_reads_and_protects_the_original_not_the_latest(
+    s3_store: S3WormStore, s3_client: S3Client
+) -> None:
+    """Whoever can PUT the key makes a newer version; the store must not follow it."""
+    key, version = _store_evidence(s3_store, b"original bytes")
+    fresh = S3WormStore(s3_store.client, s3_store.bucket, part_size=PART)  # nothing cached
+    s3_client.put_object(Bucket=s3_store.bucket, Key=key, Body=b"forged bytes!!")
+    for store in (s3_store, fresh):
+        assert store.read_bytes(key) == b"original bytes"
+        assert b"".join(store.open_range(key)) == b"original bytes"
+        assert b"".join(store.open_range(key, 9, 14)) == b"bytes"
+        assert store.size(key) == len(b"original bytes")
+        assert store.protection(key).retention is not None
+    fresh.set_legal_hold(key, True)
+    hold = s3_client.get_object_legal_hold(Bucket=s3_store.bucket, Key=key, VersionId=version)
+    assert hold["LegalHold"]["Status"] == "ON"
+    [shadowed] = fresh.shadowed_objects("objects/")
+    assert shadowed.key == key and shadowed.original_version == version
+    assert len(shadowed.foreign_versions) == 1 and shadowed.tampered
+    assert not shadowed.delete_markers and not shadowed.hidden
+    fresh.set_legal_hold(key, False)
+
+
 def test_a_delete_marker_hides_but_does_not_destroy(
     s3_store: S3WormStore, s3_client: S3Client
 ) -> None:
     key, version = _store_evidence(s3_store, b"evidence")
+    s3_store.put_bytes("ledger/seals/000000000000001.json", b"{}")
     s3_client.delete_object(Bucket=s3_store.bucket, Key=key)  # no version: a marker
-    assert not s3_store.exists(key)
+    with pytest.raises(ClientError):
+        s3_client.head_object(Bucket=s3_store.bucket, Key=key)  # hidden from "latest"
     original = s3_client.get_object(Bucket=s3_store.bucket, Key=key, VersionId=version)
     assert original["Body"].read() == b"evidence"
+    # The store still sees (and lists) the original, and names the marker.
+    fresh = S3WormStore(s3_store.client, s3_store.bucket, part_size=PART)
+    assert fresh.exists(key) and fresh.read_bytes(key) == b"evidence"
+    assert list(fresh.list_keys("objects/")) == [key]
+    [shadowed] = fresh.shadowed_objects("")
+    assert shadowed.key == key and shadowed.hidden and len(shadowed.delete_markers) == 1
+    assert not shadowed.foreign_versions
+    assert "delete marker" in shadowed.describe()
+
+
+def test_identical_later_versions_are_duplicates_not_tampering(
+    s3_store: S3WormStore, s3_client: S3Client
+) -> None:
+    s3_store.put_bytes("ledger/seals/000000000000001.json", b"{}")
+    s3_client.put_object(
+        Bucket=s3_store.bucket, Key="ledger/seals/000000000000001.json", Body=b"{}"
+    )
+    [shadowed] = s3_store.shadowed_objects("ledger/")
+    assert len(shadowed.duplicate_versions) == 1 and not shadowed.tampered
+
+
+def test_listing_groups_versions_across_pages(
+    seaweed: SeaweedS3, s3_store: S3WormStore, s3_client: S3Client
+) -> None:
+    keys = [f"ledger/seals/{i:015d}.json" for i in range(5)]
+    for k in keys:
+        s3_store.put_bytes(k, k.encode())
+        s3_client.put_object(Bucket=s3_store.bucket, Key=k, Body=b"forged")
+    paged = make_s3_client(seaweed.endpoint, seaweed.access_key, seaweed.secret_key)
+    store = S3WormStore(paged, s3_store.bucket, part_size=PART)
+    paged.meta.events.register(
+        "before-parameter-build.s3.ListObjectVersions",
+        lambda params, **_: params.__setitem__("MaxKeys", 3),
+    )
+    pages: list[int] = []
+    paged.meta.events.register("after-call.s3.ListObjectVersions", lambda **_: pages.append(1))
+    assert list(store.list_keys("ledger/")) == keys
+    assert len(pages) >= 3  # 10 versions, 3 per page: keys split across pages
+    assert [s.key for s in store.shadowed_objects("ledger/")] == keys
+    assert all(store.read_bytes(k) == k.encode() for k in keys)
 
 
 def test_legal_hold_blocks_delete(s3_store: S3WormStore, s3_client: S3Client) -> None:
