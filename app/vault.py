@@ -100,6 +100,9 @@ def open_vault(settings: Settings, *, start: bool = True) -> Vault:
         keys_to_publish(keyring.signer, {t.name: list(t.trust_roots()) for t in authorities}),
     )
     ledger = Ledger(engine, keyring.origin, keyring.signer, authorities, store)
+    # A crash between a seal's database commit and its archive write is repaired here,
+    # before anything new is sealed.
+    ledger.catch_up_archive()
     sequencer = Sequencer(
         ledger,
         interval=settings.seal_interval_ms / 1000,

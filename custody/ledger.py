@@ -28,13 +28,22 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from custody.db import lock_sequencer, sequencer_connection
 from custody.models import ChainHead, CheckpointRow, LedgerEvent, TimestampRow
 from custody.nodes import DbNodeSource, LayeredNodeSource, insert_nodes
-from custody.proofs import append_leaves, consistency_proof, inclusion_proof, tree_root
+from custody.proofs import (
+    MissingNode,
+    append_leaves,
+    consistency_proof,
+    inclusion_proof,
+    tree_root,
+)
 from custody.signing import NoteSigner
 from custody.timestamps import TimestampAuthority, TimestampToken
 from storage.base import ObjectStore
 from verify.checkpoint import Checkpoint
+from verify.errors import LeafHashMismatch, VerificationError
 from verify.events import chain_key, decode_event, encode_event
-from verify.merkle import leaf_hash
+from verify.merkle import leaf_hash, verify_inclusion
+from verify.note import verify_checkpoint_note
+from verify.timestamp import verify_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +355,82 @@ class Ledger:
         self.store.put_bytes(
             f"{SEALS_PREFIX}{checkpoint.size:015d}.json", json.dumps(doc, sort_keys=True).encode()
         )
+
+    def catch_up_archive(self) -> int:
+        """Archive what a crash between the database commit and the archive write left out.
+
+        Nothing unverified enters the write-once store: each event must prove inclusion
+        under its checkpoint's signed root, and each token must verify, before either is
+        archived; anything else is left for the audit to report. Returns objects written.
+        """
+        if self.store is None:
+            return 0
+        archived = {
+            int(k.removeprefix(SEALS_PREFIX).removesuffix(".json"))
+            for k in self.store.list_keys(SEALS_PREFIX)
+            if k.endswith(".json")
+        }
+        with self.engine.connect() as conn:
+            sizes = [
+                int(s)
+                for s in conn.execute(
+                    select(_CHECKPOINTS.c.size).order_by(_CHECKPOINTS.c.size)
+                ).scalars()
+            ]
+        verifier = self.signer.verifier()
+        written = 0
+        previous = 0
+        for size in sizes:
+            first, previous = previous, size
+            if size in archived:
+                continue
+            cp = self.checkpoint(size)
+            try:
+                signed = verify_checkpoint_note(cp.note, verifier, origin=self.origin)
+                sealed = self.entries(first, size)
+                for ev in sealed:
+                    if leaf_hash(ev.canonical) != ev.leaf_hash:
+                        raise LeafHashMismatch(
+                            "stored leaf hash differs", subject=f"event {ev.index}"
+                        )
+                    verify_inclusion(
+                        ev.leaf_hash, ev.index, size, self.inclusion(ev.index, size), signed.root
+                    )
+            except (VerificationError, MissingNode) as exc:
+                log.error("not archiving seal %d: it does not verify (%s)", size, exc)
+                continue
+            self._archive(sealed, cp)
+            written += 1
+        written += self._catch_up_tokens()
+        if written:
+            log.warning("archived %d objects a crash had left out", written)
+        return written
+
+    def _catch_up_tokens(self) -> int:
+        assert self.store is not None
+        roots = [r for tsa in self.authorities for r in tsa.trust_roots()]
+        written = 0
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(select(_TIMESTAMPS.c.checkpoint_size, _TIMESTAMPS.c.tsa)))
+        for size, tsa in rows:
+            key = f"{TIMESTAMPS_PREFIX}{int(size):015d}/{tsa}.json"
+            if self.store.exists(key):
+                continue
+            cp = self.checkpoint(int(size))
+            stamp = next(t for t in cp.timestamps if t.tsa == tsa)
+            digest = hashlib.sha256(Checkpoint(self.origin, cp.size, cp.root).body()).digest()
+            try:
+                verify_timestamp(stamp.tsr_der, digest, roots=roots, intermediates=stamp.chain_der)
+            except VerificationError as exc:
+                log.error("not archiving token %s of %d: %s", tsa, size, exc)
+                continue
+            prefix = f"{TIMESTAMPS_PREFIX}{int(size):015d}/{tsa}"
+            self.store.put_bytes(f"{prefix}.tsr", stamp.tsr_der)
+            self.store.put_bytes(
+                f"{prefix}.json", json.dumps(timestamp_json(stamp), sort_keys=True).encode()
+            )
+            written += 1
+        return written
 
     # -- reading -------------------------------------------------------------------
 
