@@ -54,7 +54,9 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
 
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = dict(exc.headers)
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(
             {"error": exc.code, "detail": exc.message}, status_code=exc.status, headers=headers
         )
@@ -99,6 +101,11 @@ _STORAGE_STATUS: dict[type[Exception], tuple[int, str]] = {
     storage_errors.StorageFull: (507, "insufficient_storage"),
     storage_errors.StorageUnavailable: (503, "storage_unavailable"),
     storage_errors.RetentionViolation: (409, "retention_violation"),
+    # The database names an object the store cannot produce, or bytes that do not match:
+    # a server-side integrity failure, never the client's fault.
+    storage_errors.ObjectNotFound: (503, "evidence_missing"),
+    storage_errors.IntegrityError: (503, "integrity_failure"),
+    storage_errors.StorageMisconfigured: (503, "storage_misconfigured"),
 }
 
 

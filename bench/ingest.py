@@ -470,6 +470,9 @@ def py_spy(pid: int, out: Path) -> Iterator[None]:
             print(f"  py-spy failed ({proc.returncode}): {err.decode(errors='replace')[-500:]}")
 
 
+_WAIT_FRAMES = ("Condition.wait", "Queue.get", "concurrent/futures/thread.py:81)")
+
+
 def summarize_profile(path: Path, top: int = 15) -> None:
     """Top functions by self time and by thread, from py-spy's raw collapsed stacks."""
     leaves: Counter[str] = Counter()
@@ -489,9 +492,10 @@ def summarize_profile(path: Path, top: int = 15) -> None:
     print(f"  profile: {total} samples; by thread:")
     for name, n in threads.most_common(6):
         print(f"    {100 * n / total:5.1f}%  {name}")
-    print("  top self time:")
+    print("  top self time (py-spy counts some blocked threads as active; marked 'waiting'):")
     for name, n in leaves.most_common(top):
-        print(f"    {100 * n / total:5.1f}%  {name}")
+        waiting = any(w in name for w in _WAIT_FRAMES)
+        print(f"    {100 * n / total:5.1f}%  {name}{'  [waiting]' if waiting else ''}")
 
 
 # -- main --------------------------------------------------------------------------------

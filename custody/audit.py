@@ -16,9 +16,11 @@ from sqlalchemy import Engine, select
 
 from custody.archive import ArchivedSeal, iter_seals, read_timestamps
 from custody.models import CheckpointRow, LedgerEvent, TimestampRow, TreeNode
-from storage.base import ObjectStore
+from storage.base import ObjectStore, VersionedStore
+from storage.errors import StorageError
 from verify.artifacts import compare_hashes, hash_chunks
 from verify.errors import (
+    ArtifactUnreadable,
     ChainBreak,
     InclusionProofError,
     KeyMismatch,
@@ -43,6 +45,13 @@ class IndexMismatch(VerificationError):
     """The database index disagrees with the write-once archive."""
 
     check = "index"
+
+
+class StoreTampering(VerificationError):
+    """The object store holds writes the vault never made: a version with other content
+    written over an archived object or evidence, or a delete marker hiding one."""
+
+    check = "store"
 
 
 @dataclass
@@ -403,6 +412,17 @@ def audit_artifacts(
             except VerificationError as exc:
                 _fail(report, "artifact bytes", exc)
                 return
+            except StorageError as exc:
+                # Evidence the store cannot produce is an integrity failure to name,
+                # not a crash of the audit.
+                _fail(
+                    report,
+                    "artifact bytes",
+                    ArtifactUnreadable(
+                        f"stored object {rec.object_key} cannot be read: {exc}", subject=art_id
+                    ),
+                )
+                return
             if progress:
                 progress("artifacts", rec.size, 0)
     if by_id:
@@ -468,9 +488,57 @@ def audit_vault(
         )
     )
     state = audit_archive(store, verifier, origin, report, progress)
-    if not report.ok:
-        return report
-    audit_index(engine, state, report)
+    if report.ok:
+        audit_index(engine, state, report)
     if report.ok:
         audit_artifacts(store, state, records, report, content=content, progress=progress)
+    audit_store_versions(store, records, report)
     return report
+
+
+#: what the vault writes: evidence objects and the sealed ledger
+_AUDITED_PREFIXES = ("objects/", "ledger/")
+
+
+def audit_store_versions(
+    store: ObjectStore, records: Sequence[ArtifactRecord], report: Report
+) -> None:
+    """On a versioned store (S3), every archived key must hold only the version the vault
+    wrote. Reads always go to that original, so a later version or a delete marker
+    changes nothing the vault serves, but it is someone else writing to the evidence
+    bucket and is named here."""
+    if not isinstance(store, VersionedStore):
+        return
+    owners: dict[str, list[ArtifactRecord]] = {}
+    for rec in records:
+        owners.setdefault(rec.object_key, []).append(rec)
+    tampered = []
+    for prefix in _AUDITED_PREFIXES:
+        for found in store.shadowed_objects(prefix):
+            if found.tampered:
+                tampered.append(found)
+            elif found.duplicate_versions:
+                report.warn(f"{found.key}: {found.describe()} (harmless: same content)")
+    if tampered:
+        first = tampered[0]
+        arts = owners.get(first.key, [])
+        whose = (
+            " (evidence of " + ", ".join(f"{r.artifact_id} in {r.case_id}" for r in arts) + ")"
+            if arts
+            else ""
+        )
+        more = f"; {len(tampered) - 1} more object(s) too" if len(tampered) > 1 else ""
+        _fail(
+            report,
+            "store versions",
+            StoreTampering(
+                f"{first.describe()} at the server{whose}. The vault reads the original "
+                f"version {first.original_version}, which Object Lock keeps intact{more}",
+                subject=first.key,
+            ),
+        )
+        return
+    report.run(
+        "store versions",
+        lambda: "every evidence and ledger object holds only the version the vault wrote",
+    )

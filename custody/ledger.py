@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from custody.db import lock_sequencer, sequencer_connection
+from custody.faults import crash_point
 from custody.models import ChainHead, CheckpointRow, LedgerEvent, TimestampRow
 from custody.nodes import DbNodeSource, LayeredNodeSource, insert_nodes
 from custody.proofs import (
@@ -170,7 +171,10 @@ class Ledger:
         with sequencer_connection(self.engine) as conn, conn.begin():
             lock_sequencer(conn)
             sealed, checkpoint, source = self._append(conn, drafts)
+            crash_point("seal.before_commit")
+        crash_point("seal.after_commit")
         self._archive(sealed, checkpoint)
+        crash_point("seal.after_archive")
         checkpoint = self._timestamp(checkpoint)
         return [
             Receipt(

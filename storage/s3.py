@@ -66,6 +66,7 @@ from storage.s3_multipart import b64_sha256
 from storage.s3_upload import S3Upload
 
 if TYPE_CHECKING:
+    from botocore.response import StreamingBody
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.literals import BucketLocationConstraintType
     from mypy_boto3_s3.type_defs import (
@@ -461,9 +462,12 @@ class S3WormStore:
         self, key: str, version: str, start: int, stop: int, chunk_size: int
     ) -> Iterator[bytes]:
         if start == stop:
-            return
+            return iter(())
         with self._errors("reading", key):
-            # The original version, by id: never whatever is newest at the server.
+            # The original version, by id: never whatever is newest at the server. Asked
+            # for now, not on first iteration, so a missing or unreachable object fails
+            # before a caller has started answering (an HTTP response cannot then
+            # change its status).
             try:
                 response = self.client.get_object(
                     Bucket=self.bucket,
@@ -475,16 +479,21 @@ class S3WormStore:
                 if error_code(exc) in NOT_FOUND_CODES:
                     self._originals.forget(key)
                 raise
-            body = response["Body"]
-            received = 0
-            try:
+        return self._chunks(key, response["Body"], stop - start, chunk_size)
+
+    def _chunks(
+        self, key: str, body: StreamingBody, expected: int, chunk_size: int
+    ) -> Iterator[bytes]:
+        received = 0
+        try:
+            with self._errors("reading", key):
                 for chunk in body.iter_chunks(chunk_size):
                     received += len(chunk)
                     yield chunk
-            finally:
-                body.close()
-        if received != stop - start:
-            raise IntegrityError(f"{key}: got {received} bytes of a {stop - start}-byte range")
+        finally:
+            body.close()
+        if received != expected:
+            raise IntegrityError(f"{key}: got {received} bytes of a {expected}-byte range")
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Keys that hold an original version, including any a delete marker hides."""

@@ -14,6 +14,7 @@ from app.auth.models import Principal
 from app.cases.service import readable_case, writable_case
 from app.deps import Collector, Reader, VaultDep
 from app.events import record
+from app.text import MultiLine, SingleLine
 from app.vault import Vault
 from verify.events import chain_key, decode_event
 
@@ -39,12 +40,12 @@ class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: ActionKind
-    target: Annotated[str, Field(min_length=1, max_length=500)]
-    performed_by: Annotated[str | None, Field(max_length=200)] = None
+    target: Annotated[SingleLine, Field(min_length=1, max_length=500)]
+    performed_by: Annotated[SingleLine | None, Field(max_length=200)] = None
     performed_at: datetime | None = None
     outcome: Outcome
-    ticket: Annotated[str | None, Field(max_length=200)] = None
-    details: Annotated[str, Field(max_length=20_000)] = ""
+    ticket: Annotated[SingleLine | None, Field(max_length=200)] = None
+    details: Annotated[MultiLine, Field(max_length=20_000)] = ""
 
     @field_validator("performed_at")
     @classmethod

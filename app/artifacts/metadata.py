@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.errors import BadRequest
+from app.text import multi_line, single_line
 
 _MEDIA = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -87,9 +88,12 @@ class ArtifactMeta(BaseModel):
             raise ValueError("collected_at is implausibly far in the future")
         return v
 
-    @field_validator("source_host", "collection_method", "collection_tool", "notes")
+    @field_validator("source_host", "collection_method", "collection_tool")
     @classmethod
-    def _printable(cls, v: str | None) -> str | None:
-        if v is not None and any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in v):
-            raise ValueError("control characters are not allowed")
-        return v
+    def _single(cls, v: str | None) -> str | None:
+        return None if v is None else single_line(v)
+
+    @field_validator("notes")
+    @classmethod
+    def _multi(cls, v: str) -> str:
+        return multi_line(v)

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.text import MultiLine, SingleLine
+
 
 class ArtifactOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -36,14 +38,14 @@ class IngestOut(BaseModel):
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=1, max_length=2000)
+    to: SingleLine = Field(min_length=1, max_length=64)
+    reason: MultiLine = Field(min_length=1, max_length=2000)
 
 
 class AnnotationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=20_000)
+    text: MultiLine = Field(min_length=1, max_length=20_000)
 
 
 class ChainEntry(BaseModel):

@@ -21,7 +21,9 @@ from app.artifacts.schemas import AnnotationIn, ArtifactOut, ChainEntry, IngestO
 from app.artifacts.streaming import ChunkWriter, copy_multipart, copy_raw
 from app.deps import Collector, Reader, VaultDep
 from app.errors import BadRequest, LengthRequired, PayloadTooLarge, RangeNotSatisfiable
+from app.text import MultiLine
 from app.vault import Vault
+from custody.faults import crash_point
 from verify.events import chain_key, decode_event
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,7 @@ async def upload(
         if writer is not None:
             await writer.drain()  # no write may still be running when we abort
             await run_in_threadpool(writer.upload.abort)  # a no-op after commit
+    crash_point("ingest.after_object")
     artifact, receipt = await run_in_threadpool(service.record_ingest, vault, who, plan, stored)
     return IngestOut(artifact=ArtifactOut.model_validate(artifact), receipt=receipt.to_json())
 
@@ -151,19 +154,24 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """One `bytes=` range as [start, end) or None for the whole object."""
     if header is None:
         return None
+    unsatisfiable = {"Content-Range": f"bytes */{size}"}  # RFC 9110 §15.5.17
     m = _RANGE.match(header.strip())
     if not m or (not m.group(1) and not m.group(2)):
-        raise RangeNotSatisfiable("only a single 'bytes=start-end' range is supported")
+        raise RangeNotSatisfiable(
+            "only a single 'bytes=start-end' range is supported", headers=unsatisfiable
+        )
     first, last = m.group(1), m.group(2)
     if not first:  # suffix: the last N bytes
         n = int(last)
         if n == 0:
-            raise RangeNotSatisfiable("empty suffix range")
+            raise RangeNotSatisfiable("empty suffix range", headers=unsatisfiable)
         return max(0, size - n), size
     start = int(first)
     end = size if not last else min(int(last) + 1, size)
     if start >= size or end <= start:
-        raise RangeNotSatisfiable(f"range outside an artifact of {size} bytes")
+        raise RangeNotSatisfiable(
+            f"range outside an artifact of {size} bytes", headers=unsatisfiable
+        )
     return start, end
 
 
@@ -205,7 +213,7 @@ def download(
     artifact_id: str,
     vault: VaultDep,
     who: Reader,
-    reason: Annotated[str, Query(min_length=1, max_length=2000)],
+    reason: Annotated[MultiLine, Query(min_length=1, max_length=2000)],
     range_header: Annotated[str | None, Header(alias="range")] = None,
 ) -> StreamingResponse:
     """Stream the evidence bytes. The access (who, when, why, which bytes) is sealed first."""

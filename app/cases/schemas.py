@@ -1,24 +1,12 @@
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.cases.models import CaseStatus, Severity
-
-
-def _no_controls(value: str, allowed: str = "") -> str:
-    """Control characters in case text are refused, never stored.
-
-    PostgreSQL cannot store NUL at all (the insert failed with a 500), and a case title
-    is quoted in reports, where control characters could hide or reorder text.
-    """
-    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value):
-        raise ValueError("control characters are not allowed")
-    return value
-
+from app.text import MultiLine, no_controls
 
 #: how far ahead of the server's clock a reported time may be (clients' clocks drift)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -63,7 +51,7 @@ class CaseCreate(BaseModel):
     @field_validator("title")
     @classmethod
     def _title(cls, v: str) -> str:
-        return _no_controls(v)
+        return no_controls(v)
 
     @field_validator("declared_at", "aware_at")
     @classmethod
@@ -73,7 +61,7 @@ class CaseCreate(BaseModel):
     @field_validator("description")
     @classmethod
     def _description(cls, v: str) -> str:
-        return _no_controls(v, "\n\r\t")
+        return no_controls(v, "\n\r\t")
 
 
 class CaseUpdate(BaseModel):
@@ -88,12 +76,12 @@ class CaseUpdate(BaseModel):
     @field_validator("title")
     @classmethod
     def _title(cls, v: str | None) -> str | None:
-        return None if v is None else _no_controls(v)
+        return None if v is None else no_controls(v)
 
     @field_validator("description")
     @classmethod
     def _description(cls, v: str | None) -> str | None:
-        return None if v is None else _no_controls(v, "\n\r\t")
+        return None if v is None else no_controls(v, "\n\r\t")
 
 
 class PrivacyUpdate(BaseModel):
@@ -146,4 +134,4 @@ class HoldIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     on: bool
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: MultiLine = Field(min_length=1, max_length=2000)

@@ -288,9 +288,7 @@ def set_hold(
     return _set_hold_flag(vault.engine, case_id, on, event_time(receipt)), receipt
 
 
-def _set_hold_flag(
-    engine: Engine, case_id: str, on: bool, at: datetime | None = None
-) -> Case:
+def _set_hold_flag(engine: Engine, case_id: str, on: bool, at: datetime | None = None) -> Case:
     with session(engine) as s:
         row = s.get(Case, case_id)
         assert row is not None

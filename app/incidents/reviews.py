@@ -13,7 +13,14 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from app.artifacts.metadata import ArtifactMeta
 from app.artifacts.models import Artifact
@@ -30,7 +37,6 @@ from verify.events import Event, canonicalize
 
 REVIEW_FORMAT = "locard-review/1"
 REVIEW_MEDIA_TYPE = "application/vnd.locard.review+json"
-_Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
 class ItemState(StrEnum):
@@ -48,6 +54,13 @@ def _printable(v: str | None) -> str | None:
     if v is not None and any(ord(ch) < 32 and ch not in "\n\t" for ch in v):
         raise ValueError("control characters are not allowed")
     return v
+
+
+_Line = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(_printable),
+]
 
 
 class ActionItemIn(BaseModel):

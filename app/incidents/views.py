@@ -62,7 +62,11 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
         return None
     if value.tzinfo is None:
         raise BadRequest(f"{name} must carry a timezone (e.g. Z)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # e.g. 0001-01-01T00:00+05:00 lies before year 1 in UTC
+        raise BadRequest(f"{name} is outside the representable range") from None
 
 
 def timeline_filter(
@@ -209,7 +213,10 @@ def metrics_period(
     now: datetime, since: datetime | None, until: datetime | None, days: int | None
 ) -> tuple[datetime, datetime]:
     end = _aware(until, "until") or now
-    start = _aware(since, "since") or end - (timedelta(days=days) if days else DEFAULT_PERIOD)
+    try:
+        start = _aware(since, "since") or end - (timedelta(days=days) if days else DEFAULT_PERIOD)
+    except OverflowError:
+        raise BadRequest("the period starts before the representable range") from None
     if end <= start:
         raise BadRequest("until must be after since")
     if end - start > MAX_PERIOD:

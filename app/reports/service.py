@@ -122,7 +122,10 @@ def build_report(
         latest = vault.ledger.checkpoint()
     except UnknownEntry as exc:  # pragma: no cover - a case's creation is itself an event
         raise Unavailable("the ledger is empty") from exc
-    artifacts = _artifacts(vault.engine, case_id)
+    # Only what the anchor's tree can prove: an artifact ingested meanwhile waits for the next.
+    artifacts = [
+        a for a in _artifacts(vault.engine, case_id) if (a.ingest_index or 0) < latest.size
+    ]
     rows = _rows(vault.engine, case_id, [a.id for a in artifacts], latest.size)
     checkpoints = _checkpoints(vault.engine, {r.sealed_in for r in rows} | {latest.size})
     external = {a.name for a in vault.authorities if isinstance(a, HttpTSA)}
@@ -427,7 +430,8 @@ def _artifact(art: Artifact, events: list[EventEntry]) -> ArtifactReport:
         collected_at=_aware(art.collected_at) if art.collected_at else None,
         notes=art.notes,
         collector=art.collector,
-        custodian=art.custodian,
+        # The holder as of the anchor, from the ledger; the row may already know a later one.
+        custodian=custody[-1].holder if custody else art.custodian,
         ingested_at=_aware(art.created_at),
         ingest_index=art.ingest_index,
         custody=custody,
@@ -585,13 +589,7 @@ def _checks(
             for field in ("sha256", "sha1", "md5", "size", "file_name"):
                 if ingest.body.get(field) != getattr(art, field):
                     raise ValueError(f"{art.id}: {field} differs from its ingest event")
-            holder = ingest.actor.id
-            for e in by_item[art.id]:
-                if e.type == "transfer":
-                    holder = str((e.body.get("to") or {}).get("id"))
-            if holder != art.custodian:
-                raise ValueError(f"{art.id}: custodian differs from the last transfer")
-        return f"{len(artifacts)} artifacts' hashes, sizes and custodians match the ledger"
+        return f"{len(artifacts)} artifacts' names, sizes and hashes match their ingest events"
 
     run("event encoding", encoding)
     run("hash chains", chains)

@@ -335,3 +335,19 @@ def test_migration_adds_the_incident_columns(live: LiveVault) -> None:
         "aware_at",
         "notified_at",
     } <= columns
+
+
+def test_out_of_range_and_malformed_input_is_a_4xx(live: LiveVault) -> None:
+    case_id = _case(live)
+    year_one = "0001-01-01T00:00:00+05:00"  # before year 1 once converted to UTC
+    with live.client("collector") as c:
+        assert c.get(f"/v1/cases/{case_id}/timeline", params={"since": year_one}).status_code == 400
+        assert c.get("/v1/metrics", params={"since": year_one}).status_code == 400
+        assert c.get("/v1/metrics", params={"until": "0001-01-02T00:00:00Z"}).status_code == 400
+        r = c.patch(f"/v1/cases/{case_id}/privacy", json={"aware_at": year_one})
+        assert r.status_code == 422
+        r = c.post(f"/v1/cases/{case_id}/reviews", json={"summary": "s", "lessons": ["a\u0000"]})
+        assert r.status_code == 422
+        r = c.post(f"/v1/cases/{case_id}/notes", json={"kind": "verdict", "text": "x"})
+        assert r.status_code == 422
+        assert c.get("/v1/cases/IR-0000-0000/incident").status_code == 404

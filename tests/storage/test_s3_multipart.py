@@ -143,6 +143,9 @@ def test_concurrent_identical_large_uploads_are_safe(
         got = s3_client.get_object(Bucket=s3_store.bucket, Key=key, VersionId=version)
         assert got["Body"].read() == data
         assert got["ObjectLockMode"] == "COMPLIANCE"
+    # Extra identical versions are duplicates to the audit, not tampering.
+    assert not any(s.tampered for s in s3_store.shadowed_objects("objects/"))
+    assert s3_store.read_bytes(key) == data
     assert _no_leftovers(s3_store, s3_client)
 
 

@@ -1,0 +1,36 @@
+"""Free text that ends up in the ledger and in reports: what characters it may hold.
+
+Refused, never stored: control characters (PostgreSQL cannot store NUL at all, and
+controls can hide text in a report) and bidirectional overrides, which can make a
+reason or a title read differently from what it says ("Trojan Source").
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def no_controls(value: str, allowed: str = "") -> str:
+    for ch in value:
+        if ch in _BIDI:
+            raise ValueError("bidirectional override characters are not allowed")
+        if unicodedata.category(ch) == "Cc" and ch not in allowed:
+            raise ValueError("control characters are not allowed")
+    return value
+
+
+def single_line(value: str) -> str:
+    return no_controls(value)
+
+
+def multi_line(value: str) -> str:
+    return no_controls(value, "\n\r\t")
+
+
+SingleLine = Annotated[str, AfterValidator(single_line)]
+MultiLine = Annotated[str, AfterValidator(multi_line)]

@@ -1,0 +1,57 @@
+"""Free text bound for the ledger refuses control and bidi-override characters; 416 says the size."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.live_server import LiveVault
+
+BAD = ["a\x00b", "line\x1bescape", "pay\u202etxt.exe", "x\u2066y", "\x7f"]
+
+
+@pytest.fixture
+def artifact(live: LiveVault, case_id: str) -> str:
+    with live.client("collector") as c:
+        r = c.post(f"/v1/cases/{case_id}/artifacts", params={"file_name": "a.bin"}, content=b"abc")
+        assert r.status_code == 201
+        return str(r.json()["artifact"]["id"])
+
+
+@pytest.mark.parametrize("text", BAD)
+def test_ledger_text_refuses_hidden_characters(
+    live: LiveVault, case_id: str, artifact: str, text: str
+) -> None:
+    size = live.vault.ledger.size()
+    with live.client("collector") as c:
+        calls = [
+            c.post(f"/v1/artifacts/{artifact}/annotations", json={"text": text}),
+            c.post(f"/v1/artifacts/{artifact}/transfers", json={"to": "legal", "reason": text}),
+            c.get(f"/v1/artifacts/{artifact}/content", params={"reason": text}),
+            c.post(
+                f"/v1/cases/{case_id}/actions",
+                json={"action": "other", "target": text, "outcome": "pending"},
+            ),
+        ]
+    with live.client("legal") as lg:
+        calls.append(lg.post(f"/v1/cases/{case_id}/hold", json={"on": True, "reason": text}))
+    for r in calls:
+        assert 400 <= r.status_code < 500, (r.request.url, r.status_code, r.text)
+    assert live.vault.ledger.size() == size
+
+
+def test_newlines_and_tabs_are_kept_in_multiline_text(live: LiveVault, artifact: str) -> None:
+    with live.client("collector") as c:
+        r = c.post(f"/v1/artifacts/{artifact}/annotations", json={"text": "a\n\tb\r\n"})
+        assert r.status_code == 201
+        assert r.json()["receipt"]["event"]["body"]["text"] == "a\n\tb\r\n"
+
+
+def test_unsatisfiable_range_states_the_size(live: LiveVault, artifact: str) -> None:
+    with live.client("legal") as c:
+        r = c.get(
+            f"/v1/artifacts/{artifact}/content",
+            params={"reason": "check"},
+            headers={"Range": "bytes=10-20"},
+        )
+    assert r.status_code == 416
+    assert r.headers["content-range"] == "bytes */3"
