@@ -59,5 +59,8 @@ ANY_ROLE = (Role.collector, Role.legal, Role.auditor, Role.admin)
 Reader = Annotated[Principal, Depends(require(*ANY_ROLE))]
 Collector = Annotated[Principal, Depends(require(Role.collector, Role.admin))]
 Legal = Annotated[Principal, Depends(require(Role.legal, Role.admin))]
+#: legal holds are placed and released by legal alone: a separation of duties the
+#: issue asks for, so not even an administrator can lift one
+LegalOnly = Annotated[Principal, Depends(require(Role.legal))]
 ProofReader = Annotated[Principal, Depends(require(Role.auditor, Role.legal, Role.admin))]
 Admin = Annotated[Principal, Depends(require(Role.admin))]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from app.artifacts.recovery import publish_sealed_ingests
 from app.settings import Settings
 from custody import migrations
 from custody.db import make_engine
@@ -103,6 +104,10 @@ def open_vault(settings: Settings, *, start: bool = True) -> Vault:
     # A crash between a seal's database commit and its archive write is repaired here,
     # before anything new is sealed.
     ledger.catch_up_archive()
+    # Tokens a crash left owed are asked for now, not at the sequencer's first idle
+    # retry: until they arrive the checkpoint (and so the audit) lacks its timestamp.
+    ledger.retry_pending_timestamps()
+    publish_sealed_ingests(engine, store)
     sequencer = Sequencer(
         ledger,
         interval=settings.seal_interval_ms / 1000,

@@ -191,14 +191,24 @@ def _rfc5987(name: str) -> str:
 
 
 def _rehashing(vault: Vault, art: Artifact, chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Full downloads are re-hashed on the way out; a mismatch cuts the stream short."""
+    """Full downloads are re-hashed on the way out; a mismatch cuts the stream short.
+
+    The last chunk is held back until the hash is checked: yielding it first would hand
+    the client every byte of Content-Length, a complete-looking download of bytes that
+    are not the evidence. Cut short, the transfer fails at the client.
+    """
     h = hashlib.sha256()
+    held: bytes | None = None
     for chunk in chunks:
         h.update(chunk)
-        yield chunk
+        if held is not None:
+            yield held
+        held = chunk
     if h.hexdigest() != art.sha256:
         log.error("integrity failure: %s hashed %s on download", art.id, h.hexdigest())
         raise RuntimeError(f"stored bytes of {art.id} no longer match their SHA-256")
+    if held is not None:
+        yield held
 
 
 @router.api_route("/artifacts/{artifact_id}/content", methods=["HEAD"])

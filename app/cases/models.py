@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Dialect, Integer, String, Text
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import Boolean, Column, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from custody.types import UtcDateTime
@@ -31,33 +30,6 @@ class CaseStatus(StrEnum):
 STATUS_ORDER: tuple[str, ...] = tuple(s.value for s in CaseStatus)
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on both SQLite and PostgreSQL.
-
-    SQLite hands back naive datetimes, and `case.updated` events carry times as ISO
-    strings: rebuilding the tables from the ledger sets those strings on the row as they
-    are, so the column accepts them and parses them here.
-    """
-
-    impl = UtcDateTime()
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if not isinstance(value, datetime):
-            raise TypeError(f"expected a datetime or ISO string, got {type(value).__name__}")
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class Case(SQLModel, table=True):
     __tablename__ = "cases"
 
@@ -78,7 +50,7 @@ class Case(SQLModel, table=True):
     # and deadline computations read the events themselves (app/incidents/metrics.py).
     #: when the incident was declared: the SLA clocks start here (NULL only on rows
     #: written before migration 0004, which backfills it from created_at)
-    declared_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    declared_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     #: personal data was (possibly) exposed
     personal_data: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, default=False)
@@ -88,9 +60,9 @@ class Case(SQLModel, table=True):
         default=False, sa_column=Column(Boolean, nullable=False, default=False)
     )
     #: explicit time of awareness of the breach; NULL: when notification became required
-    aware_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    aware_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     #: when the notification was made; NULL: not yet
-    notified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    notified_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
 
 
 class CaseMember(SQLModel, table=True):

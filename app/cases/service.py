@@ -263,6 +263,8 @@ def set_hold(
     objects another held case still references: identical bytes are stored once, and
     one case's release must not expose another's evidence.
     """
+    if who.role != Role.legal:  # enforced here too, whatever door the request came in by
+        raise Forbidden("only the legal role places or releases a legal hold")
     case = readable_case(vault.engine, case_id, who)
     if case.legal_hold == on:
         raise Conflict(f"legal hold on {case_id} is already {'set' if on else 'released'}")

@@ -15,7 +15,7 @@ from app.cases.schemas import (
     HoldIn,
     MemberAdd,
 )
-from app.deps import Collector, Legal, Reader, VaultDep
+from app.deps import Collector, LegalOnly, Reader, VaultDep
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -70,8 +70,10 @@ async def add_member(
 
 
 @router.post("/{case_id}/hold")
-async def legal_hold(case_id: str, data: HoldIn, vault: VaultDep, who: Legal) -> CaseWithReceipt:
-    """Place (on=true) or release (on=false) the legal hold: legal role only."""
+async def legal_hold(
+    case_id: str, data: HoldIn, vault: VaultDep, who: LegalOnly
+) -> CaseWithReceipt:
+    """Place (on=true) or release (on=false) the legal hold: legal role only, not even admin."""
     case, receipt = await run_in_threadpool(
         service.set_hold, vault, who, case_id, data.on, data.reason
     )

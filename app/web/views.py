@@ -394,7 +394,7 @@ async def add_note(case_id: str, request: Request, vault: VaultDep, who: Who) ->
 
 @router.get("/cases/{case_id}/hold", response_class=HTMLResponse)
 def hold_page(request: Request, case_id: str, vault: VaultDep, who: Who) -> HTMLResponse:
-    need(who, Role.legal, Role.admin, what="Legal hold")
+    need(who, Role.legal, what="Legal hold")
     case = cases.readable_case(vault.engine, case_id, who)
     arts = artifacts.list_artifacts(vault.engine, case.id, who)
     holds = [
@@ -411,7 +411,7 @@ def hold_page(request: Request, case_id: str, vault: VaultDep, who: Who) -> HTML
 async def set_hold(case_id: str, request: Request, vault: VaultDep, who: Who) -> Response:
     form = await request.form()
     check_form(request, form)
-    need(who, Role.legal, Role.admin, what="Placing or releasing a legal hold")
+    need(who, Role.legal, what="Placing or releasing a legal hold")
     action = _field(form, "action")
     if action not in ("place", "release"):
         raise BadRequest("choose to place or release the hold")

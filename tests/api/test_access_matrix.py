@@ -24,6 +24,8 @@ from tests.support.live_server import ROLES, LiveVault
 ANYONE = frozenset(ROLES)
 WRITERS = frozenset({"collector", "admin"})
 LEGAL = frozenset({"legal", "admin"})
+#: legal holds: legal alone (separation of duties, issue 5)
+HOLDERS = frozenset({"legal"})
 PROOF_READERS = frozenset({"auditor", "legal", "admin"})
 ADMIN = frozenset({"admin"})
 
@@ -234,7 +236,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
         lambda w, r: Call("POST", f"/v1/cases/{w.case}/members", json={"principal": "legal"}),
     ),
     ("POST", "/v1/cases/{case_id}/hold"): Rule(
-        LEGAL,
+        HOLDERS,
         lambda w, r: Call(
             "POST", f"/v1/cases/{w.fresh_case(r)}/hold", json={"on": True, "reason": "litigation"}
         ),
@@ -420,9 +422,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/cases/{case_id}/notes"): _page(
         frozenset({"collector", "legal", "admin"}), _form("/cases/{w.case}/notes", text="seen")
     ),
-    ("GET", "/cases/{case_id}/hold"): _page(LEGAL, _get("/cases/{w.case}/hold")),
+    ("GET", "/cases/{case_id}/hold"): _page(HOLDERS, _get("/cases/{w.case}/hold")),
     ("POST", "/cases/{case_id}/hold"): _page(
-        LEGAL,
+        HOLDERS,
         lambda w, r: Call(
             "POST",
             f"/cases/{w.fresh_case(r)}/hold",
@@ -709,7 +711,7 @@ def test_legal_hold_only_by_legal(world: World) -> None:
     art = world.new_artifact(case)
     key = f"objects/sha256/{art['sha256']}"
     hold = f"/v1/cases/{case}/hold"
-    for role in ("collector", "auditor"):
+    for role in ("collector", "auditor", "admin"):
         with untouched(live), live.client(role) as c:
             assert_refused(c.post(hold, json={"on": True, "reason": "mine"}), 403)
     assert not live.vault.store.protection(key).legal_hold
@@ -718,7 +720,7 @@ def test_legal_hold_only_by_legal(world: World) -> None:
         assert r.status_code == 200, r.text
         assert r.json()["case"]["legal_hold"] is True
         assert live.vault.store.protection(key).legal_hold
-        for role in ("collector", "auditor"):
+        for role in ("collector", "auditor", "admin"):
             with untouched(live), live.client(role) as c:
                 assert_refused(c.post(hold, json={"on": False, "reason": "done"}), 403)
         assert live.vault.store.protection(key).legal_hold
