@@ -7,12 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from app.artifacts.recovery import publish_sealed_ingests
 from app.settings import Settings
 from custody import migrations
 from custody.db import make_engine
-from custody.keyring import Keyring, keys_to_publish, publish_keys
+from custody.keyring import (
+    LOG_KEY,
+    TSA_DIR,
+    Keyring,
+    VaultExists,
+    keys_to_publish,
+    publish_keys,
+)
 from custody.ledger import Ledger
 from custody.sequencer import Sequencer
 from custody.timestamps import HttpTSA, TimestampAuthority
@@ -65,16 +73,35 @@ def make_authorities(settings: Settings, keyring: Keyring) -> list[TimestampAuth
 
 
 def init_vault(settings: Settings) -> Keyring:
-    """Create keys, database schema and store. Refuses to overwrite existing keys."""
+    """Create store, database schema and keys. Refuses to overwrite existing keys.
+
+    The keys come last: the store and the database may be unreachable (S3 or PostgreSQL
+    down), and a failed init must leave nothing that makes the next attempt refuse. The
+    public keys are published here, before any server starts: servers starting together
+    would otherwise race to publish them.
+    """
+    if any((settings.keys_dir / name).exists() for name in (LOG_KEY, TSA_DIR)):
+        raise VaultExists(f"keys already exist in {settings.keys_dir}; refusing to overwrite them")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    keyring = Keyring.create(settings.keys_dir, settings.origin)
+    make_store(settings)
     engine = make_engine(settings.db_url)
     try:
         migrations.upgrade(engine)
+        keyring = Keyring.create(settings.keys_dir, settings.origin)
+        _publish_keys(engine, keyring, make_authorities(settings, keyring))
     finally:
         engine.dispose()
-    make_store(settings)
     return keyring
+
+
+def _publish_keys(engine: Engine, keyring: Keyring, authorities: list[TimestampAuthority]) -> None:
+    keys = keys_to_publish(keyring.signer, {t.name: list(t.trust_roots()) for t in authorities})
+    try:
+        publish_keys(engine, keys)
+    except IntegrityError:
+        # Another process sharing the database published them between our read and our
+        # insert; what is still missing (nothing, normally) is inserted now.
+        publish_keys(engine, keys)
 
 
 def _sweep_staging(store: ObjectStore, older_than_s: float) -> None:
@@ -96,10 +123,7 @@ def open_vault(settings: Settings, *, start: bool = True) -> Vault:
     store = make_store(settings)
     _sweep_staging(store, settings.staging_cleanup_after_s)
     authorities = make_authorities(settings, keyring)
-    publish_keys(
-        engine,
-        keys_to_publish(keyring.signer, {t.name: list(t.trust_roots()) for t in authorities}),
-    )
+    _publish_keys(engine, keyring, authorities)
     ledger = Ledger(engine, keyring.origin, keyring.signer, authorities, store)
     # A crash between a seal's database commit and its archive write is repaired here,
     # before anything new is sealed.

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import NullPool
 
-_BEGIN_OPTION = "locard_begin"
+BEGIN_OPTION = "locard_begin"
 #: any fixed 64-bit key: all Locard processes sharing a database serialise on it
 SEQUENCER_LOCK_ID = 0x4C4F43415244  # "LOCARD"
 
@@ -46,7 +46,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
+        conn.exec_driver_sql(conn.get_execution_options().get(BEGIN_OPTION, "BEGIN"))
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -62,7 +62,7 @@ def sequencer_connection(engine: Engine) -> Connection:
     """
     conn = engine.connect()
     if is_sqlite(engine):
-        conn = conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        conn = conn.execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
     return conn
 
 

@@ -8,10 +8,10 @@ database say now, and the offline audit.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +74,9 @@ class CrashVault:
         self.note_verifier = NoteVerifier.from_vkey(self.vkey)
 
     def _user(self, name: str, role: str) -> str:
-        out = locard(self.env, "user", "add", name, "--role", role, "--data-dir", str(self.data_dir))
+        out = locard(
+            self.env, "user", "add", name, "--role", role, "--data-dir", str(self.data_dir)
+        )
         return out.strip().splitlines()[-1]
 
     @property
@@ -122,9 +124,7 @@ class CrashVault:
         return {int(p.stem) for p in (self.store / "ledger" / "seals").glob("*.json")}
 
     def archived_tokens(self) -> set[int]:
-        return {
-            int(p.parent.name) for p in (self.store / "ledger" / "timestamps").glob("*/*.json")
-        }
+        return {int(p.parent.name) for p in (self.store / "ledger" / "timestamps").glob("*/*.json")}
 
     def objects(self) -> set[str]:
         """SHA-256 of every evidence object in the store."""
@@ -197,8 +197,6 @@ class CrashVault:
 
 
 def upload(c: httpx.Client, case: str, name: str, data: bytes) -> Acked:
-    import hashlib
-
     r = c.post(
         f"/v1/cases/{case}/artifacts",
         params={"file_name": name, "sha256": hashlib.sha256(data).hexdigest()},
@@ -221,8 +219,3 @@ def ingest_events(entries: list[dict[str, Any]], sha256: str) -> list[dict[str, 
         for e in entries
         if e["event"]["type"] == "ingest" and e["event"]["body"]["sha256"] == sha256
     ]
-
-
-def iter_chunks(data: bytes, size: int = 1 << 16) -> Iterator[bytes]:
-    for at in range(0, len(data), size):
-        yield data[at : at + size]

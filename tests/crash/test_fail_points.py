@@ -7,10 +7,10 @@ restarts without the variable and asserts the one correct outcome for that point
 
 | point | sealed? | after restart |
 |---|---|---|
-| ingest.after_object | no  | no artifact, no event; the orphan object reachable through no API |
-| seal.before_commit  | no  | as above; the artifact row written before the seal stays hidden (404) |
-| seal.after_commit   | yes | the archive write is redone, the token fetched, the artifact published |
-| seal.after_archive  | yes | the token fetched, the artifact published |
+| ingest.after_object | no | no artifact, no event; the orphan object reachable by no API |
+| seal.before_commit | no | as above; the row written before the seal stays hidden (404) |
+| seal.after_commit | yes | archive write redone, token fetched, artifact published |
+| seal.after_archive | yes | token fetched, artifact published |
 
 "Sealed" means the ingest event is committed in the ledger. The client was never
 answered, but a committed event is in the tree and cannot be withdrawn, so the
