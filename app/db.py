@@ -24,6 +24,6 @@ def session(engine: Engine) -> Iterator[Session]:
         with Session(engine, expire_on_commit=False) as s:
             yield s
         return
-    with engine.connect().execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"}) as conn:
-        with Session(bind=conn, expire_on_commit=False) as s:
-            yield s
+    immediate = engine.connect().execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
+    with immediate as conn, Session(bind=conn, expire_on_commit=False) as s:
+        yield s

@@ -109,8 +109,9 @@ def sha256sum_baseline(path: Path, repeat: int) -> Baseline:
         if elapsed < best:
             best, best_cpu = elapsed, cpu
     size = path.stat().st_size
-    return Baseline("sha256sum" if exe else "hashlib sha256", size / best / MB,
-                    best_cpu * GiB / size, digest)
+    return Baseline(
+        "sha256sum" if exe else "hashlib sha256", size / best / MB, best_cpu * GiB / size, digest
+    )
 
 
 def multihash_rate(path: Path) -> float:
@@ -174,8 +175,10 @@ def running(cmd: list[str], log: Path, health: str, port: int) -> Iterator[Serve
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited ({proc.returncode}); see {log}:\n"
-                                   + log.read_text(errors="replace")[-2000:])
+                raise RuntimeError(
+                    f"server exited ({proc.returncode}); see {log}:\n"
+                    + log.read_text(errors="replace")[-2000:]
+                )
             try:
                 if httpx.get(server.url + health, timeout=2).status_code < 500:
                     break
@@ -196,7 +199,10 @@ def running(cmd: list[str], log: Path, health: str, port: int) -> Iterator[Serve
 
 def _cli(*args: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "cli.main", *args], cwd=REPO, check=True, capture_output=True,
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
         text=True,
     )
     return out.stdout
@@ -213,7 +219,9 @@ def vault_server(root: Path, tag: str) -> Iterator[Server]:
     with running(cmd, root / f"vault-{tag}.log", "/healthz", port) as server:
         server.token = token.strip().splitlines()[-1]
         r = httpx.post(
-            f"{server.url}/v1/cases", headers=server.headers(), timeout=30,
+            f"{server.url}/v1/cases",
+            headers=server.headers(),
+            timeout=30,
             json={"title": f"bench {tag}", "severity": "P3"},
         )
         r.raise_for_status()
@@ -224,8 +232,18 @@ def vault_server(root: Path, tag: str) -> Iterator[Server]:
 @contextmanager
 def sink_server(root: Path) -> Iterator[Server]:
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "bench.ingest:sink_app", "--host", "127.0.0.1",
-           "--port", str(port), "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.ingest:sink_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     with running(cmd, root / "sink.log", "/", port) as server:
         yield server
 
@@ -256,12 +274,16 @@ async def sink_app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
         size += len(body)
         more = bool(msg.get("more_body", False))
     payload = json.dumps({"size": size, "sha256": h.hexdigest()}).encode()
-    await send({
-        "type": "http.response.start",
-        "status": 201 if scope["method"] == "POST" else 200,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode())],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 201 if scope["method"] == "POST" else 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -345,8 +367,12 @@ def upload_httpx(server: Server, path: Path, expect_sha256: str | None) -> float
     }
     with httpx.Client(timeout=UPLOAD_TIMEOUT) as client:
         t0 = time.perf_counter()
-        r = client.post(server.upload_url(), params={"file_name": path.name},
-                        content=file_chunks(path), headers=headers)
+        r = client.post(
+            server.upload_url(),
+            params={"file_name": path.name},
+            content=file_chunks(path),
+            headers=headers,
+        )
         elapsed = time.perf_counter() - t0
     _check(r.status_code, r.text, size, expect_sha256)
     return elapsed
@@ -362,8 +388,10 @@ def upload_curl(server: Server, path: Path, expect_sha256: str | None) -> tuple[
     for k, v in server.headers().items():
         common += ["-H", f"{k}: {v}"]
     url = f"{server.upload_url()}?file_name={path.name}"
-    for mode, args in (("--data-binary @file", ["-X", "POST", "--data-binary", f"@{path}"]),
-                       ("-T file (streaming)", ["-X", "POST", "-T", str(path)])):
+    for mode, args in (
+        ("--data-binary @file", ["-X", "POST", "--data-binary", f"@{path}"]),
+        ("-T file (streaming)", ["-X", "POST", "-T", str(path)]),
+    ):
         t0 = time.perf_counter()
         out = subprocess.run([curl, *common, *args, url], capture_output=True, text=True)
         elapsed = time.perf_counter() - t0
@@ -415,8 +443,9 @@ def concurrent_uploads(server: Server, bodies: list[bytes], workers: int) -> Loa
                 body = bodies[i]
                 t0 = time.perf_counter()
                 try:
-                    r = client.post(server.upload_url(), params={"file_name": f"small-{i}.bin"},
-                                    content=body)
+                    r = client.post(
+                        server.upload_url(), params={"file_name": f"small-{i}.bin"}, content=body
+                    )
                     dt = time.perf_counter() - t0
                     _check(r.status_code, r.text, len(body), None)
                 except (httpx.HTTPError, RuntimeError) as exc:
@@ -452,9 +481,21 @@ def py_spy(pid: int, out: Path) -> Iterator[None]:
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(out.suffix, "raw")
     proc = subprocess.Popen(
-        [exe, "record", "--pid", str(pid), "--rate", "200", "--threads", "--format", fmt,
-         "-o", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "200",
+            "--threads",
+            "--format",
+            fmt,
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     time.sleep(1.0)  # let it attach
     try:
@@ -518,8 +559,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=20)
     ap.add_argument("--uploads", type=int, default=200, help="1 MiB uploads in the concurrency run")
     ap.add_argument("--no-curl", action="store_true")
-    ap.add_argument("--profile", type=Path,
-                    help="py-spy record one extra large upload to this file (.svg/.json/.txt)")
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy record one extra large upload to this file (.svg/.json/.txt)",
+    )
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, _raise_exit)
 
@@ -536,8 +580,9 @@ def main() -> None:
         base = sha256sum_baseline(big, args.repeat)
         bname = f"{base.name} MB/s"
         report(f"{base.name} {label}", base.mbs, "MB/s", base.mbs, bname)
-        report("in-process sha256+sha1+md5 (1 thread)", multihash_rate(big), "MB/s", base.mbs,
-               bname)
+        report(
+            "in-process sha256+sha1+md5 (1 thread)", multihash_rate(big), "MB/s", base.mbs, bname
+        )
 
         # The transport alone: same uvicorn stack, body only hashed (SHA-256).
         with sink_server(tmp) as sink:
@@ -555,15 +600,32 @@ def main() -> None:
             times += [upload_httpx(vault, big, base.digest) for _ in range(args.repeat - 1)]
             mbs = size / min(times) / MB
             ratio = mbs / base.mbs
-            report(f"httpx -> vault ingest {label} (best of {len(times)})", mbs, "MB/s", base.mbs,
-                   bname)
-            print("  all runs: " + ", ".join(f"{size / t / MB:,.1f}" for t in times) + " MB/s",
-                  flush=True)
-            report("vault server CPU per GiB ingested (user+sys)", cpu * GiB / size, "s",
-                   base.cpu_s_per_gib, f"{base.name} CPU s per GiB")
+            report(
+                f"httpx -> vault ingest {label} (best of {len(times)})",
+                mbs,
+                "MB/s",
+                base.mbs,
+                bname,
+            )
+            print(
+                "  all runs: " + ", ".join(f"{size / t / MB:,.1f}" for t in times) + " MB/s",
+                flush=True,
+            )
+            report(
+                "vault server CPU per GiB ingested (user+sys)",
+                cpu * GiB / size,
+                "s",
+                base.cpu_s_per_gib,
+                f"{base.name} CPU s per GiB",
+            )
             if not args.no_curl and (curl := upload_curl(vault, big, base.digest)) is not None:
-                report(f"curl {curl[1]} -> vault ingest {label}", size / curl[0] / MB, "MB/s",
-                       base.mbs, bname)
+                report(
+                    f"curl {curl[1]} -> vault ingest {label}",
+                    size / curl[0] / MB,
+                    "MB/s",
+                    base.mbs,
+                    bname,
+                )
             if args.profile is not None:
                 out = args.profile.resolve()
                 with py_spy(vault.pid, out):
@@ -579,16 +641,27 @@ def main() -> None:
                 upload_httpx(vault, small, small_sha)
             small_peak = rss.peak
             load = concurrent_uploads(vault, bodies, args.concurrency)
-        report(f"vault peak RSS, {args.small} MiB upload", small_peak / MiB, "MiB", idle / MiB,
-               "same server idle RSS MiB")
-        report(f"vault peak RSS, {label} upload", big_peak / MiB, "MiB", small_peak / MiB,
-               f"peak RSS {args.small} MiB upload")
+        report(
+            f"vault peak RSS, {args.small} MiB upload",
+            small_peak / MiB,
+            "MiB",
+            idle / MiB,
+            "same server idle RSS MiB",
+        )
+        report(
+            f"vault peak RSS, {label} upload",
+            big_peak / MiB,
+            "MiB",
+            small_peak / MiB,
+            f"peak RSS {args.small} MiB upload",
+        )
         growth = (big_peak - small_peak) / MiB
         report(f"peak RSS growth {args.small} MiB -> {label}", growth, "MiB", 20.0, "allowed MiB")
 
         tag = f"{args.concurrency}x1 MiB"
-        report(f"vault {tag} uploads/s", load.rate, "uploads/s", sink_load.rate,
-               "bare sink uploads/s")
+        report(
+            f"vault {tag} uploads/s", load.rate, "uploads/s", sink_load.rate, "bare sink uploads/s"
+        )
         report(f"vault {tag} p50 latency", load.p50_ms, "ms", sink_load.p50_ms, "bare sink p50 ms")
         report(f"vault {tag} p99 latency", load.p99_ms, "ms", sink_load.p99_ms, "bare sink p99 ms")
         for what, res in (("bare sink", sink_load), ("vault", load)):
@@ -596,12 +669,18 @@ def main() -> None:
                 print(f"  FAILED {what}: {n}/{len(bodies)} uploads: {err}", flush=True)
 
         failed = sum(load.failures.values())
-        print(f"# targets: ingest/{base.name} {ratio:.2f} >= 0.70 "
-              f"{'ok' if ratio >= 0.7 else 'BELOW TARGET'}; "
-              f"RSS growth {growth:+.1f} MiB <= 20 MiB {'ok' if growth <= 20 else 'GROWS'}; "
-              f"concurrent uploads failed: {failed}/{len(bodies)}", flush=True)
-        print(f"# {load_average()} at the end; with other work on the machine, wall-clock "
-              "figures are noisy and the CPU-per-GiB line is the steadier one", flush=True)
+        print(
+            f"# targets: ingest/{base.name} {ratio:.2f} >= 0.70 "
+            f"{'ok' if ratio >= 0.7 else 'BELOW TARGET'}; "
+            f"RSS growth {growth:+.1f} MiB <= 20 MiB {'ok' if growth <= 20 else 'GROWS'}; "
+            f"concurrent uploads failed: {failed}/{len(bodies)}",
+            flush=True,
+        )
+        print(
+            f"# {load_average()} at the end; with other work on the machine, wall-clock "
+            "figures are noisy and the CPU-per-GiB line is the steadier one",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from storage.errors import (
@@ -125,6 +131,10 @@ def s3_errors(
     except (BotoConnectionError, HTTPClientError) as exc:
         raise StorageUnavailable(
             f"S3 endpoint {client.meta.endpoint_url} is unreachable ({what}): {exc}"
+        ) from exc
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise StorageMisconfigured(
+            f"{what}: no usable S3 credentials for {client.meta.endpoint_url or 'AWS'}: {exc}"
         ) from exc
     except BotoCoreError as exc:
         raise StorageError(f"{what}: {exc}") from exc

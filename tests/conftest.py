@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support.live_server import LiveVault, live_vault, make_settings
+
 PG_ADMIN_URL = os.environ.get("LOCARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -59,3 +61,26 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'locard.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def live(db_url: str, tmp_path: Path) -> Iterator[LiveVault]:
+    """A running vault (SQLite or PostgreSQL) with one principal per role, named after it."""
+    with live_vault(make_settings(tmp_path / "vault", db_url)) as lv:
+        yield lv
+
+
+@pytest.fixture
+def live_sqlite(tmp_path: Path) -> Iterator[LiveVault]:
+    """The same on SQLite only, for tests whose subject is not the database."""
+    with live_vault(make_settings(tmp_path / "vault", f"sqlite:///{tmp_path / 'locard.db'}")) as lv:
+        yield lv
+
+
+@pytest.fixture
+def case_id(live: LiveVault) -> str:
+    """A case created by the collector in the `live` vault."""
+    with live.client("collector") as c:
+        r = c.post("/v1/cases", json={"title": "Ransomware on FS01", "severity": "P1"})
+        assert r.status_code == 201, r.text
+        return str(r.json()["case"]["id"])

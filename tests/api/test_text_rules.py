@@ -1,4 +1,4 @@
-"""Free text bound for the ledger refuses control and bidi-override characters; 416 says the size."""
+"""Ledger-bound free text refuses control and bidi-override characters; a 416 states the size."""
 
 from __future__ import annotations
 

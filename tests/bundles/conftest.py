@@ -9,14 +9,12 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.support.live_server import LiveVault, live_vault, make_settings
+from tests.support.live_server import LiveVault
 from verify.bundle import MANIFEST
 from verify.receipt import VerificationPolicy
 
@@ -172,9 +170,3 @@ def rewrite(
         zf.writestr(MANIFEST, json.dumps(manifest))
     dst.write_bytes(buf.getvalue())
     return dst
-
-
-@pytest.fixture
-def live(db_url: str, tmp_path: Path) -> Iterator[LiveVault]:
-    with live_vault(make_settings(tmp_path / "vault", db_url)) as lv:
-        yield lv

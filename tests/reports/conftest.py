@@ -3,28 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import pytest
-
-from tests.support.live_server import LiveVault, live_vault, make_settings
-
-
-@pytest.fixture
-def live(db_url: str, tmp_path: Path) -> Iterator[LiveVault]:
-    """A running vault (SQLite or PostgreSQL) with one principal per role, named after it."""
-    with live_vault(make_settings(tmp_path / "vault", db_url)) as lv:
-        yield lv
-
-
-@pytest.fixture
-def live_sqlite(tmp_path: Path) -> Iterator[LiveVault]:
-    """The same on SQLite only, for the slower PDF tests whose subject is not the database."""
-    db = f"sqlite:///{tmp_path / 'locard.db'}"
-    with live_vault(make_settings(tmp_path / "vault", db)) as lv:
-        yield lv
+from tests.support.live_server import LiveVault
 
 
 @dataclass

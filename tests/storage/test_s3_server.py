@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -323,3 +324,16 @@ def test_server_locks_objects_made_by_copy_object(
     )
     got = s3_client.get_object_retention(Bucket=s3_store.bucket, Key="exports/copied")
     assert got["Retention"]["Mode"] == "COMPLIANCE"
+
+
+def test_missing_credentials_are_a_configuration_error(
+    seaweed: SeaweedS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    client = make_s3_client(seaweed.endpoint, None, None, max_attempts=1)
+    with pytest.raises(StorageMisconfigured, match="no usable S3 credentials"):
+        S3WormStore(client, "any-bucket", part_size=PART).ensure_bucket()

@@ -18,33 +18,31 @@ import pytest
 from sqlalchemy import Engine, text
 
 from app.audit import audit
-from app.settings import Settings
 from app.vault import Vault, open_vault
+from custody.audit import IndexMismatch
 from custody.signing import NoteSigner
 from tests.support.live_server import live_vault, make_settings
 from verify.checkpoint import Checkpoint
 from verify.errors import ArtifactHashMismatch, KeyMismatch, VerificationError
-from custody.audit import IndexMismatch
 
 
 @pytest.fixture
 def vault(db_url: str, tmp_path: Path) -> Iterator[Vault]:
     settings = make_settings(tmp_path / "vault", db_url)
-    with live_vault(settings) as live:
-        with live.client("collector") as c:
-            cid = c.post("/v1/cases", json={"title": "Intrusion", "severity": "P1"}).json()["case"][
-                "id"
-            ]
-            for i in range(3):
-                r = c.post(
-                    f"/v1/cases/{cid}/artifacts",
-                    params={"file_name": f"log-{i}.txt"},
-                    content=os.urandom(4096),
-                )
-                assert r.status_code == 201, r.text
-            art = r.json()["artifact"]["id"]
-            c.get(f"/v1/artifacts/{art}/content", params={"reason": "triage"})
-            c.post(f"/v1/artifacts/{art}/annotations", json={"text": "looks bad"})
+    with live_vault(settings) as live, live.client("collector") as c:
+        cid = c.post("/v1/cases", json={"title": "Intrusion", "severity": "P1"}).json()["case"][
+            "id"
+        ]
+        for i in range(3):
+            r = c.post(
+                f"/v1/cases/{cid}/artifacts",
+                params={"file_name": f"log-{i}.txt"},
+                content=os.urandom(4096),
+            )
+            assert r.status_code == 201, r.text
+        art = r.json()["artifact"]["id"]
+        c.get(f"/v1/artifacts/{art}/content", params={"reason": "triage"})
+        c.post(f"/v1/artifacts/{art}/annotations", json={"text": "looks bad"})
     v = open_vault(settings, start=False)
     assert audit(v).ok
     yield v
@@ -130,7 +128,7 @@ def swap_token(v: Vault) -> None:
     rows = list(
         _all(v.engine, "SELECT checkpoint_size, tsr FROM timestamps ORDER BY checkpoint_size")
     )
-    (s1, t1), (s2, t2) = rows[0], rows[-1]
+    (s1, _), (_, t2) = rows[0], rows[-1]
     run(v.engine, "UPDATE timestamps SET tsr = :t WHERE checkpoint_size = :s", t=t2, s=s1)
 
 

@@ -20,7 +20,7 @@ scalars = (
     | st.booleans()
     | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
     | st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
-    | st.sampled_from(["\b\f\n\r\t\"\\", "\x7f\x1f", "\u2028\u2029", "\U0010ffff"])
+    | st.sampled_from(['\b\f\n\r\t"\\', "\x7f\x1f", "\u2028\u2029", "\U0010ffff"])
 )
 json_values = st.recursive(
     scalars,
