@@ -12,8 +12,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from cli.export import export
 from cli.output import clean, print_reports, reports_json
+from cli.report import report_command
 from cli.trust import policy_from_options
+from cli.upload import upload_command
+from cli.witness import witness
 from verify.errors import MalformedInput, VerificationError
 from verify.receipt import MAX_RECEIPT_BYTES, Verifier
 
@@ -295,10 +299,43 @@ def rebuild(
     raise typer.Exit(0 if report.ok else 1)
 
 
-app.command("upload")(__import__("cli.upload", fromlist=["upload_command"]).upload_command)
-app.command("report")(__import__("cli.report", fromlist=["report_command"]).report_command)
-app.command("export")(__import__("cli.export", fromlist=["export"]).export)
-app.command("witness")(__import__("cli.witness", fromlist=["witness"]).witness)
+@user_app.command("token")
+def user_token(
+    name: Annotated[str, typer.Argument(help="An existing principal")],
+    data_dir: DataDir = None,
+) -> None:
+    """Issue a new API token for NAME (the old one stops working). Needed after a rebuild."""
+    from app.auth.service import get_principal, rotate_token
+    from app.errors import AppError
+    from app.settings import Settings
+    from custody.ledger import EventDraft
+
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    vault = _open(settings)
+    try:
+        principal = get_principal(vault.engine, name)
+        token = rotate_token(vault.engine, name)
+        vault.ledger.seal(
+            [
+                EventDraft(
+                    "principal.token_rotated", "locard-cli", "admin", {"principal": principal.id}
+                )
+            ]
+        )
+    except AppError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        vault.close()
+    err.print(f"new token for {principal.role} {principal.id!r}; shown only once:")
+    print(token)
+
+
+# Client commands: they talk to a vault over HTTP and import nothing of the server.
+app.command("upload")(upload_command)
+app.command("report")(report_command)
+app.command("export")(export)
+app.command("witness")(witness)
 
 
 def main() -> None:

@@ -99,3 +99,19 @@ def list_principals(engine: Engine) -> list[Principal]:
 def principal_event_body(p: Principal) -> dict[str, str | None]:
     """What the ledger records about a new principal: never its token or token hash."""
     return {"principal": p.id, "role": p.role, "public_key": p.public_key}
+
+
+def rotate_token(engine: Engine, name: str) -> str:
+    """A new token for an existing principal; the old one stops working at once.
+
+    Needed after `locard rebuild`, which restores principals from the ledger without
+    tokens (the ledger never holds them), and whenever a token may have leaked.
+    """
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with session(engine) as s:
+        p = s.get(Principal, name)
+        if p is None:
+            raise NotFound(f"no principal {name!r}")
+        p.token_hash = hash_token(token)
+        s.commit()
+    return token

@@ -60,3 +60,29 @@ def test_user_add_prints_token_once(tmp_path: Path) -> None:
 def test_serve_without_init_explains(tmp_path: Path) -> None:
     out = locard("serve", data_dir=tmp_path / "nothing")
     assert out.returncode == 1 and "locard init" in out.stderr
+
+
+def test_user_token_replaces_the_old_one(tmp_path: Path) -> None:
+    d = tmp_path / "vault"
+    assert locard("init", data_dir=d).returncode == 0
+    first = locard("user", "add", "dana", "--role", "legal", data_dir=d).stdout.strip()
+    second = locard("user", "token", "dana", data_dir=d)
+    assert second.returncode == 0, second.stderr
+    new = second.stdout.strip()
+    assert new.startswith("lcd_") and new != first
+
+    from app.auth.service import authenticate
+    from app.errors import Unauthorized
+    from custody.db import make_engine
+
+    engine = make_engine(f"sqlite:///{d / 'locard.db'}")
+    try:
+        assert authenticate(engine, new).id == "dana"
+        import pytest
+
+        with pytest.raises(Unauthorized):
+            authenticate(engine, first)
+    finally:
+        engine.dispose()
+    missing = locard("user", "token", "nobody", data_dir=d)
+    assert missing.returncode == 1 and "no principal" in missing.stderr
