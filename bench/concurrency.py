@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import os
 import random
 import signal
@@ -674,6 +675,9 @@ def main() -> None:
             flush=True,
         )
         if not verdict.ok:
+            if not verdict.audit_ok:
+                print(f"# audit: {json.dumps(verdict.audit)[:4000]}", flush=True)
+            print(f"# server logs:\n{c.log_tails(6000)}", flush=True)
             sys.exit(1)
 
 

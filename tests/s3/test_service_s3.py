@@ -184,37 +184,41 @@ def test_sealed_ledger_is_in_the_bucket_and_retained(s3_live: LiveVault, raw: S3
             for s, t, d in conn.execute(text("SELECT checkpoint_size, tsa, tsr FROM timestamps"))
         }
     assert sizes and tokens
-    expected_until = datetime.now(UTC) + timedelta(days=s3_live.settings.retention_days)
+    days = s3_live.settings.retention_days
 
-    seal_keys = {
+    def locked_since_written(key: str) -> str:
+        """One version, under COMPLIANCE for `days` from when it was written."""
+        [only] = versions(raw, bucket, key)
+        version = str(only["VersionId"])
+        mode, until = retention(raw, bucket, key, version)
+        assert mode == "COMPLIANCE", (key, mode)
+        assert _near(until, only["LastModified"] + timedelta(days=days)), (key, until)
+        return version
+
+    seal_keys = sorted(
         str(o["Key"])
         for page in raw.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=SEALS_PREFIX
         )
         for o in page.get("Contents", [])
-    }
-    assert seal_keys == {f"{SEALS_PREFIX}{s:015d}.json" for s in sizes}
+    )
+    assert seal_keys == sorted(f"{SEALS_PREFIX}{s:015d}.json" for s in sizes)
     archived: dict[int, bytes] = {}
-    for key in sorted(seal_keys):
-        [only] = versions(raw, bucket, key)
-        version = str(only["VersionId"])
-        mode, until = retention(raw, bucket, key, version)
-        assert mode == "COMPLIANCE" and _near(until, expected_until), (key, mode, until)
+    for key in seal_keys:
+        version = locked_since_written(key)
         doc = json.loads(raw.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read())
         for offset, event in enumerate(doc["events"]):
             archived[doc["first"] + offset] = base64.b64decode(event)
     assert archived == events  # every sealed event is in the bucket, byte for byte
-    _refused_delete(raw, bucket, min(seal_keys), original_version(raw, bucket, min(seal_keys)))
+    _refused_delete(raw, bucket, seal_keys[0], original_version(raw, bucket, seal_keys[0]))
 
     for (size, tsa), token in tokens.items():
         prefix = f"{TIMESTAMPS_PREFIX}{size:015d}/{tsa}"
-        for key in (f"{prefix}.tsr", f"{prefix}.json"):
-            version = original_version(raw, bucket, key)
-            mode, until = retention(raw, bucket, key, version)
-            assert mode == "COMPLIANCE" and _near(until, expected_until), key
-        got = raw.get_object(Bucket=bucket, Key=f"{prefix}.tsr")["Body"].read()
-        assert got == token
-    _refused_delete(raw, bucket, key, version)
+        version = locked_since_written(f"{prefix}.tsr")
+        locked_since_written(f"{prefix}.json")
+        got = raw.get_object(Bucket=bucket, Key=f"{prefix}.tsr", VersionId=version)
+        assert got["Body"].read() == token
+        _refused_delete(raw, bucket, f"{prefix}.tsr", version)
 
 
 @pytest.mark.parametrize("size", [100_000, 17 * (1 << 20) + 5], ids=["single-put", "multipart"])
