@@ -54,7 +54,7 @@ UPLOAD_TIMEOUT = httpx.Timeout(1800.0, connect=10.0)
 try:
     import psutil
 except ImportError:  # pragma: no cover - psutil is in the `bench` extra
-    psutil = None  # type: ignore[assignment]
+    psutil = None
 
 
 # -- test data ---------------------------------------------------------------------------

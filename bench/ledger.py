@@ -229,15 +229,11 @@ def main() -> None:
             for size in [int(s) for s in args.sizes.split(",") if s]:
                 lines += bench_root(size)
                 for label, _, _ in engines:
-                    proof_engine = (
-                        make_engine(f"sqlite:///{tmp}/proofs-{size}.db")
-                        if label == "sqlite"
-                        else fresh_pg(args.pg)
-                    )
-                    if isinstance(proof_engine, tuple):
-                        pg_name, proof_engine = proof_engine
+                    pg_name: str | None = None
+                    if label == "sqlite":
+                        proof_engine = make_engine(f"sqlite:///{tmp}/proofs-{size}.db")
                     else:
-                        pg_name = None
+                        pg_name, proof_engine = fresh_pg(args.pg)
                     migrations.upgrade(proof_engine)
                     populate_tree(proof_engine, size)
                     lines += bench_proofs(proof_engine, label, size)
@@ -245,10 +241,10 @@ def main() -> None:
                     if pg_name:
                         drop_pg(args.pg, pg_name)
         finally:
-            for _, engine, name in engines:
+            for _, engine, db_name in engines:
                 engine.dispose()
-                if name:
-                    drop_pg(args.pg, name)
+                if db_name:
+                    drop_pg(args.pg, db_name)
 
 
 if __name__ == "__main__":
