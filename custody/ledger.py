@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -24,6 +24,7 @@ from cryptography.x509 import load_der_x509_certificate
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from custody.db import lock_sequencer, sequencer_connection
 from custody.faults import crash_point
@@ -284,39 +285,56 @@ class Ledger:
 
     def _save_token(self, size: int, token: TimestampToken) -> StoredTimestamp:
         stored = StoredTimestamp(token.tsa, token.tsr_der, token.info.gen_time, token.chain_der)
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(_TIMESTAMPS),
-                {
-                    "checkpoint_size": size,
-                    "tsa": token.tsa,
-                    "tsr": token.tsr_der,
-                    "gen_time": token.info.gen_time,
-                    "chain_pem": chain_to_pem(token.chain_der),
-                },
-            )
-            conn.execute(
-                update(_CHECKPOINTS)
-                .where(_CHECKPOINTS.c.size == size)
-                .values(tokens_pending=_CHECKPOINTS.c.tokens_pending - 1)
-            )
-        if self.store is not None:
-            # The raw token for `openssl ts -verify -in`, and the token with its chain so a
-            # rebuild from the store alone can issue complete receipts again.
-            prefix = f"{TIMESTAMPS_PREFIX}{size:015d}/{token.tsa}"
-            self.store.put_bytes(f"{prefix}.tsr", token.tsr_der)
-            self.store.put_bytes(
-                f"{prefix}.json", json.dumps(timestamp_json(stored), sort_keys=True).encode()
-            )
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(_TIMESTAMPS),
+                    {
+                        "checkpoint_size": size,
+                        "tsa": token.tsa,
+                        "tsr": token.tsr_der,
+                        "gen_time": token.info.gen_time,
+                        "chain_pem": chain_to_pem(token.chain_der),
+                    },
+                )
+                conn.execute(
+                    update(_CHECKPOINTS)
+                    .where(_CHECKPOINTS.c.size == size)
+                    .values(tokens_pending=_CHECKPOINTS.c.tokens_pending - 1)
+                )
+        except IntegrityError:
+            # Another process's retry pass got a token from this TSA for this checkpoint
+            # first: theirs is kept (and archived by them), and the seal that asked stands.
+            log.info("token %s of checkpoint %d was saved by another process", token.tsa, size)
+            return next(t for t in self.checkpoint(size).timestamps if t.tsa == token.tsa)
+        self._archive_token(size, stored)
         return stored
 
-    def retry_pending_timestamps(self) -> int:
-        """Fetch tokens still owed (the TSA was down at seal time). Returns tokens obtained."""
+    def _archive_token(self, size: int, stamp: StoredTimestamp) -> None:
+        """The raw token for `openssl ts -verify -in`, and the token with its chain so a
+        rebuild from the store alone can issue complete receipts again."""
+        if self.store is None:
+            return
+        prefix = f"{TIMESTAMPS_PREFIX}{size:015d}/{stamp.tsa}"
+        self.store.put_bytes(f"{prefix}.tsr", stamp.tsr_der)
+        self.store.put_bytes(
+            f"{prefix}.json", json.dumps(timestamp_json(stamp), sort_keys=True).encode()
+        )
+
+    def retry_pending_timestamps(self, older_than_s: float = 0.0) -> int:
+        """Fetch tokens still owed (the TSA was down at seal time). Returns tokens obtained.
+
+        `older_than_s` spares checkpoints sealed that recently: another process sharing the
+        database may still be asking the TSAs for them, and a second token is a wasted
+        (possibly paid) TSA request. A duplicate that slips through is harmless.
+        """
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
         with self.engine.connect() as conn:
             pending = list(
                 conn.execute(
                     select(_CHECKPOINTS.c.size, _CHECKPOINTS.c.root)
                     .where(_CHECKPOINTS.c.tokens_pending > 0)
+                    .where(_CHECKPOINTS.c.created_at <= cutoff)
                     .order_by(_CHECKPOINTS.c.size)
                 )
             )
@@ -428,11 +446,7 @@ class Ledger:
             except VerificationError as exc:
                 log.error("not archiving token %s of %d: %s", tsa, size, exc)
                 continue
-            prefix = f"{TIMESTAMPS_PREFIX}{int(size):015d}/{tsa}"
-            self.store.put_bytes(f"{prefix}.tsr", stamp.tsr_der)
-            self.store.put_bytes(
-                f"{prefix}.json", json.dumps(timestamp_json(stamp), sort_keys=True).encode()
-            )
+            self._archive_token(int(size), stamp)
             written += 1
         return written
 

@@ -119,7 +119,9 @@ class Sequencer:
             return
         self._last_retry = time.monotonic()
         try:
-            if got := self.ledger.retry_pending_timestamps():
+            # Only checkpoints older than one retry period: younger ones may still be in
+            # the hands of the process that sealed them.
+            if got := self.ledger.retry_pending_timestamps(older_than_s=self.retry_interval):
                 log.info("obtained %d pending timestamp tokens", got)
         except Exception:
             log.exception("retrying pending timestamps failed")

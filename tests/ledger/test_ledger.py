@@ -134,9 +134,52 @@ def test_tsa_outage_leaves_tokens_pending_then_recovers(
     assert not report.ok and report.first_failure and report.first_failure.name == "timestamp"
     assert ledger.retry_pending_timestamps() == 0
     flaky.up = True
+    # A periodic retry spares checkpoints young enough to be another sealer's business.
+    assert ledger.retry_pending_timestamps(older_than_s=3600) == 0
     assert ledger.retry_pending_timestamps() == 1
     assert ledger.checkpoint(1).tokens_pending == 0
     assert Verifier().verify_receipt(ledger.receipt(0).to_json()).ok
+    engine.dispose()
+
+
+def test_a_token_saved_first_by_another_process_keeps_the_seal(
+    db_url: str, signer: NoteSigner, builtin_tsa: object
+) -> None:
+    """Two vault processes share a database: while one seals and waits for its token, the
+    other's retry pass fetches and saves a token for that same checkpoint from the same TSA.
+    The seal must still succeed (its events are committed), with one token kept, not two."""
+    from sqlalchemy import text
+
+    from custody import migrations
+    from custody.db import make_engine
+
+    class SameTSA:
+        name = "shared"
+
+        def __init__(self, before: object = None) -> None:
+            self.before = before
+
+        def timestamp(self, digest: bytes) -> object:
+            if self.before is not None:
+                racing, self.before = self.before, None
+                assert racing.retry_pending_timestamps() == 1  # type: ignore[attr-defined]
+            return builtin_tsa.timestamp(digest)  # type: ignore[attr-defined]
+
+        def trust_roots(self) -> list[bytes]:
+            return [builtin_tsa.root_cert_der]  # type: ignore[attr-defined]
+
+    engine = make_engine(db_url)
+    migrations.upgrade(engine)
+    other = Ledger(engine, ORIGIN, signer, [SameTSA()])  # type: ignore[list-item]
+    sealing = Ledger(engine, ORIGIN, signer, [SameTSA(before=other)])  # type: ignore[list-item]
+    [receipt] = sealing.seal([draft(0)])
+    assert receipt.checkpoint.tokens_pending == 0
+    assert len(receipt.checkpoint.timestamps) == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM timestamps")).scalar_one() == 1
+        pending = conn.execute(text("SELECT tokens_pending FROM checkpoints")).scalar_one()
+    assert pending == 0
+    assert pinned(sealing, builtin_tsa.root_cert_der).verify_receipt(receipt.to_json()).ok  # type: ignore[attr-defined]
     engine.dispose()
 
 
