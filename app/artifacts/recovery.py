@@ -11,6 +11,7 @@ stays invisible: that upload was never acknowledged and never happened as eviden
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from sqlalchemy import Engine
 from sqlalchemy import select as select_rows
@@ -28,13 +29,16 @@ log = logging.getLogger(__name__)
 _EVENTS = LedgerEvent.__table__  # type: ignore[attr-defined]
 
 
-def publish_sealed_ingests(engine: Engine, store: ObjectStore) -> int:
-    """Make visible every hidden artifact whose ingest event is sealed. Returns how many."""
+def publish_sealed_ingests(
+    engine: Engine, store: ObjectStore, only: Collection[str] | None = None
+) -> int:
+    """Make visible every hidden artifact (of `only`, if given) whose ingest event is
+    sealed. Returns how many."""
+    query = select(Artifact).where(col(Artifact.ingest_index).is_(None))
+    if only is not None:
+        query = query.where(col(Artifact.id).in_(list(only)))
     with session(engine) as s:
-        hidden = {
-            a.id: a
-            for a in s.exec(select(Artifact).where(col(Artifact.ingest_index).is_(None))).all()
-        }
+        hidden = {a.id: a for a in s.exec(query).all()}
         if not hidden:
             return 0
         sealed = s.connection().execute(

@@ -57,15 +57,27 @@ def plan_ingest(
     return IngestPlan(case, meta, Retention("COMPLIANCE", until), signed)
 
 
+def new_artifact_id() -> str:
+    return "art-" + uuid.uuid4().hex[:20]
+
+
 def record_ingest(
-    vault: Vault, who: Principal, plan: IngestPlan, stored: StoredObject
+    vault: Vault,
+    who: Principal,
+    plan: IngestPlan,
+    stored: StoredObject,
+    artifact_id: str | None = None,
 ) -> tuple[Artifact, Receipt]:
-    """Stored bytes become evidence: an invisible row, the sealed event, then visibility."""
+    """Stored bytes become evidence: an invisible row, the sealed event, then visibility.
+
+    `artifact_id` is one the caller claimed beforehand (a resumable upload records it on
+    its session, so that a completion retried after a crash finds what the first sealed).
+    """
     d = stored.digests
     meta = plan.meta
     now = datetime.now(UTC)
     artifact = Artifact(
-        id="art-" + uuid.uuid4().hex[:20],
+        id=artifact_id or new_artifact_id(),
         case_id=plan.case.id,
         file_name=meta.file_name,
         media_type=meta.media_type,

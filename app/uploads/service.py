@@ -34,6 +34,7 @@ from sqlmodel import col, select
 from app.artifacts import service as artifacts
 from app.artifacts.metadata import ArtifactMeta
 from app.artifacts.models import Artifact
+from app.artifacts.recovery import publish_sealed_ingests
 from app.auth.models import Principal
 from app.cases.service import get_case
 from app.db import session
@@ -501,6 +502,15 @@ def complete_upload(vault: Vault, who: Principal, upload_id: str) -> tuple[Artif
                 f"upload {row.id} holds {row.upload_offset} of {row.size} bytes; "
                 "send the rest before completing"
             )
+        if row.artifact_id is not None and _published(vault, row.artifact_id):
+            # An earlier completion sealed this artifact but died before saying so (a crash,
+            # a lost answer): the ledger already holds it, so this is a replay, not a second.
+            _finish(vault, lock, row.id, row.artifact_id)
+            art, receipt = _replay(vault, who, row)
+            return art, receipt, True
+        # Claimed before anything is sealed, so that a retry after a crash finds it.
+        claimed = artifacts.new_artifact_id()
+        _set_state(vault.engine, row.id, UploadState.open, artifact_id=claimed)
         meta = ArtifactMeta.model_validate_json(row.meta)
         # Planned again, not reused from creation: membership, the case's hold and its
         # retention may have changed during a long upload, and must be today's.
@@ -520,20 +530,32 @@ def complete_upload(vault: Vault, who: Principal, upload_id: str) -> tuple[Artif
             raise
         finally:
             upload.abort()  # a no-op after commit
-        art, receipt = artifacts.record_ingest(vault, who, plan, stored)
+        art, receipt = artifacts.record_ingest(vault, who, plan, stored, artifact_id=claimed)
         if not plan.case.legal_hold and get_case(vault.engine, row.case_id).legal_hold:
             # record_ingest holds the object only if the case was on hold when planned,
             # and set_hold only reaches artifacts already visible: a hold set while the
             # spool was being copied would otherwise miss this object.
             vault.store.set_legal_hold(stored.key, True)
-        _set_state(vault.engine, row.id, UploadState.completed, artifact_id=art.id)
-        try:
-            lock.remove()
-        except Exception as exc:  # the artifact is safe; the sweep removes the leftover
-            log.warning("could not remove the spool of completed %s: %s", row.id, exc)
+        _finish(vault, lock, row.id, art.id)
         return art, receipt, False
     finally:
         lock.close()
+
+
+def _published(vault: Vault, artifact_id: str) -> bool:
+    """Whether a claimed artifact is evidence: visible, or sealed and now published."""
+    publish_sealed_ingests(vault.engine, vault.store, only=[artifact_id])
+    with session(vault.engine) as s:
+        art = s.get(Artifact, artifact_id)
+        return art is not None and art.ingest_index is not None
+
+
+def _finish(vault: Vault, lock: SpoolLock, upload_id: str, artifact_id: str) -> None:
+    _set_state(vault.engine, upload_id, UploadState.completed, artifact_id=artifact_id)
+    try:
+        lock.remove()
+    except Exception as exc:  # the artifact is safe; the sweep removes the leftover
+        log.warning("could not remove the spool of completed %s: %s", upload_id, exc)
 
 
 def _copy_spool(lock: SpoolLock, write: Callable[[bytes], None], size: int) -> int:
