@@ -18,6 +18,7 @@ from custody.archive import ArchivedSeal, iter_seals, read_timestamps
 from custody.models import CheckpointRow, LedgerEvent, TimestampRow, TreeNode
 from storage.base import ObjectStore, VersionedStore
 from storage.errors import StorageError
+from storage.keys import OBJECTS_PREFIX, PROTECTED_PREFIXES
 from verify.artifacts import compare_hashes, hash_chunks
 from verify.errors import (
     ArtifactUnreadable,
@@ -493,11 +494,26 @@ def audit_vault(
     if report.ok:
         audit_artifacts(store, state, records, report, content=content, progress=progress)
     audit_store_versions(store, records, report)
+    audit_unreferenced_objects(store, records, report)
     return report
 
 
-#: what the vault writes: evidence objects and the sealed ledger
-_AUDITED_PREFIXES = ("objects/", "ledger/")
+def audit_unreferenced_objects(
+    store: ObjectStore, records: Sequence[ArtifactRecord], report: Report
+) -> None:
+    """Stored bytes no artifact points at: an upload stored its object, then died (or was
+    refused) before its ingest event was sealed, or is being ingested right now. They are
+    not evidence and are served by no API, but the write-once store keeps them until
+    their retention ends, so the auditor is told what they are instead of finding them."""
+    referenced = {r.object_key for r in records}
+    unreferenced = sorted(k for k in store.list_keys(OBJECTS_PREFIX) if k not in referenced)
+    if unreferenced:
+        shown = ", ".join(unreferenced[:3]) + (" …" if len(unreferenced) > 3 else "")
+        report.warn(
+            f"{len(unreferenced)} stored object(s) belong to no artifact ({shown}): uploads "
+            "interrupted before their ingest was sealed, or in progress; not evidence, kept "
+            "by the store until their retention ends"
+        )
 
 
 def audit_store_versions(
@@ -513,7 +529,7 @@ def audit_store_versions(
     for rec in records:
         owners.setdefault(rec.object_key, []).append(rec)
     tampered = []
-    for prefix in _AUDITED_PREFIXES:
+    for prefix in PROTECTED_PREFIXES:  # evidence objects and the sealed ledger
         for found in store.shadowed_objects(prefix):
             if found.tampered:
                 tampered.append(found)

@@ -141,6 +141,9 @@ def test_kill_at_crash_point(point: str, db_url: str, tmp_path: Path) -> None:
     assert v.archived_tokens() == seals
     done = v.audit()
     assert done.returncode == 0, done.stdout + done.stderr
+    # The orphan is not evidence, but the auditor is told it is there and what it is.
+    orphan_warning = "1 stored object(s) belong to no artifact"
+    assert (orphan_warning in " ".join(done.stdout.split())) == (not SEALED[point]), done.stdout
 
     # 6. The vault takes the upload again (a sealed one too: every upload is its own event).
     with v.serve() as (url, _), v.client(url, v.collector) as c:
