@@ -434,9 +434,12 @@ class Ledger:
         written = 0
         with self.engine.connect() as conn:
             rows = list(conn.execute(select(_TIMESTAMPS.c.checkpoint_size, _TIMESTAMPS.c.tsa)))
+        # One listing, not one request per token: a vault's start-up must not grow with
+        # its age in round trips to the store.
+        archived = set(self.store.list_keys(TIMESTAMPS_PREFIX))
         for size, tsa in rows:
             key = f"{TIMESTAMPS_PREFIX}{int(size):015d}/{tsa}.json"
-            if self.store.exists(key):
+            if key in archived:
                 continue
             cp = self.checkpoint(int(size))
             stamp = next(t for t in cp.timestamps if t.tsa == tsa)
