@@ -131,6 +131,7 @@ async def copy_multipart(
     header_value = bytearray()
     pending: list[bytes] = []
     errors: list[Exception] = []
+    starting: list[tuple[dict[str, str], str | None, str | None]] = []
 
     def on_part_begin() -> None:
         nonlocal current
@@ -150,7 +151,6 @@ async def copy_multipart(
         header_value.clear()
 
     def on_headers_finished() -> None:
-        nonlocal writer
         disp, opts = parse_options_header(current.headers.get("content-disposition", ""))
         if disp != b"form-data" or b"name" not in opts:
             errors.append(BadRequest("multipart part without a form-data name"))
@@ -175,10 +175,10 @@ async def copy_multipart(
             result.file_seen = True
             result.file_name = current.filename
             result.file_type = current.content_type
-            try:
-                writer = on_file_start(fields, current.filename, current.content_type)
-            except Exception as exc:  # surfaced after parser.write returns
-                errors.append(exc)
+            # Started after parser.write returns, in a worker thread: starting plans the
+            # ingest (database reads) and opens the store upload, which must not block
+            # the event loop inside a parser callback.
+            starting.append((dict(fields), current.filename, current.content_type))
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if current.name == file_field:
@@ -228,6 +228,8 @@ async def copy_multipart(
             raise BadRequest(f"malformed multipart body: {exc}") from exc
         if errors:
             raise errors[0]
+        if starting:
+            writer = await run_in_threadpool(on_file_start, *starting.pop())
         if writer is not None:
             for piece in pending:
                 await writer.write(piece)
