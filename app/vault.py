@@ -24,7 +24,8 @@ from custody.keyring import (
 from custody.ledger import Ledger
 from custody.sequencer import Sequencer
 from custody.timestamps import HttpTSA, TimestampAuthority
-from storage.base import ObjectStore, StorageError
+from storage.base import ObjectStore
+from storage.errors import StorageError
 from storage.local import LocalWormStore
 from verify.timestamp import load_pem_or_der_certs
 

@@ -17,41 +17,15 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Literal, Protocol, runtime_checkable
 
-from storage.errors import (
-    DigestMismatch,
-    IntegrityError,
-    InvalidArgument,
-    InvalidKey,
-    ObjectExists,
-    ObjectNotFound,
-    RetentionViolation,
-    SizeLimitExceeded,
-    StorageError,
-    StorageFull,
-    StorageMisconfigured,
-    StorageUnavailable,
-)
+from storage.errors import InvalidArgument, RetentionViolation
 from storage.hashing import Digests
 
 __all__ = [
-    "DigestMismatch",
-    "Digests",
-    "IntegrityError",
-    "InvalidArgument",
-    "InvalidKey",
-    "ObjectExists",
-    "ObjectNotFound",
     "ObjectStore",
     "Protection",
     "Retention",
     "RetentionMode",
-    "RetentionViolation",
     "ShadowedObject",
-    "SizeLimitExceeded",
-    "StorageError",
-    "StorageFull",
-    "StorageMisconfigured",
-    "StorageUnavailable",
     "StoredObject",
     "Upload",
     "VersionedStore",
