@@ -19,9 +19,11 @@ from app.errors import AppError
 from app.incidents.views import router as incidents_router
 from app.ledger.views import router as ledger_router
 from app.principals.views import router as principals_router
+from app.reports.views import router as reports_router
 from app.settings import Settings
 from app.uploads.views import router as uploads_router
 from app.vault import Vault, open_vault
+from app.verification.views import router as verification_router
 from app.web import install_error_pages
 from app.web import router as web_router
 from storage import errors as storage_errors
@@ -86,7 +88,8 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         incidents_router,
         web_router,
         uploads_router,
-        __import__("app.reports.views", fromlist=["router"]).router,
+        reports_router,
+        verification_router,
     ):
         app.include_router(router)
     install_error_pages(app)

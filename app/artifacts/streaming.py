@@ -10,19 +10,44 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi.concurrency import run_in_threadpool
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
+from starlette.requests import Request
 
-from app.errors import BadRequest, PayloadTooLarge
-from storage.base import Upload
+from app.errors import BadRequest, LengthRequired, PayloadTooLarge
 
 FLUSH = 1 << 20
 MAX_FIELD = 64 * 1024
 MAX_FIELDS = 32
 
 
-class ChunkWriter:
+def declared_length(request: Request, limit: int) -> int | None:
+    """The body's declared length (None when chunked), refused early when over `limit`."""
+    raw = request.headers.get("content-length")
+    if raw is None:
+        if "chunked" not in request.headers.get("transfer-encoding", "").lower():
+            raise LengthRequired("send Content-Length or use chunked transfer encoding")
+        return None
+    if not raw.isdigit():
+        raise BadRequest("Content-Length is not a number")
+    length = int(raw)
+    if length > limit:
+        raise PayloadTooLarge(f"a body of {length} bytes exceeds the {limit}-byte limit")
+    return length
+
+
+class Sink(Protocol):
+    """Where a body's bytes go: a store upload, or only a hasher."""
+
+    def write(self, data: bytes) -> None: ...
+
+
+S = TypeVar("S", bound=Sink)
+
+
+class ChunkWriter(Generic[S]):
     """Buffers small chunks and writes them to the upload from a worker thread.
 
     Double-buffered: at most one ~1 MiB write runs in its thread while the next buffer
@@ -34,7 +59,7 @@ class ChunkWriter:
     running in its thread must not race them.
     """
 
-    def __init__(self, upload: Upload, limit: int) -> None:
+    def __init__(self, upload: S, limit: int) -> None:
         self.upload = upload
         self.limit = limit
         self.size = 0
@@ -84,7 +109,7 @@ class ChunkWriter:
                 self._inflight = None
 
 
-async def copy_raw(stream: AsyncIterator[bytes], writer: ChunkWriter) -> None:
+async def copy_raw(stream: AsyncIterator[bytes], writer: ChunkWriter[Any]) -> None:
     async for chunk in stream:
         if chunk:
             await writer.write(chunk)
@@ -112,8 +137,8 @@ async def copy_multipart(
     stream: AsyncIterator[bytes],
     content_type: str,
     file_field: str,
-    on_file_start: Callable[[dict[str, str], str | None, str | None], ChunkWriter],
-) -> tuple[MultipartResult, ChunkWriter | None]:
+    on_file_start: Callable[[dict[str, str], str | None, str | None], ChunkWriter[S]],
+) -> tuple[MultipartResult, ChunkWriter[S] | None]:
     """Streams the one file part into the writer made by `on_file_start`.
 
     Text fields must come before the file (browsers send form fields in document
@@ -125,7 +150,7 @@ async def copy_multipart(
         raise BadRequest("multipart body without a boundary")
     fields: dict[str, str] = {}
     result = MultipartResult(fields, None, None, False)
-    writer: ChunkWriter | None = None
+    writer: ChunkWriter[S] | None = None
     current = _Part()
     header_field = bytearray()
     header_value = bytearray()

@@ -18,12 +18,13 @@ from app.artifacts import service
 from app.artifacts.metadata import ArtifactMeta
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import AnnotationIn, ArtifactOut, ChainEntry, IngestOut, TransferIn
-from app.artifacts.streaming import ChunkWriter, copy_multipart, copy_raw
+from app.artifacts.streaming import ChunkWriter, copy_multipart, copy_raw, declared_length
 from app.deps import Collector, Reader, VaultDep
-from app.errors import BadRequest, LengthRequired, PayloadTooLarge, RangeNotSatisfiable
+from app.errors import BadRequest, RangeNotSatisfiable
 from app.text import MultiLine
 from app.vault import Vault
 from custody.faults import crash_point
+from storage.base import Upload
 from verify.events import chain_key, decode_event
 
 log = logging.getLogger(__name__)
@@ -39,20 +40,6 @@ def _meta(values: dict[str, Any]) -> ArtifactMeta:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise BadRequest(f"invalid artifact metadata: {where}: {first.get('msg')}") from exc
-
-
-def _declared_length(request: Request, limit: int) -> int | None:
-    raw = request.headers.get("content-length")
-    if raw is None:
-        if "chunked" not in request.headers.get("transfer-encoding", "").lower():
-            raise LengthRequired("send Content-Length or use chunked transfer encoding")
-        return None
-    if not raw.isdigit():
-        raise BadRequest("Content-Length is not a number")
-    length = int(raw)
-    if length > limit:
-        raise PayloadTooLarge(f"artifact of {length} bytes exceeds the {limit}-byte limit")
-    return length
 
 
 @router.post("/cases/{case_id}/artifacts", status_code=201, response_model=IngestOut)
@@ -77,7 +64,7 @@ async def upload(
     stored or recorded unless every byte arrived and matched what was declared.
     """
     limit = vault.settings.max_upload_bytes
-    declared = _declared_length(request, limit)
+    declared = declared_length(request, limit)
     signature = request.headers.get(SIGNATURE_HEADER)
     content_type = request.headers.get("content-type", "application/octet-stream")
     query = {
@@ -90,10 +77,10 @@ async def upload(
         "notes": notes,
         "sha256": sha256,
     }
-    writer: ChunkWriter | None = None
+    writer: ChunkWriter[Upload] | None = None
     plan: service.IngestPlan | None = None
 
-    def start(fields: dict[str, str], name: str | None, ftype: str | None) -> ChunkWriter:
+    def start(fields: dict[str, str], name: str | None, ftype: str | None) -> ChunkWriter[Upload]:
         nonlocal writer, plan
         values = {**query, **fields}
         values.setdefault("file_name", name)

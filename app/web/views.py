@@ -35,10 +35,10 @@ from app.incidents.metrics import SEVERITIES, CaseFacts, Deadline, case_deadline
 from app.incidents.policy import IncidentPolicy
 from app.incidents.views import NoteIn, NoteKind, get_policy, metrics_period, timeline_filter
 from app.vault import Vault
+from app.verification.service import Checklist, verify_artifact, verify_item
 from app.web import charts
 from app.web.render import HERE, WebRoute, page
 from app.web.session import check_form, clear_session, safe_next, same_origin, set_session
-from app.web.verification import Checklist, verify_artifact, verify_item
 from custody.ledger import UnknownEntry, timestamp_json
 from verify.errors import VerificationError
 from verify.events import chain_key, decode_event

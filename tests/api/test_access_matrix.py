@@ -265,6 +265,14 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/artifacts/{artifact_id}/custody"): Rule(
         ANYONE, _get("/v1/artifacts/{w.artifact}/custody")
     ),
+    # Verification: anyone who may read the artifact may have the vault re-check it
+    # (a sealed access event), or ask whether it holds a file (collectors: their cases).
+    ("GET", "/v1/artifacts/{artifact_id}/verification"): Rule(
+        ANYONE, _get("/v1/artifacts/{w.artifact}/verification")
+    ),
+    ("POST", "/v1/verify"): Rule(
+        ANYONE, lambda w, r: Call("POST", "/v1/verify", json={"sha256": w.other_sha256})
+    ),
     # Only the current custodian (the uploading collector here) or an admin hands custody
     # on; legal may once it holds custody, auditors never take part.
     ("POST", "/v1/artifacts/{artifact_id}/transfers"): Rule(
@@ -702,6 +710,9 @@ def test_collector_isolation(world: World) -> None:
         assert_refused(
             a.get(f"/v1/artifacts/{world.other_artifact}/content", params={"reason": "x"}), 404
         )
+        assert_refused(a.get(f"/v1/artifacts/{world.other_artifact}/verification"), 404)
+        found = a.post("/v1/verify", json={"sha256": world.other_sha256}).json()
+        assert found["held"] is False and found["matches"] == []
     b.close()
 
 
