@@ -1,0 +1,81 @@
+"""The issue's end-to-end run, at its size: a fresh vault, two cases, several artifacts
+including one of 200 MiB, transfers, downloads, a legal hold, export with the CLI, then
+`locard verify` of the bundle passes offline; each tamper is in tests/bundles/test_tamper.
+
+The 200 MiB artifact is generated and hashed chunk by chunk, sent streaming and read
+back streaming: the test itself never holds it either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.bundles.conftest import cli, populate, trust
+from tests.support.live_server import live_vault, make_settings
+
+MiB = 1024 * 1024
+BIG = 200 * MiB
+
+
+def big_chunks() -> Iterator[bytes]:
+    rng = random.Random(4242)  # the same bytes on every call
+    for _ in range(BIG // MiB):
+        yield rng.randbytes(MiB)
+
+
+def test_two_cases_200_mib_export_and_verify_offline(tmp_path: Path) -> None:
+    digest = hashlib.sha256()
+    for chunk in big_chunks():
+        digest.update(chunk)
+    big_sha = digest.hexdigest()
+    settings = make_settings(tmp_path / "vault", f"sqlite:///{tmp_path / 'locard.db'}")
+    with live_vault(settings) as live:
+        first = populate(live)  # artifacts, download, range read, containment, transfer, hold
+        other = populate(live)  # the second case: must not leak into the first's bundle
+        with live.client("collector") as c:
+            r = c.post(
+                f"/v1/cases/{first.case_id}/artifacts",
+                params={"file_name": "memory.lime", "sha256": big_sha},
+                content=big_chunks(),
+            )
+            assert r.status_code == 201, r.text
+            big_id = r.json()["artifact"]["id"]
+            got = hashlib.sha256()
+            with c.stream(
+                "GET", f"/v1/artifacts/{big_id}/content", params={"reason": "memory triage"}
+            ) as d:
+                assert d.status_code == 200
+                for chunk in d.iter_bytes():
+                    got.update(chunk)
+            assert got.hexdigest() == big_sha
+            r = c.post(f"/v1/artifacts/{big_id}/transfers", json={"to": "legal", "reason": "hold"})
+            assert r.status_code == 201, r.text
+
+        key, root = trust(live, tmp_path)
+        env = {
+            "LOCARD_SERVER": live.url,
+            "LOCARD_TOKEN": live.tokens["legal"],
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        }
+        bundle = tmp_path / "case.zip"
+        r = cli("export", first.case_id, "-o", str(bundle), env=env)
+        assert r.returncode == 0, r.stderr
+
+    # Offline, the vault stopped: only the bundle and what the auditor pinned.
+    r = cli("verify", str(bundle), "--trusted-key", str(key), "--trusted-tsa-ca", str(root))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "VERIFIED" in r.stdout
+    with zipfile.ZipFile(bundle) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        entry = next(a for a in manifest["artifacts"] if a["id"] == big_id)
+        assert zf.getinfo(entry["file"]).file_size == BIG
+    assert manifest["case"] == first.case_id
+    chains = {e["chain"] for e in manifest["events"]}
+    assert chains == {f"case:{first.case_id}"} | {f"item:{a}" for a in [*first.artifacts, big_id]}
+    assert not set(other.artifacts) & {a["id"] for a in manifest["artifacts"]}
+    assert len(manifest["artifacts"]) == len(first.artifacts) + 1
