@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.artifacts.schemas import ArtifactOut
+from app.text import MultiLine
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
@@ -48,3 +49,9 @@ class HeldOut(BaseModel):
     md5: str | None = None
     held: bool
     matches: list[Holding]
+
+
+class ReasonIn(BaseModel):
+    """Why the stored bytes are being read (recorded in the access event)."""
+
+    reason: MultiLine = Field(min_length=1, max_length=2000)

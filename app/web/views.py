@@ -35,7 +35,14 @@ from app.incidents.metrics import SEVERITIES, CaseFacts, Deadline, case_deadline
 from app.incidents.policy import IncidentPolicy
 from app.incidents.views import NoteIn, NoteKind, get_policy, metrics_period, timeline_filter
 from app.vault import Vault
-from app.verification.service import Checklist, verify_artifact, verify_item
+from app.verification.schemas import ReasonIn
+from app.verification.service import (
+    VERIFY_REASON,
+    Checklist,
+    verify_artifact,
+    verify_item,
+    verify_stored,
+)
 from app.web import charts
 from app.web.render import HERE, WebRoute, page
 from app.web.session import check_form, clear_session, safe_next, same_origin, set_session
@@ -424,17 +431,43 @@ async def set_hold(case_id: str, request: Request, vault: VaultDep, who: Who) ->
 # -- artifacts ---------------------------------------------------------------------
 
 
-@router.get("/artifacts/{artifact_id}", response_class=HTMLResponse)
-def artifact_page(request: Request, artifact_id: str, vault: VaultDep, who: Who) -> HTMLResponse:
-    art = artifacts.get_artifact(vault.engine, artifact_id, who)
+def _artifact_page(
+    request: Request, vault: Vault, who: Principal, art: Artifact, *, rehashed: int | None = None
+) -> HTMLResponse:
     case = cases.readable_case(vault.engine, art.case_id, who)
     chain = vault.ledger.chain(chain_key(art.case_id, art.id))
-    checks = verify_artifact(vault, art, chain)
+    checks = verify_artifact(vault, art, chain, content=rehashed is not None)
     events = [timeline.entry(e.index, decode_event(e.canonical)) for e in chain]
+    flash = (
+        f"The stored bytes were re-read and re-hashed now; that read is leaf #{rehashed}."
+        if rehashed is not None
+        else None
+    )
     return page(
         request,
         "artifact.html",
-        {"artifact": art, "case": case, "chain": events, "checks": checks},
+        {"artifact": art, "case": case, "chain": events, "checks": checks, "flash": flash},
+    )
+
+
+@router.get("/artifacts/{artifact_id}", response_class=HTMLResponse)
+def artifact_page(request: Request, artifact_id: str, vault: VaultDep, who: Who) -> HTMLResponse:
+    art = artifacts.get_artifact(vault.engine, artifact_id, who)
+    return _artifact_page(request, vault, who, art)
+
+
+@router.post("/artifacts/{artifact_id}/verify", response_class=HTMLResponse)
+async def rehash_artifact(
+    artifact_id: str, request: Request, vault: VaultDep, who: Who
+) -> HTMLResponse:
+    """Re-read and re-hash the stored bytes now (a sealed access event), then show the page
+    with the full checklist."""
+    form = await request.form()
+    check_form(request, form)
+    reason = ReasonIn.model_validate({"reason": _field(form, "reason") or VERIFY_REASON}).reason
+    art, _, receipt = await run_in_threadpool(verify_stored, vault, who, artifact_id, reason)
+    return await run_in_threadpool(
+        _artifact_page, request, vault, who, art, rehashed=receipt.event.index
     )
 
 

@@ -430,6 +430,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/cases/{case_id}/notes"): _page(
         frozenset({"collector", "legal", "admin"}), _form("/cases/{w.case}/notes", text="seen")
     ),
+    ("POST", "/artifacts/{artifact_id}/verify"): _page(
+        ANYONE, _form("/artifacts/{w.artifact}/verify", reason="integrity check")
+    ),
     ("GET", "/cases/{case_id}/hold"): _page(HOLDERS, _get("/cases/{w.case}/hold")),
     ("POST", "/cases/{case_id}/hold"): _page(
         HOLDERS,

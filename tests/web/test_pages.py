@@ -347,3 +347,21 @@ def test_sign_out(page: Page, site: Site) -> None:
     expect(page.get_by_role("status")).to_have_text("You are signed out.")
     page.goto(f"{site.url}/cases")
     expect(page).to_have_url(re.compile(r"/signin\?next="))
+
+
+def test_rehash_stored_bytes_from_the_artifact_page(page: Page, site: Site) -> None:
+    sign_in(page, site, "auditor")
+    page.goto(f"{site.url}/artifacts/{site.artifact_id}")
+    checklist = page.locator("ul.checklist")
+    expect(checklist.locator("li.chk-info", has_text="content hash")).to_be_visible()
+    page.fill("#rehash-reason", "quarterly integrity check")
+    page.get_by_role("button", name="Re-hash stored bytes now").click()
+    expect(page.locator(".flash")).to_contain_text("re-read and re-hashed")
+    row = checklist.locator("li.chk-pass", has_text="stored bytes")
+    expect(row).to_contain_text(site.artifact_sha256)
+    expect(checklist.locator("li.chk-fail")).to_have_count(0)
+    last = page.locator("ol.chain > li").last
+    expect(last).to_contain_text("access")
+    expect(last).to_contain_text("quarterly integrity check")
+    shot(page, "05-artifact-rehashed")
+    assert page.errors == []  # type: ignore[attr-defined]
