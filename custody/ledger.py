@@ -35,6 +35,7 @@ from custody.proofs import (
     append_leaves,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     tree_root,
 )
 from custody.signing import NoteSigner
@@ -177,15 +178,16 @@ class Ledger:
         self._archive(sealed, checkpoint)
         crash_point("seal.after_archive")
         checkpoint = self._timestamp(checkpoint)
+        proofs = inclusion_proofs([ev.index for ev in sealed], checkpoint.size, source)
         return [
             Receipt(
                 origin=self.origin,
                 log_key=self._log_key,
                 event=ev,
                 checkpoint=checkpoint,
-                inclusion_proof=tuple(inclusion_proof(ev.index, checkpoint.size, source)),
+                inclusion_proof=tuple(proof),
             )
-            for ev in sealed
+            for ev, proof in zip(sealed, proofs, strict=True)
         ]
 
     def _append(

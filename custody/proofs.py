@@ -184,6 +184,20 @@ def inclusion_proof(index: int, tree_size: int, source: NodeSource) -> list[byte
     return _range_hashes(inclusion_ranges(index, tree_size), source)
 
 
+def inclusion_proofs(
+    indices: Sequence[int], tree_size: int, source: NodeSource
+) -> list[list[bytes]]:
+    """Audit paths of many leaves of one tree, with one read: a sealed batch's receipts.
+
+    Neighbouring leaves share most of their path (every sibling above their common
+    ancestor), so each distinct range is folded once, not once per leaf.
+    """
+    plans = [inclusion_ranges(i, tree_size) for i in indices]
+    distinct = list({r for plan in plans for r in plan})
+    folded = dict(zip(distinct, _range_hashes(distinct, source), strict=True))
+    return [[folded[r] for r in plan] for plan in plans]
+
+
 def consistency_proof(size1: int, size2: int, source: NodeSource) -> list[bytes]:
     """Proof that the tree of `size2` leaves extends the tree of `size1` leaves."""
     return _range_hashes(consistency_ranges(size1, size2), source)

@@ -190,7 +190,9 @@ def event_from_json(doc: Any, canonical: bytes | None = None) -> Event:
     if not isinstance(at, str) or not _AT.fullmatch(at):
         raise CanonicalEncodingError(f"bad event time {at!r}: want YYYY-MM-DDTHH:MM:SS.ffffffZ")
     try:
-        when = datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        # The pattern fixed the shape; fromisoformat checks the ranges (month 13, Feb 30)
+        # at a tenth of strptime's cost, which every seal and every audit pays per event.
+        when = datetime.fromisoformat(at[:-1]).replace(tzinfo=UTC)
     except ValueError as exc:
         raise CanonicalEncodingError(f"bad event time {at!r}") from exc
     prev = doc["prev"]

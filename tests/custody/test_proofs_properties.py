@@ -13,6 +13,7 @@ from custody.proofs import (
     append_leaves,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     tree_root,
 )
 from tests.verify import rfc9162_reference as rfc
@@ -120,6 +121,21 @@ def test_inclusion_proofs_verify_and_resist_tampering(data: st.DataObject) -> No
     # checkpoint does.)
     other_size = data.draw(st.integers(1, MAX_LEAVES).filter(lambda s: s != size), label="size'")
     rejected(index, other_size, proof)
+
+
+@FAST
+@given(data=st.data())
+def test_batch_inclusion_proofs_equal_single_ones(data: st.DataObject) -> None:
+    """A sealed batch's receipts use the batched form: it must be the same paths."""
+    _, store, _ = _reference_tree()
+    size = data.draw(st.integers(min_value=1, max_value=MAX_LEAVES), label="tree size")
+    first = data.draw(st.integers(min_value=0, max_value=size - 1), label="first")
+    last = data.draw(st.integers(min_value=first, max_value=size - 1), label="last")
+    extra = data.draw(st.lists(st.integers(0, size - 1), max_size=5), label="unordered")
+    indices = [*range(first, last + 1), *extra]
+    assert inclusion_proofs(indices, size, store) == [
+        inclusion_proof(i, size, store) for i in indices
+    ]
 
 
 @FAST
