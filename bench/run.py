@@ -2,8 +2,8 @@
 
 Run: `.venv/bin/python -m bench.run [--quick] [--output FILE] [--pg URL | --no-pg]`.
 
-It runs the benchmarks of the earlier issues (bench/ledger.py, bench/ingest.py, and
-bench/verify.py and bench/concurrency.py when they exist) and adds:
+It runs the benchmarks of the earlier issues (bench/ledger.py, bench/ingest.py,
+bench/verify.py, bench/concurrency.py) and adds:
 
 * an audit of a ledger of 10^6 events (archive, then database index, as `locard audit`);
 * inclusion and consistency proofs at 10^7 leaves;
@@ -21,9 +21,6 @@ import argparse
 import contextlib
 import functools
 import hashlib
-import importlib
-import importlib.util
-import inspect
 import io
 import os
 import platform
@@ -45,8 +42,10 @@ from typing import Any, TextIO
 from sqlalchemy import Engine, create_engine, select, text
 
 from bench import common
+from bench import concurrency as concurrency_bench
 from bench import ingest as ingest_bench
 from bench import ledger as ledger_bench
+from bench import verify as verify_bench
 from bench.common import machine_info
 from custody import migrations
 from custody.audit import audit_archive, audit_index
@@ -505,14 +504,19 @@ def uploads_vs_sink(tmp: Path, sizes: Sizes) -> None:
     )
 
 
-#: benchmark modules other issues add; run when present, named as absent otherwise
-OPTIONAL = (
-    ("bench.verify", "Offline verification (bench/verify.py)"),
-    ("bench.concurrency", "Concurrency (bench/concurrency.py)"),
+#: the other issues' benchmarks, each with its smoke-run sizes for --quick
+MODULES: tuple[tuple[ModuleType, str, tuple[str, ...]], ...] = (
+    (
+        verify_bench,
+        "Offline verification (bench/verify.py)",
+        ("--artifact-mib", "16", "--files", "2", "--events", "1000"),
+    ),
+    (
+        concurrency_bench,
+        "Concurrency (bench/concurrency.py)",
+        ("--clients", "8", "--seconds", "5", "--baseline-seconds", "2"),
+    ),
 )
-
-
-# -- other benchmark modules -------------------------------------------------------------
 
 
 def run_module_main(module: ModuleType, args: Sequence[str]) -> None:
@@ -522,38 +526,6 @@ def run_module_main(module: ModuleType, args: Sequence[str]) -> None:
         module.main()
     finally:
         sys.argv = argv
-
-
-def optional_module(name: str) -> ModuleType | None:
-    if importlib.util.find_spec(name) is None:
-        return None
-    return importlib.import_module(name)
-
-
-#: smoke-run sizes for the optional modules, passed only if their command line has the flag
-QUICK_ARGS: dict[str, tuple[tuple[str, str], ...]] = {
-    "bench.concurrency": (("--clients", "8"), ("--seconds", "5"), ("--baseline-seconds", "2")),
-    "bench.verify": (("--artifact-mib", "16"), ("--files", "2"), ("--events", "1000")),
-}
-
-
-def module_args(module: ModuleType, quick: bool) -> list[str]:
-    """Smaller sizes for a module in a quick run; its defaults otherwise. Flags it does not
-    (or no longer) have are left out rather than failing the run on its argument parser."""
-    if not quick:
-        return []
-    try:
-        source = inspect.getsource(module)
-    except OSError:
-        return []
-    if '"--quick"' in source:
-        return ["--quick"]
-    return [
-        v
-        for flag, value in QUICK_ARGS.get(module.__name__, ())
-        if f'"{flag}"' in source
-        for v in (flag, value)
-    ]
 
 
 # -- machine and load --------------------------------------------------------------------
@@ -830,19 +802,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: uploads_vs_sink(tmp, sizes),
             [ingest_bench],
         )
-        for name, title in OPTIONAL:
-            module = optional_module(name)
-            if module is None or not hasattr(module, "main"):
-                section = Section(title, notes=[f"{name} is not in this tree: not run"])
-                if name == "bench.concurrency":
-                    section.notes.append(
-                        "concurrency figures in this report: the 20 concurrent 1 MiB uploads "
-                        "of bench/ingest.py (vs the bare sink) and the 8-thread append+seal "
-                        "of bench/ledger.py"
-                    )
-                results.sections.append(section)
-                continue
-            run = functools.partial(run_module_main, module, module_args(module, args.quick))
+        for module, title, quick_args in MODULES:
+            run = functools.partial(run_module_main, module, quick_args if args.quick else ())
             run_section(results, title, run, [module])
 
     doc = render(results, machine, sizes)
