@@ -45,6 +45,7 @@ from storage.errors import (
 from storage.fsio import (
     fsync_dir,
     make_dirs,
+    release_pages,
     translate_os_errors,
     unlink_quietly,
     write_all,
@@ -55,6 +56,8 @@ from storage.local_meta import ProtectionRecords
 from storage.upload import BaseUpload
 
 _READ_ONLY = 0o444
+#: an upload's bytes go to the disk and leave the page cache in windows of this size
+_WRITEBACK_WINDOW = 8 << 20
 _INTERNAL_DIRS = ("staging", "meta")
 
 
@@ -108,6 +111,7 @@ class LocalWormStore:
         """
         try:
             os.fsync(fd)
+            release_pages(fd)
             os.fchmod(fd, _READ_ONLY)
         finally:
             os.close(fd)
@@ -295,10 +299,21 @@ class _LocalUpload(BaseUpload):
         super().__init__(expected_sha256=expected_sha256, max_size=max_size, retention=retention)
         self._store = store
         self._tmp, self._fd = store._new_staging_file()
+        self._written = 0
+        self._released = 0  # bytes before this offset have had writeback started
 
     def _append(self, chunk: bytes) -> None:
         with translate_os_errors("writing upload"):
             write_all(self._fd, chunk)
+        self._written += len(chunk)
+        window = _WRITEBACK_WINDOW
+        while self._written - self._released >= window:
+            # Start writeback of the window just filled; the one two windows back has
+            # had time to reach the disk, so this second call drops its pages.
+            release_pages(self._fd, self._released, window)
+            if self._released >= 2 * window:
+                release_pages(self._fd, self._released - 2 * window, window)
+            self._released += window
 
     def _publish(self, digests: Digests) -> StoredObject:
         key = content_key(digests.sha256)

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from abc import ABC, abstractmethod
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from types import TracebackType
 
 from storage.base import Retention, StoredObject
@@ -22,7 +22,7 @@ from storage.keys import check_sha256
 
 log = logging.getLogger(__name__)
 
-#: chunks at least this large are hashed on a helper thread while `_append` stores them
+#: chunks at least this large are hashed on two helper threads while `_append` stores them
 PARALLEL_HASH_MIN = 256 * 1024
 
 _pool: ThreadPoolExecutor | None = None
@@ -107,12 +107,14 @@ class BaseUpload(ABC):
                 self._append(chunk)
             else:
                 # hashlib and os.write/network I/O release the GIL: hash and store at once.
-                hashing: Future[None] = _hash_pool().submit(self._hasher.update, chunk)
+                pool = _hash_pool()
+                hashing = [pool.submit(task) for task in self._hasher.update_tasks(chunk)]
                 try:
                     self._append(chunk)
                 finally:
-                    wait([hashing])  # the hasher is never left running behind our back
-                hashing.result()
+                    wait(hashing)  # the hashers are never left running behind our back
+                for done in hashing:
+                    done.result()
         except BaseException:
             self.abort()
             raise

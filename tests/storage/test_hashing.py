@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,13 @@ def test_hash_file(tmp_path: Path, chunk: int) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(data)
     assert hash_file(path, chunk) == _expected(data)
+
+
+def test_update_tasks_on_two_threads_equal_hashlib() -> None:
+    data = [os.urandom(1 << 20) for _ in range(8)]
+    hasher = MultiHasher()
+    with ThreadPoolExecutor(2) as pool:
+        for chunk in data:
+            for done in [pool.submit(task) for task in hasher.update_tasks(chunk)]:
+                done.result()
+    assert hasher.digests() == _expected(b"".join(data))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import subprocess
 import threading
@@ -168,3 +169,31 @@ def test_full_disk_during_put_bytes_leaves_nothing(tiny_fs: Path) -> None:
         store.put_bytes("ledger/big.bin", os.urandom(3 << 20))
     assert _contents(tiny_fs) == []
     assert not store.exists("ledger/big.bin")
+
+
+def _resident_bytes(path: Path) -> int:
+    out = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout.strip())
+
+
+def test_committed_upload_leaves_the_page_cache(store: LocalWormStore) -> None:
+    fs = subprocess.run(
+        ["stat", "-f", "-c", "%T", str(store.root)], capture_output=True, text=True
+    ).stdout.strip()
+    if shutil.which("fincore") is None or fs == "tmpfs":
+        pytest.skip(
+            "needs util-linux fincore and a disk-backed filesystem (tmpfs has no writeback)"
+        )
+    chunk = os.urandom(1 << 20)
+    with store.begin_upload() as up:
+        for _ in range(64):
+            up.write(chunk)
+        stored = up.commit()
+    assert _resident_bytes(store.root / stored.key) == 0
+    data = store.read_bytes(stored.key)  # and every byte is there
+    assert hashlib.sha256(data).hexdigest() == hashlib.sha256(chunk * 64).hexdigest()
