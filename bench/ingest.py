@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -51,8 +52,11 @@ REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 60.0
 UPLOAD_TIMEOUT = httpx.Timeout(1800.0, connect=10.0)
 
+psutil: ModuleType | None  # typed alike with or without the psutil stubs installed
 try:
-    import psutil
+    import psutil as _psutil
+
+    psutil = _psutil
 except ImportError:  # pragma: no cover - psutil is in the `bench` extra
     psutil = None
 
