@@ -24,6 +24,7 @@ from app.settings import Settings
 from app.vault import init_vault, open_vault
 from custody.keyring import Keyring
 from tests.api.helpers import auth, staging_files, verifier
+from tests.support.downloads import download_sha256
 from tests.support.live_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -209,14 +210,7 @@ def test_sigkill_mid_upload_then_restart(db_url: str, tmp_path: Path) -> None:
             assert art["sha256"] == digest and art["size"] == SIZE
             assert check.verify_receipt(r.json()["receipt"]).ok
             assert (store / "objects" / "sha256" / digest).stat().st_size == SIZE
-            h = hashlib.sha256()
-            with c.stream(
-                "GET", f"/v1/artifacts/{art['id']}/content", params={"reason": "verify retry"}
-            ) as d:
-                assert d.status_code == 200
-                for chunk in d.iter_bytes():
-                    h.update(chunk)
-            assert h.hexdigest() == digest
+            assert download_sha256(c, art["id"], "verify retry") == digest
         assert not staging_files(store)
 
 

@@ -125,6 +125,15 @@ def pinned_policy(live: LiveVault) -> VerificationPolicy:
     )
 
 
+def client_env(live: LiveVault, home: Path, role: str = "legal") -> dict[str, str]:
+    """Server and token from the environment, as a scheduled job would have them."""
+    return {
+        "LOCARD_SERVER": live.url,
+        "LOCARD_TOKEN": live.tokens[role],
+        "XDG_CONFIG_HOME": str(home / "config"),
+    }
+
+
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("LOCARD_")}
     base.update({"COLUMNS": "200", "NO_COLOR": "1"})

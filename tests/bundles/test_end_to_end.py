@@ -15,7 +15,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.bundles.conftest import cli, populate, trust
+from tests.bundles.conftest import cli, client_env, populate, trust
+from tests.support.downloads import download_sha256
 from tests.support.live_server import live_vault, make_settings
 
 MiB = 1024 * 1024
@@ -45,23 +46,12 @@ def test_two_cases_200_mib_export_and_verify_offline(tmp_path: Path) -> None:
             )
             assert r.status_code == 201, r.text
             big_id = r.json()["artifact"]["id"]
-            got = hashlib.sha256()
-            with c.stream(
-                "GET", f"/v1/artifacts/{big_id}/content", params={"reason": "memory triage"}
-            ) as d:
-                assert d.status_code == 200
-                for chunk in d.iter_bytes():
-                    got.update(chunk)
-            assert got.hexdigest() == big_sha
+            assert download_sha256(c, big_id, "memory triage") == big_sha
             r = c.post(f"/v1/artifacts/{big_id}/transfers", json={"to": "legal", "reason": "hold"})
             assert r.status_code == 201, r.text
 
         key, root = trust(live, tmp_path)
-        env = {
-            "LOCARD_SERVER": live.url,
-            "LOCARD_TOKEN": live.tokens["legal"],
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        }
+        env = client_env(live, tmp_path)
         bundle = tmp_path / "case.zip"
         r = cli("export", first.case_id, "-o", str(bundle), env=env)
         assert r.returncode == 0, r.stderr

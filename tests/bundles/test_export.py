@@ -7,7 +7,15 @@ import json
 import zipfile
 from pathlib import Path
 
-from tests.bundles.conftest import cli, export_api, members, pinned_policy, populate, trust
+from tests.bundles.conftest import (
+    cli,
+    client_env,
+    export_api,
+    members,
+    pinned_policy,
+    populate,
+    trust,
+)
 from tests.support.live_server import LiveVault
 from verify.bundle import verify_bundle
 
@@ -45,11 +53,7 @@ def test_export_via_api_and_cli_then_verify_offline(live: LiveVault, tmp_path: P
 
     # The CLI: server and token from the environment, as a scheduled job would have them.
     key, root = trust(live, tmp_path)
-    env = {
-        "LOCARD_SERVER": live.url,
-        "LOCARD_TOKEN": live.tokens["legal"],
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-    }
+    env = client_env(live, tmp_path)
     out = tmp_path / "cli.zip"
     r = cli("export", case.case_id, "-o", str(out), env=env)
     assert r.returncode == 0, r.stderr
