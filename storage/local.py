@@ -299,15 +299,14 @@ class _LocalUpload(BaseUpload):
         super().__init__(expected_sha256=expected_sha256, max_size=max_size, retention=retention)
         self._store = store
         self._tmp, self._fd = store._new_staging_file()
-        self._written = 0
         self._released = 0  # bytes before this offset have had writeback started
 
     def _append(self, chunk: bytes) -> None:
         with translate_os_errors("writing upload"):
             write_all(self._fd, chunk)
-        self._written += len(chunk)
         window = _WRITEBACK_WINDOW
-        while self._written - self._released >= window:
+        # `size` already counts this chunk: BaseUpload hashes (and counts) before appending.
+        while self.size - self._released >= window:
             # Start writeback of the window just filled; the one two windows back has
             # had time to reach the disk, so this second call drops its pages.
             release_pages(self._fd, self._released, window)
