@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from app.artifacts.models import Artifact
 from app.db import session
-from app.projections import Projector
+from app.events import Replayer
+from app.events.audit import check_index
 from app.settings import Settings
 from app.vault import Vault, make_authorities, make_store
 from custody import migrations
+from custody.archive import iter_seals
 from custody.audit import ArtifactRecord, Progress, audit_vault
 from custody.db import make_engine
 from custody.keyring import Keyring, keys_to_publish, published_keys
 from custody.rebuild import rebuild_ledger
+from storage.base import ObjectStore
+from verify.events import Event, decode_event
 from verify.receipt import Report
 
 
@@ -25,9 +30,21 @@ def artifact_records(vault_engine: object) -> list[ArtifactRecord]:
         return [ArtifactRecord(a.id, a.case_id, a.object_key, a.sha256, a.size) for a in rows]
 
 
+def archived_events(store: ObjectStore) -> Iterator[tuple[int, Event]]:
+    """Every archived event in ledger order, with its index."""
+    for seal in iter_seals(store):
+        for offset, data in enumerate(seal.events):
+            yield seal.first + offset, decode_event(data)
+
+
+def check_rows(report: Report, engine: Engine, store: ObjectStore) -> None:
+    """The field-exact comparison of the index tables with the archive's projection."""
+    report.run("index rows", lambda: check_index(engine, archived_events(store)))
+
+
 def audit(vault: Vault, *, content: bool = True, progress: Progress | None = None) -> Report:
     roots = [r for tsa in vault.authorities for r in tsa.trust_roots()]
-    return audit_vault(
+    report = audit_vault(
         vault.engine,
         vault.store,
         vault.keyring.origin,
@@ -41,6 +58,8 @@ def audit(vault: Vault, *, content: bool = True, progress: Progress | None = Non
             vault.keyring.signer, {t.name: list(t.trust_roots()) for t in vault.authorities}
         ),
     )
+    check_rows(report, vault.engine, vault.store)
+    return report
 
 
 def rebuild(
@@ -52,7 +71,7 @@ def rebuild(
     try:
         migrations.upgrade(engine)
         store = make_store(settings)
-        projector = Projector(engine)
+        projector = Replayer(engine)
         events = rebuild_ledger(engine, store, projector, progress)
         roots = [r for tsa in make_authorities(settings, keyring) for r in tsa.trust_roots()]
         report = audit_vault(
@@ -63,6 +82,7 @@ def rebuild(
             roots,
             artifact_records(engine),
         )
+        check_rows(report, engine, store)
         return events, report
     finally:
         engine.dispose()

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AppError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        #: more JSON members for the response (a conflict's current state)
+        self.extra = extra or {}
 
 
 class BadRequest(AppError):

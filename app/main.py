@@ -60,7 +60,9 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         if exc.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(
-            {"error": exc.code, "detail": exc.message}, status_code=exc.status, headers=headers
+            {"error": exc.code, "detail": exc.message, **exc.extra},
+            status_code=exc.status,
+            headers=headers,
         )
 
     @app.exception_handler(storage_errors.StorageError)

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from app.artifacts.recovery import publish_sealed_ingests
+from app.events.projection import IndexWriter
 from app.settings import Settings
 from custody import migrations
 from custody.db import make_engine
@@ -125,14 +125,13 @@ def open_vault(settings: Settings, *, start: bool = True) -> Vault:
     _sweep_staging(store, settings.staging_cleanup_after_s)
     authorities = make_authorities(settings, keyring)
     _publish_keys(engine, keyring, authorities)
-    ledger = Ledger(engine, keyring.origin, keyring.signer, authorities, store)
+    ledger = Ledger(engine, keyring.origin, keyring.signer, authorities, store, state=IndexWriter())
     # A crash between a seal's database commit and its archive write is repaired here,
     # before anything new is sealed.
     ledger.catch_up_archive()
     # Tokens a crash left owed are asked for now, not at the sequencer's first idle
     # retry: until they arrive the checkpoint (and so the audit) lacks its timestamp.
     ledger.retry_pending_timestamps()
-    publish_sealed_ingests(engine, store)
     sequencer = Sequencer(
         ledger,
         interval=settings.seal_interval_ms / 1000,

@@ -78,8 +78,8 @@ def main() -> None:
         )
         init_vault(settings)
         vault = open_vault(settings)
-        who, _ = create_principal(vault.engine, "bench", "collector")
-        admin, _ = create_principal(vault.engine, "auditor", "admin")
+        who, _ = create_principal(vault, "bench", "collector")
+        admin, _ = create_principal(vault, "auditor", "admin")
         case, _ = create_case(vault, who, CaseCreate(title="bench", severity=Severity.P3))
         per_file = args.artifact_mib // args.files
         files = []

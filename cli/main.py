@@ -207,26 +207,21 @@ def user_add(
     data_dir: DataDir = None,
 ) -> None:
     """Create a principal and print its API token (shown once, stored only hashed)."""
-    from app.auth.service import create_principal, principal_event_body
+    from app.auth.service import get_principal, principal_draft
     from app.errors import AppError
     from app.settings import Settings
-    from custody.ledger import EventDraft
+    from custody.ledger import Refused
 
     settings = Settings(data_dir=data_dir) if data_dir else Settings()
     vault = _open(settings)
     try:
-        principal, token = create_principal(vault.engine, name, role, public_key)
-        # Sealed directly: the CLI is one more sequencer, serialised with the server by
-        # the database lock.
-        vault.ledger.seal(
-            [
-                EventDraft(
-                    "principal.created", "locard-cli", "admin", principal_event_body(principal)
-                )
-            ]
-        )
-    except AppError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        # The operator's bootstrap path, recorded as such (actor `locard-cli`). Sealed
+        # directly: the CLI is one more sequencer, serialised with servers by the DB lock.
+        d, token = principal_draft("locard-cli", "admin", name, role, public_key)
+        vault.ledger.seal([d])
+        principal = get_principal(vault.engine, name)
+    except (AppError, Refused) as exc:
+        err.print(f"[red]error:[/red] {getattr(exc, 'message', exc)}")
         raise typer.Exit(1) from exc
     finally:
         vault.close()
@@ -305,23 +300,15 @@ def user_token(
     data_dir: DataDir = None,
 ) -> None:
     """Issue a new API token for NAME (the old one stops working). Needed after a rebuild."""
-    from app.auth.service import get_principal, rotate_token
+    from app.auth.service import get_principal, issue_token
     from app.errors import AppError
     from app.settings import Settings
-    from custody.ledger import EventDraft
 
     settings = Settings(data_dir=data_dir) if data_dir else Settings()
     vault = _open(settings)
     try:
         principal = get_principal(vault.engine, name)
-        token = rotate_token(vault.engine, name)
-        vault.ledger.seal(
-            [
-                EventDraft(
-                    "principal.token_rotated", "locard-cli", "admin", {"principal": principal.id}
-                )
-            ]
-        )
+        token = issue_token(vault, principal.id)
     except AppError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc

@@ -20,9 +20,9 @@ from storage.base import ObjectStore, VersionedStore
 from storage.errors import StorageError
 from storage.keys import OBJECTS_PREFIX, PROTECTED_PREFIXES
 from verify.artifacts import compare_hashes, hash_chunks
+from verify.chains import ChainWalk
 from verify.errors import (
     ArtifactUnreadable,
-    ChainBreak,
     InclusionProofError,
     KeyMismatch,
     LeafHashMismatch,
@@ -30,6 +30,7 @@ from verify.errors import (
     OrderError,
     VerificationError,
 )
+from verify.event_types import EventType
 from verify.events import Event, decode_event
 from verify.merkle import RootAccumulator, leaf_hash, node_hash
 from verify.receipt import Report, TimestampEvidence, VerificationPolicy, Verifier
@@ -95,7 +96,7 @@ def audit_archive(
     """Every seal in the store: contiguous, canonical, chained, signed, timestamped."""
     state = ArchiveState()
     acc = RootAccumulator()
-    heads: dict[str, bytes] = {}
+    walk = ChainWalk()
     note_verifier = None
     seals = 0
     for seal in _seals(store, report):
@@ -120,22 +121,16 @@ def audit_archive(
                 exc.subject = f"event {index}"
                 _fail(report, "archived events", exc)
                 return state
-            if ev.prev != heads.get(ev.chain_key):
-                _fail(
-                    report,
-                    "item chains",
-                    ChainBreak(
-                        f"prev does not point to the previous event of {ev.chain_key}",
-                        subject=f"event {index}",
-                    ),
-                )
-                return state
             lh = leaf_hash(data)
-            heads[ev.chain_key] = lh
+            broken = walk.check(index, ev.chain_key, ev.prev)
+            if broken is not None:
+                _fail(report, "item chains", broken)
+                return state
+            walk.record(index, ev.chain_key, lh)
             acc.append(lh)
             state.leaf_hashes.append(lh)
             state.canonical.append(data)
-            if ev.type == "ingest":
+            if ev.type == EventType.ingest:
                 state.ingests.append(ev)
         state.size = seal.size
         if note_verifier is None:

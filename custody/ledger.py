@@ -14,10 +14,11 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, Union
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import load_der_x509_certificate
@@ -38,12 +39,13 @@ from custody.proofs import (
     inclusion_proofs,
     tree_root,
 )
+from custody.reader import LedgerReader
 from custody.signing import NoteSigner
 from custody.timestamps import TimestampAuthority, TimestampToken
 from storage.base import ObjectStore
 from verify.checkpoint import Checkpoint
 from verify.errors import LeafHashMismatch, VerificationError
-from verify.events import chain_key, decode_event, encode_event
+from verify.events import Event, chain_key, decode_event, encode_event
 from verify.merkle import leaf_hash, verify_inclusion
 from verify.note import verify_checkpoint_note
 from verify.timestamp import verify_timestamp
@@ -68,6 +70,15 @@ class UnknownEntry(LedgerError):
     """No event, checkpoint or tree of that index/size exists."""
 
 
+class Refused(LedgerError):
+    """A draft's precondition did not hold inside the seal: it was not sealed (the rest of
+    its batch was). `current` describes the state that was found instead."""
+
+    def __init__(self, message: str, current: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.current: dict[str, Any] = dict(current or {})
+
+
 @dataclass(frozen=True)
 class EventDraft:
     """An event before sequencing: `at`, `prev` and its index are fixed by the seal."""
@@ -78,6 +89,32 @@ class EventDraft:
     body: dict[str, Any]
     case: str | None = None
     item: str | None = None
+    #: conditions on the vault's state, checked inside the seal's transaction (after the
+    #: events sealed before this one in the same batch); opaque to the ledger
+    preconditions: tuple[Any, ...] = ()
+    #: values the projection needs that are not facts and are never sealed (a token hash)
+    private: Mapping[str, Any] = field(default_factory=dict)
+
+
+class BatchWriter(Protocol):
+    """Decides drafts and projects sealed events onto the index tables, in one seal."""
+
+    def wants(self, draft: EventDraft) -> bool:
+        """False when the draft has no precondition, no id to allocate and no projection."""
+
+    def step(self, draft: EventDraft, at: datetime) -> AbstractContextManager[EventDraft]:
+        """Decide one draft: raise `Refused`, or yield the draft to seal (ids allocated).
+        Whatever the step wrote is undone when the block raises."""
+
+    def project(self, index: int, event: Event, draft: EventDraft) -> None:
+        """Write the rows the sealed event implies."""
+
+
+class StateWriter(Protocol):
+    def batch(self, conn: Connection) -> AbstractContextManager[BatchWriter]: ...
+
+
+Outcome = Union["Receipt", Exception]
 
 
 @dataclass(frozen=True)
@@ -154,6 +191,9 @@ class Ledger:
     #: after a TSA fails, seals skip it (tokens pending) for this long instead of waiting
     #: out its timeout on every seal; `retry_pending_timestamps` catches up later
     tsa_backoff_s: float = 30.0
+    #: the index tables' single writer (decides preconditions, projects events); None for
+    #: a bare ledger
+    state: StateWriter | None = None
     _log_key: str = field(init=False, default="")
     _tsa_down_until: dict[str, float] = field(init=False, default_factory=dict)
 
@@ -164,38 +204,103 @@ class Ledger:
     def log_key(self) -> str:
         return self._log_key
 
+    @property
+    def reader(self) -> LedgerReader:
+        """Queries by case, chain heads and checkpoints, for the service's read paths."""
+        return LedgerReader(self.engine)
+
     # -- writing -------------------------------------------------------------------
 
     def seal(self, drafts: Sequence[EventDraft]) -> list[Receipt]:
-        """Append `drafts` in order, sign one checkpoint, timestamp it, return receipts."""
+        """Append `drafts` in order, sign one checkpoint, timestamp it, return receipts.
+
+        Raises the first refusal if any draft was refused (the others are sealed): for
+        callers that seal one draft at a time. The sequencer uses `seal_each`.
+        """
+        outcomes = self.seal_each(drafts)
+        for o in outcomes:
+            if isinstance(o, Exception):
+                raise o
+        return [o for o in outcomes if isinstance(o, Receipt)]
+
+    def seal_each(self, drafts: Sequence[EventDraft]) -> list[Outcome]:
+        """Seal what can be sealed: one outcome per draft, a receipt or why it was refused."""
         if not drafts:
             raise ValueError("nothing to seal")
         with sequencer_connection(self.engine) as conn, conn.begin():
             lock_sequencer(conn)
-            sealed, checkpoint, source = self._append(conn, drafts)
+            sealed, refused, checkpoint, source = self._append(conn, drafts)
             crash_point("seal.before_commit")
+        if checkpoint is None:
+            return [refused[i] for i in range(len(drafts))]
         crash_point("seal.after_commit")
         self._archive(sealed, checkpoint)
         crash_point("seal.after_archive")
         checkpoint = self._timestamp(checkpoint)
-        proofs = inclusion_proofs([ev.index for ev in sealed], checkpoint.size, source)
-        return [
-            Receipt(
-                origin=self.origin,
-                log_key=self._log_key,
-                event=ev,
-                checkpoint=checkpoint,
-                inclusion_proof=tuple(proof),
+        proofs = iter(inclusion_proofs([ev.index for ev in sealed], checkpoint.size, source))
+        events = iter(sealed)
+        outcomes: list[Outcome] = []
+        for i in range(len(drafts)):
+            if i in refused:
+                outcomes.append(refused[i])
+                continue
+            outcomes.append(
+                Receipt(
+                    origin=self.origin,
+                    log_key=self._log_key,
+                    event=next(events),
+                    checkpoint=checkpoint,
+                    inclusion_proof=tuple(next(proofs)),
+                )
             )
-            for ev, proof in zip(sealed, proofs, strict=True)
-        ]
+        return outcomes
 
     def _append(
         self, conn: Connection, drafts: Sequence[EventDraft]
-    ) -> tuple[list[SealedEvent], SignedCheckpoint, LayeredNodeSource]:
+    ) -> tuple[list[SealedEvent], dict[int, Exception], SignedCheckpoint | None, LayeredNodeSource]:
         # The checkpoint is written in the same transaction as its events, so the
         # largest checkpoint is the tree size (an index lookup, unlike COUNT(*)).
         size = int(conn.execute(select(func.max(_CHECKPOINTS.c.size))).scalar_one() or 0)
+        source = LayeredNodeSource(DbNodeSource(conn))
+        with self.state.batch(conn) if self.state else nullcontext(None) as batch:
+            sealed, refused, rows, new_heads = self._decide(conn, batch, size, drafts)
+        if not sealed:
+            return sealed, refused, None, source
+        new_nodes = append_leaves(size, source, [e.leaf_hash for e in sealed])
+        source.add(new_nodes)
+        new_size = size + len(sealed)
+        root = tree_root(new_size, source)
+        conn.execute(insert(_EVENTS), rows)
+        insert_nodes(conn, new_nodes)
+        upsert_heads(conn, new_heads)
+        note = self.signer.sign_note(Checkpoint(self.origin, new_size, root).body())
+        conn.execute(
+            insert(_CHECKPOINTS),
+            {
+                "size": new_size,
+                "root": root,
+                "note": note.decode(),
+                "created_at": rows[0]["at"],
+                "tokens_pending": len(self.authorities),
+            },
+        )
+        checkpoint = SignedCheckpoint(new_size, root, note, (), len(self.authorities))
+        return sealed, refused, checkpoint, source
+
+    def _decide(
+        self,
+        conn: Connection,
+        batch: BatchWriter | None,
+        size: int,
+        drafts: Sequence[EventDraft],
+    ) -> tuple[
+        list[SealedEvent],
+        dict[int, Exception],
+        list[dict[str, Any]],
+        dict[str, tuple[int, bytes]],
+    ]:
+        """Encode each draft in order; a draft whose step refuses is left out alone."""
+        at = self.clock()
         keys = {chain_key(d.case, d.item) for d in drafts}
         heads: dict[str, bytes] = {
             k: bytes(h)
@@ -203,11 +308,13 @@ class Ledger:
                 select(_HEADS.c.chain_key, _HEADS.c.leaf_hash).where(_HEADS.c.chain_key.in_(keys))
             )
         }
-        at = self.clock()
         sealed: list[SealedEvent] = []
+        refused: dict[int, Exception] = {}
         rows: list[dict[str, Any]] = []
         new_heads: dict[str, tuple[int, bytes]] = {}
-        for offset, d in enumerate(drafts):
+
+        def add(d: EventDraft) -> tuple[int, bytes]:
+            index = size + len(sealed)
             key = chain_key(d.case, d.item)
             canonical = encode_event(
                 type=d.type,
@@ -219,8 +326,11 @@ class Ledger:
                 prev=heads.get(key),
                 body=d.body,
             )
+            return index, canonical
+
+        def keep(d: EventDraft, index: int, canonical: bytes) -> None:
+            key = chain_key(d.case, d.item)
             lh = leaf_hash(canonical)
-            index = size + offset
             heads[key] = lh
             new_heads[key] = (index, lh)
             sealed.append(SealedEvent(index=index, canonical=canonical, leaf_hash=lh))
@@ -235,30 +345,27 @@ class Ledger:
                     "actor_id": d.actor_id,
                     "at": at,
                     "canonical": canonical,
-                    "sealed_in": size + len(drafts),
+                    "sealed_in": 0,  # set below, once the batch's size is known
                 }
             )
-        source = LayeredNodeSource(DbNodeSource(conn))
-        new_nodes = append_leaves(size, source, [e.leaf_hash for e in sealed])
-        source.add(new_nodes)
-        new_size = size + len(drafts)
-        root = tree_root(new_size, source)
-        conn.execute(insert(_EVENTS), rows)
-        insert_nodes(conn, new_nodes)
-        upsert_heads(conn, new_heads)
-        note = self.signer.sign_note(Checkpoint(self.origin, new_size, root).body())
-        conn.execute(
-            insert(_CHECKPOINTS),
-            {
-                "size": new_size,
-                "root": root,
-                "note": note.decode(),
-                "created_at": at,
-                "tokens_pending": len(self.authorities),
-            },
-        )
-        checkpoint = SignedCheckpoint(new_size, root, note, (), len(self.authorities))
-        return sealed, checkpoint, source
+
+        for i, d in enumerate(drafts):
+            if batch is None or not batch.wants(d):
+                keep(d, *add(d))
+                continue
+            try:
+                with batch.step(d, at) as decided:
+                    index, canonical = add(decided)
+                    batch.project(index, decode_event(canonical), decided)
+            except Exception as exc:  # this draft alone is refused; its batch goes on
+                if not isinstance(exc, Refused):
+                    log.exception("event %s refused by its projection", d.type)
+                refused[i] = exc
+                continue
+            keep(decided, index, canonical)
+        for row in rows:
+            row["sealed_in"] = size + len(sealed)
+        return sealed, refused, rows, new_heads
 
     def _timestamp(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
         """Ask every TSA for a token over SHA-256 of the checkpoint body; keep what arrives."""

@@ -136,12 +136,16 @@ class Sequencer:
             if not batch:
                 continue
             try:
-                receipts = self.ledger.seal([w.draft for w in batch])
+                outcomes = self.ledger.seal_each([w.draft for w in batch])
             except Exception as exc:  # the callers get the error; the sequencer lives on
                 log.exception("seal of %d events failed", len(batch))
                 for w in batch:
                     w.future.set_exception(exc)
                 continue
-            self.seals += 1
-            for w, r in zip(batch, receipts, strict=True):
-                w.future.set_result(r)
+            if any(not isinstance(o, Exception) for o in outcomes):
+                self.seals += 1
+            for w, o in zip(batch, outcomes, strict=True):
+                if isinstance(o, Exception):
+                    w.future.set_exception(o)
+                else:
+                    w.future.set_result(o)

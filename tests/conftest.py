@@ -83,4 +83,8 @@ def case_id(live: LiveVault) -> str:
     with live.client("collector") as c:
         r = c.post("/v1/cases", json={"title": "Ransomware on FS01", "severity": "P1"})
         assert r.status_code == 201, r.text
-        return str(r.json()["case"]["id"])
+        case = str(r.json()["case"]["id"])
+        # legal joins, so that custody can be handed to it (transfers go to members only)
+        r = c.post(f"/v1/cases/{case}/members", json={"principal": "legal"})
+        assert r.status_code == 201, r.text
+        return case

@@ -13,7 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.auth.models import Principal
 from app.cases.service import readable_case, writable_case
 from app.deps import Collector, Reader, VaultDep
-from app.events import record
+from app.events import EventType, occurred_at, record
+from app.events.catalogue import iso
+from app.events.incident_events import ContainmentV2
+from app.events.preconditions import CaseExists
 from app.text import MultiLine, SingleLine
 from app.vault import Vault
 from verify.events import chain_key, decode_event
@@ -55,25 +58,32 @@ class ActionIn(BaseModel):
         if v.tzinfo is None:
             raise ValueError("performed_at must carry a timezone (e.g. Z)")
         try:
-            return v.astimezone(UTC)
+            v = v.astimezone(UTC)
         except OverflowError:
             # Converting here, not in log_action, turns an out-of-range offset into a 422.
             raise ValueError("performed_at is outside the representable range") from None
+        if v > datetime.now(UTC):
+            raise ValueError("performed_at is in the future: an action is logged once done")
+        return v
 
 
 def log_action(vault: Vault, who: Principal, case_id: str, data: ActionIn) -> dict[str, Any]:
     writable_case(vault.engine, case_id, who)
-    at = (data.performed_at or datetime.now(UTC)).astimezone(UTC)
-    body = {
-        "action": data.action.value,
-        "target": data.target,
-        "performed_by": data.performed_by or who.id,
-        "performed_at": at.isoformat(),
-        "outcome": data.outcome.value,
-        "ticket": data.ticket,
-        "details": data.details,
-    }
-    return record(vault, who, "containment", body, case=case_id).to_json()
+    body = ContainmentV2(
+        action=data.action.value,
+        target=data.target,
+        performed_by=data.performed_by or who.id,
+        # when it was done, as told (the seal refuses a time after its own); untold, the
+        # action was done when logged: the sealed time
+        occurred_at=iso(data.performed_at),
+        outcome=data.outcome.value,
+        ticket=data.ticket,
+        details=data.details,
+    )
+    receipt = record(
+        vault, who, EventType.containment, body, case=case_id, preconditions=[CaseExists(case_id)]
+    )
+    return receipt.to_json()
 
 
 @router.post("", status_code=201)
@@ -90,6 +100,10 @@ def list_actions(case_id: str, vault: VaultDep, who: Reader) -> list[dict[str, A
     out = []
     for e in vault.ledger.chain(chain_key(case_id, None)):
         ev = decode_event(e.canonical)
-        if ev.type == "containment":
-            out.append({"index": e.index, "at": ev.at.isoformat(), "actor": ev.actor_id, **ev.body})
+        if ev.type == EventType.containment:
+            # `performed_at` kept for clients of v1 bodies; `occurred_at` is the same time
+            told = occurred_at(ev).isoformat()
+            fields = {k: v for k, v in ev.body.items() if k != "v"}
+            fields.update(performed_at=told, occurred_at=told)
+            out.append({"index": e.index, "at": ev.at.isoformat(), "actor": ev.actor_id, **fields})
     return out

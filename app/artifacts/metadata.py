@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -83,9 +83,10 @@ class ArtifactMeta(BaseModel):
         except OverflowError:
             # e.g. 0001-01-01T00:00+05:00 lies before year 1 in UTC
             raise ValueError("collected_at is outside the representable range") from None
-        # A timedelta, not replace(year=+1): that raises on 29 February.
-        if v > datetime.now(UTC) + timedelta(days=366):
-            raise ValueError("collected_at is implausibly far in the future")
+        # It becomes the ingest's `occurred_at`, which the seal refuses after its own time:
+        # refused here, before a byte is read, rather than after the upload.
+        if v > datetime.now(UTC):
+            raise ValueError("collected_at lies in the future: collection is told after it")
         return v
 
     @field_validator("source_host", "collection_method", "collection_tool")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
@@ -16,10 +15,21 @@ from app.artifacts.models import Artifact
 from app.auth.models import Principal, Role
 from app.auth.service import get_principal
 from app.cases.models import Case
-from app.cases.service import get_case, readable_case, writable_case
+from app.cases.service import get_case, is_member, readable_case, writable_case
 from app.db import session
 from app.errors import BadRequest, Forbidden, NotFound
-from app.events import event_time, record
+from app.events import EventType, record
+from app.events.artifact_events import (
+    Access,
+    Annotation,
+    CollectorSignature,
+    IngestV2,
+    Party,
+    RetentionBody,
+    Transfer,
+)
+from app.events.catalogue import iso
+from app.events.preconditions import ArtifactAbsent, CaseExists, CustodianIs, MemberOf
 from app.vault import Vault
 from custody.ledger import Receipt
 from storage.base import Retention, StoredObject
@@ -68,17 +78,16 @@ def record_ingest(
     stored: StoredObject,
     artifact_id: str | None = None,
 ) -> tuple[Artifact, Receipt]:
-    """Stored bytes become evidence: an invisible row, the sealed event, then visibility.
+    """Stored bytes become evidence: the artifact row is the ingest event's projection,
+    so it exists exactly when the event is sealed.
 
     `artifact_id` is one the caller claimed beforehand (a resumable upload records it on
     its session, so that a completion retried after a crash finds what the first sealed).
     """
     d = stored.digests
     meta = plan.meta
-    now = datetime.now(UTC)
-    artifact = Artifact(
-        id=artifact_id or new_artifact_id(),
-        case_id=plan.case.id,
+    body = IngestV2(
+        artifact=artifact_id or new_artifact_id(),
         file_name=meta.file_name,
         media_type=meta.media_type,
         size=d.size,
@@ -89,50 +98,24 @@ def record_ingest(
         source_host=meta.source_host,
         collection_method=meta.collection_method,
         collection_tool=meta.collection_tool,
-        collected_at=meta.collected_at,
+        occurred_at=iso(meta.collected_at),
         notes=meta.notes,
-        collector=who.id,
-        custodian=who.id,
-        created_at=now,
+        retention=RetentionBody(mode=plan.retention.mode, until=plan.retention.until.isoformat()),
+    )
+    if plan.signature:
+        body = body.model_copy(update={"collector_signature": CollectorSignature(**plan.signature)})
+    receipt = record(
+        vault,
+        who,
+        EventType.ingest,
+        body,
+        case=plan.case.id,
+        item=body.artifact,
+        preconditions=[CaseExists(plan.case.id), ArtifactAbsent(body.artifact)],
     )
     with session(vault.engine) as s:
-        s.add(artifact)
-        s.commit()
-    body: dict[str, Any] = {
-        "artifact": artifact.id,
-        "file_name": meta.file_name,
-        "media_type": meta.media_type,
-        "size": d.size,
-        "sha256": d.sha256,
-        "sha1": d.sha1,
-        "md5": d.md5,
-        "object_key": stored.key,
-        "deduplicated": not stored.created,
-        "source_host": meta.source_host,
-        "collection_method": meta.collection_method,
-        "collection_tool": meta.collection_tool,
-        "collected_at": meta.collected_at.isoformat() if meta.collected_at else None,
-        "notes": meta.notes,
-        "retention": {"mode": plan.retention.mode, "until": plan.retention.until.isoformat()},
-    }
-    if plan.signature:
-        body["collector_signature"] = plan.signature
-    try:
-        receipt = record(vault, who, "ingest", body, case=plan.case.id, item=artifact.id)
-    except Exception:
-        with session(vault.engine) as s:
-            row = s.get(Artifact, artifact.id)
-            if row is not None:
-                s.delete(row)
-                s.commit()
-        raise
-    with session(vault.engine) as s:
-        row = s.get(Artifact, artifact.id)
+        row = s.get(Artifact, body.artifact)
         assert row is not None
-        row.ingest_index = receipt.event.index
-        row.created_at = event_time(receipt)
-        s.commit()
-        s.refresh(row)
         s.expunge(row)
     # Re-read now that the artifact is visible: a hold placed while the bytes were
     # streaming did not see this object (see cases.service.set_hold).
@@ -201,15 +184,17 @@ def record_access(
     reason = reason.strip()
     if not reason:
         raise BadRequest("a reason is required to access evidence")
-    body: dict[str, Any] = {"reason": reason, "sha256": art.sha256}
+    body = Access(reason=reason, sha256=art.sha256)
     if byte_range is not None:
-        body["range"] = [byte_range[0], byte_range[1]]
-    return record(vault, who, "access", body, case=art.case_id, item=art.id)
+        body = Access(reason=reason, sha256=art.sha256, range=[byte_range[0], byte_range[1]])
+    return record(vault, who, EventType.access, body, case=art.case_id, item=art.id)
 
 
 def transfer(
     vault: Vault, who: Principal, artifact_id: str, to: str, reason: str
 ) -> tuple[Artifact, Receipt]:
+    """Sealed only if the custodian is still the one read here and the receiver is a
+    member of the case: of two racing hand-overs one is sealed, the other gets 409."""
     art = get_artifact(vault.engine, artifact_id, who)
     if who.role == Role.auditor:
         raise Forbidden("auditors do not take part in custody")
@@ -220,24 +205,31 @@ def transfer(
         raise BadRequest(f"{receiver.id} already holds custody")
     if receiver.role == Role.auditor:
         raise BadRequest("custody cannot be transferred to an auditor")
-    body = {
-        "from": {"id": art.custodian},
-        "to": {"id": receiver.id, "role": receiver.role},
-        "reason": reason,
-    }
-    receipt = record(vault, who, "transfer", body, case=art.case_id, item=art.id)
-    with session(vault.engine) as s:
-        row = s.get(Artifact, art.id)
-        assert row is not None
-        row.custodian = receiver.id
-        s.commit()
-        s.refresh(row)
-        s.expunge(row)
-    return row, receipt
+    if not is_member(vault.engine, art.case_id, receiver.id):
+        raise BadRequest(
+            f"{receiver.id} is not a member of case {art.case_id}; add them to the case first"
+        )
+    body = Transfer(
+        from_=Party(id=art.custodian),
+        to=Party(id=receiver.id, role=receiver.role),
+        reason=reason,
+    )
+    receipt = record(
+        vault,
+        who,
+        EventType.transfer,
+        body,
+        case=art.case_id,
+        item=art.id,
+        preconditions=[CustodianIs(art.id, art.custodian), MemberOf(art.case_id, receiver.id)],
+    )
+    return get_artifact(vault.engine, art.id, who), receipt
 
 
 def annotate(vault: Vault, who: Principal, artifact_id: str, text: str) -> Receipt:
     art = get_artifact(vault.engine, artifact_id, who)
     if who.role == Role.auditor:
         raise Forbidden("auditors read; they do not annotate evidence")
-    return record(vault, who, "annotation", {"text": text}, case=art.case_id, item=art.id)
+    return record(
+        vault, who, EventType.annotation, Annotation(text=text), case=art.case_id, item=art.id
+    )

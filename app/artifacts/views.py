@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
 from app.artifacts import service
+from app.artifacts.ingest import Ingest
 from app.artifacts.metadata import ArtifactMeta
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import AnnotationIn, ArtifactOut, ChainEntry, IngestOut, TransferIn
@@ -23,7 +24,6 @@ from app.deps import Collector, Reader, VaultDep
 from app.errors import BadRequest, RangeNotSatisfiable
 from app.text import MultiLine
 from app.vault import Vault
-from custody.faults import crash_point
 from storage.base import Upload
 from verify.events import chain_key, decode_event
 
@@ -78,22 +78,18 @@ async def upload(
         "sha256": sha256,
     }
     writer: ChunkWriter[Upload] | None = None
-    plan: service.IngestPlan | None = None
+    ingest: Ingest | None = None
 
     def start(fields: dict[str, str], name: str | None, ftype: str | None) -> ChunkWriter[Upload]:
-        nonlocal writer, plan
+        nonlocal writer, ingest
         values = {**query, **fields}
         values.setdefault("file_name", name)
         if not values.get("file_name"):
             values["file_name"] = name
         if not values.get("media_type") and ftype:
             values["media_type"] = ftype
-        meta = _meta(values)
-        plan = service.plan_ingest(vault, who, case_id, meta, signature)
-        upload = vault.store.begin_upload(
-            expected_sha256=meta.sha256, max_size=limit, retention=plan.retention
-        )
-        writer = ChunkWriter(upload, limit)
+        ingest = Ingest.begin(vault, who, case_id, _meta(values), signature, max_size=limit)
+        writer = ChunkWriter(ingest.upload, limit)
         return writer
 
     try:
@@ -109,10 +105,10 @@ async def upload(
             await copy_raw(request.stream(), writer)
             if declared is not None and writer.size != declared:
                 raise BadRequest(f"body has {writer.size} bytes but Content-Length said {declared}")
-        assert writer is not None and plan is not None
+        assert writer is not None and ingest is not None
         if writer.size == 0:
             raise BadRequest("empty artifact: zero bytes are not evidence")
-        stored = await run_in_threadpool(writer.upload.commit)
+        await run_in_threadpool(ingest.commit)
     except ClientDisconnect:
         log.info("client disconnected mid-upload to %s; upload discarded", case_id)
         raise BadRequest("client disconnected before the upload completed") from None
@@ -120,8 +116,7 @@ async def upload(
         if writer is not None:
             await writer.drain()  # no write may still be running when we abort
             await run_in_threadpool(writer.upload.abort)  # a no-op after commit
-    crash_point("ingest.after_object")
-    artifact, receipt = await run_in_threadpool(service.record_ingest, vault, who, plan, stored)
+    artifact, receipt = await run_in_threadpool(ingest.seal)
     return IngestOut(artifact=ArtifactOut.model_validate(artifact), receipt=receipt.to_json())
 
 

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import re
 import secrets
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -14,6 +14,13 @@ from sqlmodel import select
 from app.auth.models import Principal, Role
 from app.db import session
 from app.errors import BadRequest, Conflict, NotFound, Unauthorized
+from app.events import EventType, draft
+from app.events.preconditions import PrincipalAbsent, PrincipalExists
+from app.events.principal_events import PrincipalCreated, TokenRotated
+from custody.ledger import EventDraft, Refused
+
+if TYPE_CHECKING:
+    from app.vault import Vault
 
 TOKEN_PREFIX = "lcd_"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -35,32 +42,50 @@ def validate_public_key(value: str | None) -> str | None:
     return value
 
 
-def create_principal(
-    engine: Engine, name: str, role: str, public_key: str | None = None
-) -> tuple[Principal, str]:
-    """Returns the principal and its token; the token is never retrievable again."""
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def principal_draft(
+    actor_id: str, actor_role: str, name: str, role: str, public_key: str | None = None
+) -> tuple[EventDraft, str]:
+    """The `principal.created` draft and the new token (shown once, never sealed: only its
+    hash reaches the row, through the draft's private values)."""
     if not _NAME.match(name):
         raise BadRequest("principal names are 1-64 of a-z 0-9 . _ - (starting alphanumeric)")
     try:
         role = Role(role).value
     except ValueError as exc:
         raise BadRequest(f"unknown role {role!r}; one of {[r.value for r in Role]}") from exc
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with session(engine) as s:
-        if s.get(Principal, name) is not None:
-            raise Conflict(f"principal {name!r} exists")
-        p = Principal(
-            id=name,
-            role=role,
-            token_hash=hash_token(token),
-            public_key=validate_public_key(public_key),
-            created_at=datetime.now(UTC),
-        )
-        s.add(p)
-        s.commit()
-        s.refresh(p)
-        s.expunge(p)
-    return p, token
+    token = new_token()
+    body = PrincipalCreated(principal=name, role=role, public_key=validate_public_key(public_key))
+    d = draft(
+        actor_id,
+        actor_role,
+        EventType.principal_created,
+        body,
+        preconditions=[PrincipalAbsent(name)],
+        private={"token_hash": hash_token(token)},
+    )
+    return d, token
+
+
+def create_principal(
+    vault: Vault,
+    name: str,
+    role: str,
+    public_key: str | None = None,
+    *,
+    actor: tuple[str, str] = ("locard-cli", "admin"),
+) -> tuple[Principal, str]:
+    """Create a principal by sealing its event (the row is the projection); returns it and
+    its token. The default actor is the operator's host path (`locard user add`)."""
+    d, token = principal_draft(actor[0], actor[1], name, role, public_key)
+    try:
+        vault.ledger.seal([d])
+    except Refused as exc:
+        raise Conflict(str(exc), extra={"current": exc.current}) from exc
+    return get_principal(vault.engine, name), token
 
 
 def authenticate(engine: Engine, token: str) -> Principal:
@@ -96,22 +121,31 @@ def list_principals(engine: Engine) -> list[Principal]:
         return rows
 
 
-def principal_event_body(p: Principal) -> dict[str, str | None]:
-    """What the ledger records about a new principal: never its token or token hash."""
-    return {"principal": p.id, "role": p.role, "public_key": p.public_key}
-
-
-def rotate_token(engine: Engine, name: str) -> str:
-    """A new token for an existing principal; the old one stops working at once.
+def token_draft(actor_id: str, actor_role: str, name: str) -> tuple[EventDraft, str]:
+    """A new token for an existing principal; the old one stops working once sealed.
 
     Needed after `locard rebuild`, which restores principals from the ledger without
     tokens (the ledger never holds them), and whenever a token may have leaked.
     """
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with session(engine) as s:
-        p = s.get(Principal, name)
-        if p is None:
-            raise NotFound(f"no principal {name!r}")
-        p.token_hash = hash_token(token)
-        s.commit()
+    token = new_token()
+    d = draft(
+        actor_id,
+        actor_role,
+        EventType.principal_token_rotated,
+        TokenRotated(principal=name),
+        preconditions=[PrincipalExists(name)],
+        private={"token_hash": hash_token(token)},
+    )
+    return d, token
+
+
+def issue_token(
+    vault: Vault, name: str, *, actor: tuple[str, str] = ("locard-cli", "admin")
+) -> str:
+    """Seal a token rotation for `name` and return the new token (`locard user token`)."""
+    d, token = token_draft(actor[0], actor[1], name)
+    try:
+        vault.ledger.seal([d])
+    except Refused as exc:
+        raise NotFound(str(exc)) from exc
     return token

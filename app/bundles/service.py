@@ -26,7 +26,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import func, select
 
 from app.artifacts.models import Artifact
 from app.artifacts.service import list_artifacts
@@ -34,12 +33,11 @@ from app.auth.models import Principal
 from app.cases.models import Case
 from app.cases.service import readable_case
 from app.errors import Unavailable
-from app.events import record
+from app.events import EventType, draft, record
+from app.events.artifact_events import Access
+from app.events.incident_events import Export, ExportedArtifact, Head
 from app.vault import Vault
-from custody.ledger import EventDraft, Receipt
-from custody.models import LedgerEvent
-from custody.nodes import DbNodeSource
-from custody.proofs import inclusion_proof
+from custody.ledger import Receipt
 from custody.sequencer import SequencerStopped
 from verify.bundle import (
     BUNDLE_FORMAT,
@@ -57,7 +55,6 @@ from verify.events import chain_key
 
 log = logging.getLogger(__name__)
 
-_EVENTS = LedgerEvent.__table__  # type: ignore[attr-defined]
 #: Events per database round trip while streaming; bounds memory for cases of many events.
 _PAGE = 500
 EXPORT_REASON = "export"
@@ -88,13 +85,13 @@ def start_export(vault: Vault, who: Principal, case_id: str, content: bool) -> E
         _record_accesses(vault, who, artifacts)
     case_key = chain_key(case.id, None)
     heads = _chain_heads(vault, case.id, exclude=case_key)
-    body: dict[str, Any] = {
-        "format": BUNDLE_FORMAT,
-        "content": content,
-        "artifacts": [{"id": a.id, "sha256": a.sha256, "size": a.size} for a in artifacts],
-        "heads": {k: {"index": i, "leaf_hash": h.hex()} for k, (i, h) in sorted(heads.items())},
-    }
-    receipt = record(vault, who, "export", body, case=case.id)
+    body = Export(
+        format=BUNDLE_FORMAT,
+        content=content,
+        artifacts=[ExportedArtifact(id=a.id, sha256=a.sha256, size=a.size) for a in artifacts],
+        heads={k: Head(index=i, leaf_hash=h.hex()) for k, (i, h) in sorted(heads.items())},
+    )
+    receipt = record(vault, who, EventType.export, body, case=case.id)
     return ExportPlan(case, who, content, artifacts, heads, receipt, datetime.now(UTC))
 
 
@@ -104,15 +101,15 @@ def _record_accesses(vault: Vault, who: Principal, artifacts: list[Artifact]) ->
     try:
         for art in artifacts:
             # Same body as a download's access event (app.artifacts.service.record_access).
-            draft = EventDraft(
-                type="access",
-                actor_id=who.id,
-                actor_role=who.role,
-                body={"reason": EXPORT_REASON, "sha256": art.sha256},
+            access = draft(
+                who.id,
+                who.role,
+                EventType.access,
+                Access(reason=EXPORT_REASON, sha256=art.sha256),
                 case=art.case_id,
                 item=art.id,
             )
-            futures.append(vault.sequencer.submit(draft))
+            futures.append(vault.sequencer.submit(access))
         for fut in futures:
             fut.result(60.0)
     except SequencerStopped as exc:
@@ -124,18 +121,7 @@ def _record_accesses(vault: Vault, who: Principal, artifacts: list[Artifact]) ->
 
 def _chain_heads(vault: Vault, case_id: str, *, exclude: str) -> dict[str, tuple[int, bytes]]:
     """The last event of every chain about the case, but the case chain itself."""
-    e = _EVENTS
-    last = (
-        select(e.c.chain_key, func.max(e.c.leaf_index).label("last"))
-        .where(e.c.case == case_id, e.c.chain_key != exclude)
-        .group_by(e.c.chain_key)
-        .subquery()
-    )
-    query = select(e.c.chain_key, e.c.leaf_index, e.c.leaf_hash).join(
-        last, e.c.leaf_index == last.c.last
-    )
-    with vault.engine.connect() as conn:
-        return {str(k): (int(i), bytes(h)) for k, i, h in conn.execute(query)}
+    return vault.ledger.reader.chain_heads(case_id, exclude=exclude)
 
 
 class _Sink:
@@ -309,41 +295,28 @@ def _event_pages(
 ) -> Iterator[list[tuple[dict[str, Any], bytes, list[bytes]]]]:
     """The bundled events in ledger order with their proofs against the anchor, a page at a
     time: the case chain up to the export event, each item chain up to its recorded head."""
-    e = _EVENTS
     case_key = chain_key(plan.case.id, None)
     export_index = plan.export.event.index
     after = -1
     while True:
-        with vault.engine.connect() as conn:
-            rows = list(
-                conn.execute(
-                    select(e.c.leaf_index, e.c.canonical, e.c.chain_key, e.c.type, e.c.sealed_in)
-                    .where(
-                        e.c.case == plan.case.id,
-                        e.c.leaf_index > after,
-                        e.c.leaf_index <= export_index,
-                    )
-                    .order_by(e.c.leaf_index)
-                    .limit(_PAGE)
-                )
-            )
-            if not rows:
-                return
-            page = []
-            nodes = DbNodeSource(conn)
-            for index, canonical, key, etype, sealed_in in rows:
-                head = plan.heads.get(key)
-                if key != case_key and (head is None or index > head[0]):
-                    continue  # sealed after the export took its snapshot of this chain
-                entry = {
-                    "index": int(index),
-                    "chain": str(key),
-                    "type": str(etype),
-                    "sealed_in": int(sealed_in),
-                }
-                proof = inclusion_proof(int(index), plan.anchor, nodes)
-                page.append((entry, bytes(canonical), proof))
-        after = int(rows[-1][0])
+        rows = vault.ledger.reader.case_events_proved(
+            plan.case.id, after=after, below=export_index + 1, tree_size=plan.anchor, limit=_PAGE
+        )
+        if not rows:
+            return
+        page = []
+        for ev, proof in rows:
+            head = plan.heads.get(ev.chain_key)
+            if ev.chain_key != case_key and (head is None or ev.index > head[0]):
+                continue  # sealed after the export took its snapshot of this chain
+            entry = {
+                "index": ev.index,
+                "chain": ev.chain_key,
+                "type": ev.type,
+                "sealed_in": ev.sealed_in,
+            }
+            page.append((entry, ev.canonical, proof))
+        after = rows[-1][0].index
         yield page
 
 

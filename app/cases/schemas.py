@@ -72,6 +72,17 @@ class CaseUpdate(BaseModel):
     severity: Severity | None = None
     status: CaseStatus | None = None
     owner: str | None = Field(default=None, max_length=64)
+    #: when the change took effect, if earlier than now (a case contained an hour ago)
+    occurred_at: datetime | None = None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _occurred(cls, v: datetime | None) -> datetime | None:
+        v = past_time(v, "occurred_at")
+        if v is not None and v > datetime.now(UTC):
+            # the seal refuses an `occurred_at` after its own time: no clock skew here
+            raise ValueError("occurred_at lies in the future")
+        return v
 
     @field_validator("title")
     @classmethod

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlmodel import col, select
 
 from app.auth.models import Principal, Role
 from app.auth.service import get_principal
-from app.cases.models import Case, CaseMember, incident_fields
+from app.cases.models import Case, CaseMember
 from app.cases.schemas import CaseCreate, CaseUpdate, PrivacyUpdate
 from app.db import session
 from app.errors import Conflict, Forbidden, NotFound
-from app.events import event_time, record
+from app.events import EventType, record, sealed_case
+from app.events.case_events import CaseCreatedV2, CaseUpdatedV2, Hold, MemberAdded
+from app.events.catalogue import iso
+from app.events.preconditions import (
+    CaseExists,
+    CaseFieldsAre,
+    HoldIs,
+    Precondition,
+    PrincipalExists,
+)
+from app.events.values import event_value
 from app.vault import Vault
 from custody.ledger import Receipt
-
-
-def _next_id(s: Session, year: int) -> str:
-    prefix = f"IR-{year}-"
-    count = s.exec(select(func.count()).where(col(Case.id).startswith(prefix))).one()
-    return f"{prefix}{count + 1:04d}"
 
 
 def is_member(engine: Engine, case_id: str, principal_id: str) -> bool:
@@ -62,86 +65,26 @@ def writable_case(engine: Engine, case_id: str, who: Principal) -> Case:
 
 
 def create_case(vault: Vault, who: Principal, data: CaseCreate) -> tuple[Case, Receipt]:
-    now = datetime.now(UTC)
+    """The case number is allocated inside the seal, and the row is the event's projection."""
     owner = data.owner or who.id
     get_principal(vault.engine, owner)
-    retention = data.retention_days or vault.settings.retention_days
-    for _ in range(20):
-        with session(vault.engine) as s:
-            case = Case(
-                id=_next_id(s, now.year),
-                title=data.title,
-                description=data.description,
-                severity=data.severity.value,
-                status="new",
-                owner=owner,
-                created_by=who.id,
-                created_at=now,
-                updated_at=now,
-                legal_hold=False,
-                retention_days=retention,
-                declared_at=data.declared_at or now,
-                personal_data=data.personal_data,
-                notification_required=data.notification_required,
-                aware_at=data.aware_at,
-            )
-            s.add(case)
-            s.add(CaseMember(case_id=case.id, principal_id=who.id))
-            if owner != who.id:
-                s.add(CaseMember(case_id=case.id, principal_id=owner))
-            try:
-                s.commit()
-            except IntegrityError:
-                s.rollback()
-                continue  # another request took this number; take the next
-            s.refresh(case)
-            s.expunge(case)
-            break
-    else:  # pragma: no cover - needs 20 concurrent collisions
-        raise RuntimeError("could not allocate a case identifier")
-    body: dict[str, Any] = {
-        "title": case.title,
-        "severity": case.severity,
-        "status": case.status,
-        "owner": case.owner,
-        "retention_days": case.retention_days,
-    }
-    # Incident context only when given, so a plain case's event keeps its original shape;
-    # without `declared_at` the event's own sealed time is the declaration.
-    if data.declared_at is not None:
-        body["declared_at"] = _event_value(data.declared_at)
-    if data.personal_data:
-        body["personal_data"] = True
-    if data.notification_required:
-        body["notification_required"] = True
-    if data.aware_at is not None:
-        body["aware_at"] = _event_value(data.aware_at)
-    try:
-        receipt = record(vault, who, "case.created", body, case=case.id)
-    except Exception:
-        _delete_unrecorded(vault.engine, case.id)
-        raise
-    with session(vault.engine) as s:
-        row = s.get(Case, case.id)
-        assert row is not None
-        row.created_at = row.updated_at = event_time(receipt)
-        # Exactly what a rebuild from the ledger will derive (app/projections.py).
-        for field, value in incident_fields(body, row.created_at).items():
-            setattr(row, field, value)
-        s.commit()
-        s.refresh(row)
-    return row, receipt
-
-
-def _delete_unrecorded(engine: Engine, case_id: str) -> None:
-    """A case whose creation event failed to seal never existed."""
-    with session(engine) as s:
-        for m in s.exec(select(CaseMember).where(CaseMember.case_id == case_id)).all():
-            s.delete(m)
-        case = s.get(Case, case_id)
-        if case is not None:
-            s.delete(case)
-        s.commit()
+    body = CaseCreatedV2(
+        title=data.title,
+        description=data.description,
+        severity=data.severity.value,
+        status="new",
+        owner=owner,
+        retention_days=data.retention_days or vault.settings.retention_days,
+        # without `declared_at` the event's own sealed time is the declaration
+        declared_at=iso(data.declared_at),
+        personal_data=data.personal_data,
+        notification_required=data.notification_required,
+        aware_at=iso(data.aware_at),
+    )
+    receipt = record(
+        vault, who, EventType.case_created, body, preconditions=[PrincipalExists(owner)]
+    )
+    return get_case(vault.engine, sealed_case(receipt)), receipt
 
 
 def list_cases(
@@ -170,18 +113,11 @@ def list_cases(
         return rows
 
 
-def _event_value(value: Any) -> Any:
-    """A field value as the event body holds it: JSON has no datetimes, so ISO 8601 UTC."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    return getattr(value, "value", value)
-
-
 def _changes(case: Case, values: dict[str, Any]) -> dict[str, Any]:
     """{field: [old, new]} for the values that differ from the row, as event values."""
     changes: dict[str, Any] = {}
     for field, value in values.items():
-        old, new = _event_value(getattr(case, field)), _event_value(value)
+        old, new = event_value(getattr(case, field)), event_value(value)
         if old != new:
             changes[field] = [old, new]
     return changes
@@ -191,12 +127,12 @@ def update_case(
     vault: Vault, who: Principal, case_id: str, data: CaseUpdate
 ) -> tuple[Case, Receipt | None]:
     case = writable_case(vault.engine, case_id, who)
-    changes = _changes(case, data.model_dump(exclude_none=True))
+    changes = _changes(case, data.model_dump(exclude_none=True, exclude={"occurred_at"}))
     if not changes:
         return case, None
     if "owner" in changes:
         get_principal(vault.engine, changes["owner"][1])
-    return _apply_changes(vault, who, case_id, changes)
+    return _apply_changes(vault, who, case_id, changes, data.occurred_at)
 
 
 def update_privacy(
@@ -222,34 +158,37 @@ def update_privacy(
 
 
 def _apply_changes(
-    vault: Vault, who: Principal, case_id: str, changes: dict[str, Any]
+    vault: Vault,
+    who: Principal,
+    case_id: str,
+    changes: dict[str, Any],
+    occurred: datetime | None = None,
 ) -> tuple[Case, Receipt]:
-    receipt = record(vault, who, "case.updated", {"changes": changes}, case=case_id)
-    with session(vault.engine) as s:
-        row = s.get(Case, case_id)
-        assert row is not None
-        for field, (_, new) in changes.items():
-            setattr(row, field, new)  # ISO strings for times: the column parses them
-        row.updated_at = event_time(receipt)
-        if "owner" in changes and s.get(CaseMember, (case_id, changes["owner"][1])) is None:
-            s.add(CaseMember(case_id=case_id, principal_id=changes["owner"][1]))
-        s.commit()
-        s.refresh(row)
-        s.expunge(row)
-    return row, receipt
+    """Sealed only if every changed field still holds the value the caller read."""
+    assumed = CaseFieldsAre(case_id, {k: v[0] for k, v in changes.items()})
+    conditions: list[Precondition] = [assumed]
+    if "owner" in changes:
+        conditions.append(PrincipalExists(changes["owner"][1]))
+    body = CaseUpdatedV2(changes=changes)
+    if occurred is not None:
+        body = CaseUpdatedV2(changes=changes, occurred_at=iso(occurred))
+    receipt = record(
+        vault, who, EventType.case_updated, body, case=case_id, preconditions=conditions
+    )
+    return get_case(vault.engine, case_id), receipt
 
 
 def add_member(vault: Vault, who: Principal, case_id: str, principal_id: str) -> Receipt:
     writable_case(vault.engine, case_id, who)
     member = get_principal(vault.engine, principal_id)
-    receipt = record(
-        vault, who, "case.member_added", {"principal": member.id, "role": member.role}, case=case_id
+    return record(
+        vault,
+        who,
+        EventType.case_member_added,
+        MemberAdded(principal=member.id, role=member.role),
+        case=case_id,
+        preconditions=[CaseExists(case_id), PrincipalExists(member.id)],
     )
-    with session(vault.engine) as s:
-        if s.get(CaseMember, (case_id, member.id)) is None:
-            s.add(CaseMember(case_id=case_id, principal_id=member.id))
-            s.commit()
-    return receipt
 
 
 def set_hold(
@@ -257,49 +196,42 @@ def set_hold(
 ) -> tuple[Case, Receipt]:
     """Legal hold on every artifact of the case, enforced by the store (S3 Object Lock).
 
-    Placing a hold raises the case's flag *before* listing its objects, and an ingest
-    re-reads the flag *after* its artifact becomes visible, so an upload racing the
-    hold is always covered by one side or the other. Releasing keeps the hold on
-    objects another held case still references: identical bytes are stored once, and
-    one case's release must not expose another's evidence.
+    The flag is the hold event's projection, sealed only if the hold is still in the
+    state the caller saw (of two racing requests one is sealed, the other gets 409).
+    Placing one holds the objects first (holding early is the safe side), then again
+    any object that became visible before the seal; an ingest re-reads the flag after
+    its own seal, so an upload racing the hold is covered by one side or the other.
+    Releasing is sealed first and lifted after, and keeps the hold on objects another
+    held case still references: identical bytes are stored once.
     """
     if who.role != Role.legal:  # enforced here too, whatever door the request came in by
         raise Forbidden("only the legal role places or releases a legal hold")
     case = readable_case(vault.engine, case_id, who)
     if case.legal_hold == on:
         raise Conflict(f"legal hold on {case_id} is already {'set' if on else 'released'}")
+    keys = _case_object_keys(vault.engine, case_id)
+    still_held = set() if on else _held_elsewhere(vault.engine, case_id, keys)
     if on:
-        _set_hold_flag(vault.engine, case_id, True)
-    try:
-        keys = _case_object_keys(vault.engine, case_id)
-        still_held = set() if on else _held_elsewhere(vault.engine, case_id, keys)
         for key in keys:
+            vault.store.set_legal_hold(key, True)
+    receipt = record(
+        vault,
+        who,
+        EventType.hold_set if on else EventType.hold_released,
+        Hold(reason=reason, objects=len(keys), kept_for_other_cases=len(still_held)),
+        case=case_id,
+        preconditions=[HoldIs(case_id, not on)],
+    )
+    now = _case_object_keys(vault.engine, case_id)
+    if on:
+        for key in sorted(set(now) - set(keys)):
+            vault.store.set_legal_hold(key, True)
+    else:
+        still_held = _held_elsewhere(vault.engine, case_id, now)
+        for key in now:
             if key not in still_held:
-                vault.store.set_legal_hold(key, on)
-        receipt = record(
-            vault,
-            who,
-            "hold.set" if on else "hold.released",
-            {"reason": reason, "objects": len(keys), "kept_for_other_cases": len(still_held)},
-            case=case_id,
-        )
-    except Exception:
-        if on:  # the objects may stay held (the safe side); the case says what the ledger says
-            _set_hold_flag(vault.engine, case_id, False)
-        raise
-    return _set_hold_flag(vault.engine, case_id, on, event_time(receipt)), receipt
-
-
-def _set_hold_flag(engine: Engine, case_id: str, on: bool, at: datetime | None = None) -> Case:
-    with session(engine) as s:
-        row = s.get(Case, case_id)
-        assert row is not None
-        row.legal_hold = on
-        if at is not None:
-            row.updated_at = at
-        s.commit()
-        s.refresh(row)
-        return row
+                vault.store.set_legal_hold(key, False)
+    return get_case(vault.engine, case_id), receipt
 
 
 def _case_object_keys(engine: Engine, case_id: str) -> list[str]:

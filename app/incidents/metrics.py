@@ -6,10 +6,14 @@ Nothing here reads a clock or a database: callers pass the events of a case (its
 - declared: the `declared_at` the `case.created` body states, else that event's time;
 - acknowledged: the first status change to `triaged` or later;
 - contained: the first status change to `contained` or later (closing a false
-  positive straight from triage counts: nothing is left to contain);
+  positive straight from triage counts: nothing is left to contain), or, where the
+  policy names `first_action`, the first containment action that succeeded or partly did;
 - closed: the latest change to `closed`, cleared again if the case is reopened;
 - awareness (notification clock): an explicit `aware_at`, else the time the duty to
   notify was first recorded.
+
+A status change counts from when it took effect as told (its `occurred_at`), and a
+containment action from when it was performed, not from when the vault sealed them.
 
 Severity is the case's current one: a case upgraded to P1 is held to P1 targets.
 """
@@ -23,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from app.cases.models import STATUS_ORDER, Severity
+from app.events import EventType, occurred_at
 from app.incidents.policy import IncidentPolicy
 from verify.events import Event
 
@@ -116,16 +121,20 @@ class _Fold:
         self.notification_required = required
 
 
-def case_facts(case_id: str, events: Iterable[Event]) -> CaseFacts:
+def case_facts(case_id: str, events: Iterable[Event], contained_from: str = "status") -> CaseFacts:
     """Fold the events of one case (ledger order) into its incident facts.
 
     Raises ValueError if there is no `case.created` event: such a case has no
     declaration time, so nothing can be measured.
     """
     f = _Fold(case_id)
+    first_action: datetime | None = None
     for ev in events:
         b = ev.body
-        if ev.type == "case.created":
+        effective = occurred_at(ev)
+        if ev.type == EventType.containment and b.get("outcome") in ("succeeded", "partial"):
+            first_action = effective if first_action is None else min(first_action, effective)
+        if ev.type == EventType.case_created:
             f.title = str(b.get("title", ""))
             f.severity = str(b.get("severity", "P1"))
             f.owner = str(b.get("owner", ev.actor_id))
@@ -135,7 +144,7 @@ def case_facts(case_id: str, events: Iterable[Event]) -> CaseFacts:
             f.duty(b.get("notification_required") is True, f.declared_at)
             f.status_to(str(b.get("status", "new")), ev.at, None, ev.actor_id)
             f.history.pop()  # creation is not a status *change*
-        elif ev.type == "case.updated" and f.declared_at is not None:
+        elif ev.type == EventType.case_updated and f.declared_at is not None:
             changes = b.get("changes")
             if not isinstance(changes, dict):
                 continue
@@ -144,7 +153,7 @@ def case_facts(case_id: str, events: Iterable[Event]) -> CaseFacts:
                     continue
                 old, new = pair
                 if name == "status" and isinstance(new, str):
-                    f.status_to(new, ev.at, old if isinstance(old, str) else None, ev.actor_id)
+                    f.status_to(new, effective, old if isinstance(old, str) else None, ev.actor_id)
                 elif name == "severity" and isinstance(new, str):
                     f.severity = new
                 elif name == "owner" and isinstance(new, str):
@@ -159,10 +168,12 @@ def case_facts(case_id: str, events: Iterable[Event]) -> CaseFacts:
                     f.explicit_aware = _time(new)
                 elif name == "notified_at":
                     f.notified_at = _time(new)
-        elif ev.type in ("hold.set", "hold.released"):
-            f.legal_hold = ev.type == "hold.set"
+        elif ev.type in (EventType.hold_set, EventType.hold_released):
+            f.legal_hold = ev.type == EventType.hold_set
     if f.declared_at is None:
         raise ValueError(f"no case.created event for {case_id}")
+    if contained_from == "first_action" and first_action is not None:
+        f.contained_at = first_action
     return CaseFacts(
         case_id=case_id,
         title=f.title,

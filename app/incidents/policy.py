@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +44,9 @@ class IncidentPolicy(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOCARD_", extra="ignore", frozen=True)
 
     sla: dict[str, SlaTarget] = Field(default_factory=lambda: dict(DEFAULT_SLA))
+    #: what marks containment for MTTC and the SLA: the status change (`status`) or the
+    #: first containment action that succeeded or partly did (`first_action`)
+    contained_from: Literal["status", "first_action"] = "status"
     #: regulator/customer notification window from awareness (GDPR art. 33: 72 hours)
     notification_hours: float = Field(default=72, gt=0)
 

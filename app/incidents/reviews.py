@@ -22,14 +22,17 @@ from pydantic import (
     field_validator,
 )
 
+from app.artifacts.ingest import Ingest
 from app.artifacts.metadata import ArtifactMeta
 from app.artifacts.models import Artifact
-from app.artifacts.service import get_artifact, plan_ingest, record_ingest
+from app.artifacts.service import get_artifact
 from app.auth.models import Principal, Role
 from app.auth.service import get_principal
 from app.cases.service import is_member, readable_case
 from app.errors import BadRequest, Forbidden, NotFound
-from app.events import record
+from app.events import EventType, record
+from app.events.incident_events import ActionItem as ActionItemBody
+from app.events.incident_events import ReviewItemUpdated, ReviewRecorded
 from app.incidents.service import case_events
 from app.vault import Vault
 from custody.ledger import Receipt
@@ -150,7 +153,7 @@ def fold_reviews(events: list[tuple[int, Event]]) -> list[Review]:
     reviews: dict[str, Review] = {}
     for index, ev in events:
         b = ev.body
-        if ev.type == "review.recorded" and ev.item:
+        if ev.type == EventType.review_recorded and ev.item:
             items = {
                 str(i["id"]): ActionItem(
                     str(i["id"]), str(i["title"]), str(i["owner"]), str(i["due"]), str(i["state"])
@@ -166,7 +169,7 @@ def fold_reviews(events: list[tuple[int, Event]]) -> list[Review]:
                 str(b.get("summary", "")),
                 items,
             )
-        elif ev.type == "review.item_updated" and ev.item in reviews:
+        elif ev.type == EventType.review_item_updated and ev.item in reviews:
             item = reviews[ev.item].items.get(str(b.get("item")))
             changes = b.get("changes")
             if item is None or not isinstance(changes, dict):
@@ -240,24 +243,21 @@ def record_review(
         collection_tool="locard",
         notes="Lessons-learned record with action items",
     )
-    plan = plan_ingest(vault, who, case_id, meta, None)
-    upload = vault.store.begin_upload(
-        max_size=vault.settings.max_upload_bytes, retention=plan.retention
-    )
+    ingest = Ingest.begin(vault, who, case_id, meta, None, max_size=len(content))
     try:
-        upload.write(content)
-        stored = upload.commit()
+        ingest.upload.write(content)
+        ingest.commit()
     finally:
-        upload.abort()  # a no-op after commit
-    art, _ = record_ingest(vault, who, plan, stored)
-    body = {
-        "format": REVIEW_FORMAT,
-        "artifact": art.id,
-        "sha256": art.sha256,
-        "summary": data.summary[:500],
-        "action_items": items,
-    }
-    receipt = record(vault, who, "review.recorded", body, case=case_id, item=art.id)
+        ingest.abort()  # a no-op after commit
+    art, _ = ingest.seal()
+    body = ReviewRecorded(
+        format=REVIEW_FORMAT,
+        artifact=art.id,
+        sha256=art.sha256,
+        summary=data.summary[:500],
+        action_items=[ActionItemBody(**i) for i in items],
+    )
+    receipt = record(vault, who, EventType.review_recorded, body, case=case_id, item=art.id)
     review = get_review(vault, who, case_id, art.id)
     return review, art, receipt
 
@@ -295,8 +295,8 @@ def update_item(
     changes = {k: [getattr(item, k), v] for k, v in wanted.items() if getattr(item, k) != v}
     if not changes:
         return review, None
-    body: dict[str, Any] = {"review": review.id, "item": item.id, "changes": changes}
+    body = ReviewItemUpdated(review=review.id, item=item.id, changes=changes)
     if data.note:
-        body["note"] = data.note
-    receipt = record(vault, who, "review.item_updated", body, case=case.id, item=review.id)
+        body = ReviewItemUpdated(review=review.id, item=item.id, changes=changes, note=data.note)
+    receipt = record(vault, who, EventType.review_item_updated, body, case=case.id, item=review.id)
     return get_review(vault, who, case.id, review.id), receipt

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from app.auth.models import Principal, Role
 from app.cases.models import Case
 from app.cases.service import list_cases, readable_case
 from app.errors import Forbidden
-from app.events import record
+from app.events import EventType, record
+from app.events.case_events import Text
 from app.incidents import timeline
 from app.incidents.metrics import (
     CaseFacts,
@@ -27,10 +28,8 @@ from app.incidents.metrics import (
 from app.incidents.policy import IncidentPolicy
 from app.vault import Vault
 from custody.ledger import Receipt
-from custody.models import LedgerEvent
+from custody.reader import LedgerReader
 from verify.events import Event, chain_key, decode_event
-
-_EVENTS = LedgerEvent.__table__  # type: ignore[attr-defined]
 
 
 def ledger_clock(vault: Vault) -> Callable[[], datetime]:
@@ -41,37 +40,27 @@ def ledger_clock(vault: Vault) -> Callable[[], datetime]:
 
 def case_events(engine: Engine, case_id: str) -> list[tuple[int, Event]]:
     """Every sealed event about the case (case chain and all its items), ledger order."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(_EVENTS.c.leaf_index, _EVENTS.c.canonical)
-            .where(_EVENTS.c.case == case_id)
-            .order_by(_EVENTS.c.leaf_index)
-        ).all()
-    return [(int(i), decode_event(bytes(c))) for i, c in rows]
+    return [(e.index, decode_event(e.canonical)) for e in LedgerReader(engine).case_events(case_id)]
 
 
-def facts(vault: Vault, case_id: str) -> CaseFacts:
+def facts(vault: Vault, case_id: str, contained_from: str = "status") -> CaseFacts:
     events = [decode_event(e.canonical) for e in vault.ledger.chain(chain_key(case_id, None))]
-    return case_facts(case_id, events)
+    return case_facts(case_id, events, contained_from)
 
 
-def visible_facts(engine: Engine, who: Principal) -> list[CaseFacts]:
+def visible_facts(
+    engine: Engine, who: Principal, contained_from: str = "status"
+) -> list[CaseFacts]:
     """Facts of every case the principal may read, from one scan of case-level events."""
     visible = {c.id for c in list_cases(engine, who)}
     by_case: dict[str, list[Event]] = defaultdict(list)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(_EVENTS.c.case, _EVENTS.c.canonical)
-            .where(_EVENTS.c.case.is_not(None), _EVENTS.c.item.is_(None))
-            .order_by(_EVENTS.c.leaf_index)
-        )
-        for case_id, canonical in rows:
-            if case_id in visible:
-                by_case[case_id].append(decode_event(bytes(canonical)))
+    for e in LedgerReader(engine).case_level_events():
+        if e.case in visible:
+            by_case[e.case].append(decode_event(e.canonical))
     out = []
     for case_id, events in by_case.items():
         try:
-            out.append(case_facts(case_id, events))
+            out.append(case_facts(case_id, events, contained_from))
         except ValueError:
             continue  # no creation event (cannot happen through the API): nothing to measure
     return out
@@ -122,7 +111,7 @@ class IncidentView:
 
 def incident(vault: Vault, who: Principal, case_id: str, policy: IncidentPolicy) -> IncidentView:
     case = readable_case(vault.engine, case_id, who)
-    f = facts(vault, case.id)
+    f = facts(vault, case.id, policy.contained_from)
     now = ledger_clock(vault)()
     return IncidentView(case, f, case_deadlines(f, policy, now), now)
 
@@ -132,7 +121,11 @@ def metrics(
 ) -> Metrics:
     now = ledger_clock(vault)()
     return compute_metrics(
-        visible_facts(vault.engine, who), policy, since=since, until=until, now=now
+        visible_facts(vault.engine, who, policy.contained_from),
+        policy,
+        since=since,
+        until=until,
+        now=now,
     )
 
 
@@ -148,4 +141,5 @@ def add_note(vault: Vault, who: Principal, case_id: str, kind: str, text: str) -
     readable_case(vault.engine, case_id, who)
     if who.role == Role.auditor:
         raise Forbidden("auditors read; they do not add to cases")
-    return record(vault, who, f"case.{kind}", {"text": text}, case=case_id)
+    kinds = {"note": EventType.case_note, "decision": EventType.case_decision}
+    return record(vault, who, kinds[kind], Text(text=text), case=case_id)

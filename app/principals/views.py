@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.models import Role
-from app.auth.service import create_principal, list_principals, principal_event_body
+from app.auth.service import get_principal, list_principals, principal_draft
 from app.deps import Admin, Reader, VaultDep
-from app.events import record
+from app.events import submit
 
 router = APIRouter(prefix="/v1/principals", tags=["principals"])
 
@@ -35,8 +35,9 @@ class PrincipalOut(BaseModel):
 
 @router.post("", status_code=201)
 def add_principal(data: PrincipalIn, vault: VaultDep, who: Admin) -> dict[str, Any]:
-    p, token = create_principal(vault.engine, data.name, data.role.value, data.public_key)
-    receipt = record(vault, who, "principal.created", principal_event_body(p))
+    d, token = principal_draft(who.id, who.role, data.name, data.role.value, data.public_key)
+    receipt = submit(vault, d)
+    p = get_principal(vault.engine, data.name)
     return {
         "principal": PrincipalOut.model_validate(p),
         "token": token,

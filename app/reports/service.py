@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine
 from sqlmodel import col
 from sqlmodel import select as orm_select
 
@@ -32,7 +32,8 @@ from app.auth.models import Principal, Role
 from app.cases.service import readable_case
 from app.db import session
 from app.errors import Forbidden, Unavailable
-from app.events import record
+from app.events import EventType, record, summary
+from app.events.incident_events import ReportIssued
 from app.reports.models import (
     Actor,
     Anchor,
@@ -54,12 +55,13 @@ from app.reports.models import (
 )
 from app.vault import Vault
 from custody.ledger import Receipt, UnknownEntry
-from custody.models import CheckpointRow, LedgerEvent, TimestampRow
+from custody.reader import LedgerReader
 from custody.timestamps import HttpTSA
 from custody.tsa_builtin import BuiltinTSA
+from verify.chains import ChainWalk
 from verify.checkpoint import Checkpoint
 from verify.errors import VerificationError
-from verify.events import chain_key, decode_event
+from verify.events import decode_event
 from verify.merkle import leaf_hash, verify_consistency, verify_inclusion
 from verify.note import NoteVerifier, verify_checkpoint_note
 from verify.timestamp import verify_timestamp
@@ -67,9 +69,6 @@ from verify.timestamp import verify_timestamp
 REPORT_ROLES = frozenset({Role.legal.value, Role.auditor.value, Role.admin.value})
 ReportFormat = Literal["json", "pdf", "jsonld"]
 
-_EVENTS = LedgerEvent.__table__  # type: ignore[attr-defined]
-_CHECKPOINTS = CheckpointRow.__table__  # type: ignore[attr-defined]
-_TIMESTAMPS = TimestampRow.__table__  # type: ignore[attr-defined]
 # Keeps IN (...) lists well below every database's bound-parameter limit.
 _IN_CHUNK = 500
 _SUMMARY_MAX = 1500
@@ -179,8 +178,10 @@ def build_report(
         case=CaseSummary.model_validate(case, from_attributes=True),
         artifacts=report_artifacts,
         case_events=case_events,
-        containment=[_containment(e) for e in case_events if e.type == "containment"],
-        holds=[_hold(e) for e in case_events if e.type in ("hold.set", "hold.released")],
+        containment=[_containment(e) for e in case_events if e.type == EventType.containment],
+        holds=[
+            _hold(e) for e in case_events if e.type in (EventType.hold_set, EventType.hold_released)
+        ],
         checkpoints=[
             CheckpointRef(
                 size=cp.size,
@@ -215,67 +216,28 @@ def _artifacts(engine: Engine, case_id: str) -> list[Artifact]:
 
 
 def _rows(engine: Engine, case_id: str, items: Sequence[str], below: int) -> list[_Row]:
-    """The case's chain and every artifact's chain, inside the anchor's tree, in ledger order."""
-    keys = [chain_key(case_id, None)] + [chain_key(case_id, i) for i in items]
-    found: dict[int, _Row] = {}
-    for chunk in _chunks(keys):
-        q = (
-            select(
-                _EVENTS.c.leaf_index,
-                _EVENTS.c.leaf_hash,
-                _EVENTS.c.chain_key,
-                _EVENTS.c.case,
-                _EVENTS.c.item,
-                _EVENTS.c.canonical,
-                _EVENTS.c.sealed_in,
-                _EVENTS.c.actor_id,
-                _EVENTS.c.at,
-            )
-            .where(or_(_EVENTS.c.chain_key.in_(chunk), _EVENTS.c.case == case_id))
-            .where(_EVENTS.c.leaf_index < below)
-        )
-        with engine.connect() as conn:
-            for r in conn.execute(q):
-                found[int(r[0])] = _Row(
-                    int(r[0]),
-                    bytes(r[1]),
-                    r[2],
-                    r[3],
-                    r[4],
-                    bytes(r[5]),
-                    int(r[6]),
-                    r[7],
-                    _aware(r[8]),
-                )
-    return [found[i] for i in sorted(found)]
+    """The case's chain and every artifact's chain, inside the anchor's tree, in ledger order.
+
+    Every item event names its case, so the case's events are exactly those chains."""
+    return [
+        _Row(e.index, e.leaf_hash, e.chain_key, e.case, e.item, e.canonical, e.sealed_in,
+             e.actor_id, e.at)
+        for e in LedgerReader(engine).case_events(case_id, below=below)
+    ]  # fmt: skip
 
 
 def _checkpoints(engine: Engine, sizes: Iterable[int]) -> dict[int, _Checkpoint]:
-    out: dict[int, _Checkpoint] = {}
-    tokens: dict[int, list[tuple[str, bytes, datetime, tuple[bytes, ...]]]] = defaultdict(list)
-    with engine.connect() as conn:
-        for chunk in _chunks(sorted(set(sizes))):
-            for t in conn.execute(
-                select(_TIMESTAMPS)
-                .where(_TIMESTAMPS.c.checkpoint_size.in_(chunk))
-                .order_by(_TIMESTAMPS.c.checkpoint_size, _TIMESTAMPS.c.tsa)
-            ).mappings():
-                tokens[int(t["checkpoint_size"])].append(
-                    (t["tsa"], bytes(t["tsr"]), _aware(t["gen_time"]), _pem_chain(t["chain_pem"]))
-                )
-            for c in conn.execute(
-                select(_CHECKPOINTS).where(_CHECKPOINTS.c.size.in_(chunk))
-            ).mappings():
-                size = int(c["size"])
-                out[size] = _Checkpoint(
-                    size=size,
-                    root=bytes(c["root"]),
-                    note=c["note"],
-                    created_at=_aware(c["created_at"]),
-                    tokens_pending=int(c["tokens_pending"]),
-                    tokens=tuple(tokens[size]),
-                )
-    return out
+    return {
+        size: _Checkpoint(
+            size=c.size,
+            root=c.root,
+            note=c.note,
+            created_at=c.created_at,
+            tokens_pending=c.tokens_pending,
+            tokens=tuple((t.tsa, t.tsr_der, t.gen_time, _pem_chain(t.chain_pem)) for t in c.tokens),
+        )
+        for size, c in LedgerReader(engine).checkpoints(sizes).items()
+    }
 
 
 def _vault_info(vault: Vault, signer: ReportSigner | None) -> VaultInfo:
@@ -326,76 +288,11 @@ def _entry(row: _Row, anchored: list[TsaTime]) -> EventEntry:
         at=ev.at,
         actor=Actor(id=ev.actor_id, role=ev.actor_role),
         item=ev.item,
-        summary=_clip(summarize(ev.type, ev.body)),
+        summary=_clip(summary(ev)),
         body=ev.body,
         sealed_in=row.sealed_in,
         anchored=anchored,
     )
-
-
-def summarize(type_: str, body: dict[str, Any]) -> str:
-    """One line a reader can follow; the exact facts stay in `body`."""
-
-    def g(key: str) -> str:
-        value = body.get(key)
-        return "" if value is None else str(value)
-
-    if type_ == "ingest":
-        origin = ", ".join(
-            p
-            for p in (
-                f"from {g('source_host')}" if body.get("source_host") else "",
-                f"method {g('collection_method')}" if body.get("collection_method") else "",
-                f"tool {g('collection_tool')}" if body.get("collection_tool") else "",
-            )
-            if p
-        )
-        return f"Ingested {g('file_name')} ({body.get('size', 0):,} bytes)" + (
-            f", {origin}" if origin else ""
-        )
-    if type_ == "access":
-        rng = body.get("range")
-        what = f"bytes {rng[0]}-{rng[1] - 1}" if isinstance(rng, list) and len(rng) == 2 else "all"
-        return f"Read ({what}); reason: {g('reason')}"
-    if type_ == "transfer":
-        src = body.get("from") or {}
-        dst = body.get("to") or {}
-        return (
-            f"Custody transferred from {src.get('id', '?')} to {dst.get('id', '?')} "
-            f"({dst.get('role', '?')}); reason: {g('reason')}"
-        )
-    if type_ == "annotation":
-        return f"Annotation: {g('text')}"
-    if type_ == "containment":
-        ticket = f"; ticket {g('ticket')}" if body.get("ticket") else ""
-        return (
-            f"Containment {g('action')} on {g('target')}: {g('outcome')} "
-            f"(performed by {g('performed_by')} at {g('performed_at')}{ticket})"
-            + (f"; {g('details')}" if body.get("details") else "")
-        )
-    if type_ in ("hold.set", "hold.released"):
-        verb = "set" if type_ == "hold.set" else "released"
-        return f"Legal hold {verb}; reason: {g('reason')} ({body.get('objects', 0)} objects)"
-    if type_ == "case.created":
-        return (
-            f"Case opened: {g('title')}; severity {g('severity')}, owner {g('owner')}, "
-            f"retention {g('retention_days')} days"
-        )
-    if type_ == "case.updated":
-        changes = body.get("changes") or {}
-        parts = [
-            f"{k}: {v[0]} -> {v[1]}" if isinstance(v, list) and len(v) == 2 else f"{k}: {v}"
-            for k, v in changes.items()
-        ]
-        return "Case updated: " + "; ".join(parts)
-    if type_ == "case.member_added":
-        return f"Member added: {g('principal')} ({g('role')})"
-    if type_ == "report.issued":
-        return (
-            f"Custody report issued ({g('format')}), SHA-256 {g('sha256')}, "
-            f"anchored to checkpoint {g('checkpoint_size')}"
-        )
-    return f"{type_}: {json.dumps(body, sort_keys=True, ensure_ascii=False)}"
 
 
 def _clip(text: str) -> str:
@@ -406,15 +303,18 @@ def _artifact(art: Artifact, events: list[EventEntry]) -> ArtifactReport:
     custody: list[CustodyPeriod] = []
     for e in events:
         holder: str | None = None
-        if e.type == "ingest":
+        since = e.at
+        if e.type == EventType.ingest:
             holder = e.actor.id
-        elif e.type == "transfer":
+            # custody starts when the collector took the item, as told, not at upload
+            since = art.collected_at or e.at
+        elif e.type == EventType.transfer:
             holder = str((e.body.get("to") or {}).get("id", "?"))
         if holder is None:
             continue
         if custody:
             custody[-1].until = e.at
-        custody.append(CustodyPeriod(holder=holder, since=e.at, until=None, started_by=e.index))
+        custody.append(CustodyPeriod(holder=holder, since=since, until=None, started_by=e.index))
     assert art.ingest_index is not None  # _artifacts selects ingested rows only
     return ArtifactReport(
         id=art.id,
@@ -448,7 +348,7 @@ def _containment(e: EventEntry) -> ContainmentEntry:
         action=str(b.get("action", "")),
         target=str(b.get("target", "")),
         performed_by=str(b.get("performed_by") or e.actor.id),
-        performed_at=str(b.get("performed_at") or e.at.isoformat()),
+        performed_at=str(b.get("occurred_at") or b.get("performed_at") or e.at.isoformat()),
         outcome=str(b.get("outcome", "")),
         ticket=b.get("ticket"),
         details=str(b.get("details", "")),
@@ -457,12 +357,15 @@ def _containment(e: EventEntry) -> ContainmentEntry:
     )
 
 
+HOLD_TYPES = (EventType.hold_set, EventType.hold_released)
+
+
 def _hold(e: EventEntry) -> HoldEntry:
     return HoldEntry(
         index=e.index,
         at=e.at,
         by=e.actor,
-        on=e.type == "hold.set",
+        on=e.type == EventType.hold_set,
         reason=str(e.body.get("reason", "")),
         objects=int(e.body.get("objects", 0)),
         sealed_in=e.sealed_in,
@@ -507,18 +410,10 @@ def _checks(
         return f"{len(rows)} events are RFC 8785 canonical and hash to their leaf hashes"
 
     def chains() -> str:
-        last: dict[str, bytes | None] = {}
+        walk = ChainWalk()
         for r in rows:
-            prev = decode_event(r.canonical).prev
-            expected = last.get(r.chain_key)
-            if prev != expected:
-                raise ValueError(
-                    f"event {r.index} links to {prev.hex() if prev else 'nothing'}, but the "
-                    f"previous event of {r.chain_key} is "
-                    f"{expected.hex() if expected else 'absent'}"
-                )
-            last[r.chain_key] = r.leaf_hash
-        return f"{len(last)} hash chains (case and items) are unbroken from their first event"
+            walk.follow(r.index, r.chain_key, decode_event(r.canonical).prev, r.leaf_hash)
+        return f"{walk.chains} hash chains (case and items) are unbroken from their first event"
 
     verifier = NoteVerifier.from_vkey(vault.ledger.log_key)
 
@@ -583,7 +478,7 @@ def _checks(
 
     def index() -> str:
         for art in artifacts:
-            ingest = next((e for e in by_item.get(art.id, []) if e.type == "ingest"), None)
+            ingest = next((e for e in by_item.get(art.id, []) if e.type == EventType.ingest), None)
             if ingest is None or ingest.index != art.ingest_index:
                 raise ValueError(f"{art.id}: its ingest event is missing from the ledger")
             for field in ("sha256", "sha1", "md5", "size", "file_name"):
@@ -801,16 +696,16 @@ def issue(
     extra: dict[str, Any] | None = None,
 ) -> Receipt:
     """Record `report.issued` for exactly these bytes; the caller serves them only after."""
-    body: dict[str, Any] = {
-        "format": fmt,
-        "sha256": hashlib.sha256(content).hexdigest(),
-        "size": len(content),
-        "report_sha256": hashlib.sha256(report_json(report)).hexdigest(),
-        "checkpoint_size": report.anchor.size,
-        "generated_at": report.generated_at.isoformat(),
-    }
-    body.update(extra or {})
-    return record(vault, who, "report.issued", body, case=report.case.id)
+    body = ReportIssued(
+        format=fmt,
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        report_sha256=hashlib.sha256(report_json(report)).hexdigest(),
+        checkpoint_size=report.anchor.size,
+        generated_at=report.generated_at.isoformat(),
+        **(extra or {}),
+    )
+    return record(vault, who, EventType.report_issued, body, case=report.case.id)
 
 
 def issue_json(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
@@ -903,11 +798,6 @@ def issue_jsonld(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(values), _IN_CHUNK):
-        yield values[i : i + _IN_CHUNK]
 
 
 def _aware(dt: datetime) -> datetime:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from app.reports.models import ArtifactReport, CaseReport, EventEntry
+from verify.event_types import EventType
 
 CONTEXT = {
     "kb": "urn:locard:kb:",
@@ -46,17 +47,17 @@ _CHARACTERIZATIONS = frozenset(
 )
 # CASE's ActionStatusTypeVocab for the vault's containment outcomes.
 _STATUS = {"succeeded": "Success", "failed": "Fail", "partial": "Error", "pending": "Pending"}
-_INVESTIGATIVE = {
-    "ingest": "Evidence ingest",
-    "access": "Evidence access",
-    "transfer": "Custody transfer",
-    "annotation": "Evidence annotation",
-    "hold.set": "Legal hold set",
-    "hold.released": "Legal hold released",
-    "report.issued": "Custody report issued",
-    "case.created": "Case opened",
-    "case.updated": "Case updated",
-    "case.member_added": "Case member added",
+_INVESTIGATIVE: dict[str, str] = {
+    EventType.ingest: "Evidence ingest",
+    EventType.access: "Evidence access",
+    EventType.transfer: "Custody transfer",
+    EventType.annotation: "Evidence annotation",
+    EventType.hold_set: "Legal hold set",
+    EventType.hold_released: "Legal hold released",
+    EventType.report_issued: "Custody report issued",
+    EventType.case_created: "Case opened",
+    EventType.case_updated: "Case updated",
+    EventType.case_member_added: "Case member added",
 }
 
 
@@ -179,7 +180,7 @@ class _Graph:
         return self.add(node)
 
     def provenance(self, art: ArtifactReport, file_iri: str, e: EventEntry, holder: str) -> str:
-        first = e.type == "ingest"
+        first = e.type == EventType.ingest
         return self.add(
             {
                 "@id": self.iri("ProvenanceRecord", f"{art.id}/{e.index}"),
@@ -213,7 +214,7 @@ def to_jsonld(report: CaseReport) -> dict[str, Any]:
     for art in report.artifacts:
         file_iri = g.file(art)
         for e in art.events:
-            if e.type == "ingest":
+            if e.type == EventType.ingest:
                 record = g.provenance(art, file_iri, e, e.actor.id)
                 current[art.id] = record
                 g.action(
@@ -223,7 +224,7 @@ def to_jsonld(report: CaseReport) -> dict[str, Any]:
                     results=[record, file_iri],
                     tool=tool,
                 )
-            elif e.type == "transfer" and art.id in current:
+            elif e.type == EventType.transfer and art.id in current:
                 holder = str((e.body.get("to") or {}).get("id", "?"))
                 g.identity(holder, str((e.body.get("to") or {}).get("role", "")) or None)
                 record = g.provenance(art, file_iri, e, holder)
@@ -245,7 +246,7 @@ def to_jsonld(report: CaseReport) -> dict[str, Any]:
                 )
     investigation = g.iri("Investigation", case.id)
     for e in report.case_events:
-        if e.type == "containment":
+        if e.type == EventType.containment:
             b = e.body
             performer = str(b.get("performed_by") or e.actor.id)
             node: dict[str, Any] = {
@@ -259,8 +260,9 @@ def to_jsonld(report: CaseReport) -> dict[str, Any]:
                 ),
                 "uco-core:externalReference": [_ref(g.ledger_ref(e))],
             }
-            if b.get("performed_at"):
-                node["uco-action:startTime"] = _time(str(b["performed_at"]))
+            performed = b.get("occurred_at") or b.get("performed_at")
+            if performed:
+                node["uco-action:startTime"] = _time(str(performed))
             g.add(node)
         else:
             objects = list(current.values()) if e.type.startswith("hold.") else [investigation]

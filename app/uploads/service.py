@@ -32,11 +32,10 @@ from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
 from app.artifacts import service as artifacts
+from app.artifacts.ingest import Ingest
 from app.artifacts.metadata import ArtifactMeta
 from app.artifacts.models import Artifact
-from app.artifacts.recovery import publish_sealed_ingests
 from app.auth.models import Principal
-from app.cases.service import get_case
 from app.db import session
 from app.errors import AppError, BadRequest, Conflict, NotFound, PayloadTooLarge
 from app.uploads.models import UploadSession, UploadState
@@ -514,28 +513,23 @@ def complete_upload(vault: Vault, who: Principal, upload_id: str) -> tuple[Artif
         meta = ArtifactMeta.model_validate_json(row.meta)
         # Planned again, not reused from creation: membership, the case's hold and its
         # retention may have changed during a long upload, and must be today's.
-        plan = artifacts.plan_ingest(vault, who, row.case_id, meta, row.signature)
-        upload = vault.store.begin_upload(
-            expected_sha256=row.sha256, max_size=row.size, retention=plan.retention
-        )
+        ingest = Ingest.begin(
+            vault, who, row.case_id, meta, row.signature, max_size=row.size,
+            expected_sha256=row.sha256,
+        )  # fmt: skip
         try:
-            copied = _copy_spool(lock, upload.write, row.size)
+            copied = _copy_spool(lock, ingest.upload.write, row.size)
             if copied != row.size:
                 why = f"the spool holds {copied} of {row.size} bytes"
                 _fail_locked(vault, lock, row, why)
                 raise UploadNotOpen(f"upload {row.id} failed: {why}; start a new upload")
-            stored = upload.commit()
+            ingest.commit()
         except DigestMismatch as exc:
             _fail_locked(vault, lock, row, str(exc))
             raise
         finally:
-            upload.abort()  # a no-op after commit
-        art, receipt = artifacts.record_ingest(vault, who, plan, stored, artifact_id=claimed)
-        if not plan.case.legal_hold and get_case(vault.engine, row.case_id).legal_hold:
-            # record_ingest holds the object only if the case was on hold when planned,
-            # and set_hold only reaches artifacts already visible: a hold set while the
-            # spool was being copied would otherwise miss this object.
-            vault.store.set_legal_hold(stored.key, True)
+            ingest.abort()  # a no-op after commit
+        art, receipt = ingest.seal(claimed)
         _finish(vault, lock, row.id, art.id)
         return art, receipt, False
     finally:
@@ -543,11 +537,10 @@ def complete_upload(vault: Vault, who: Principal, upload_id: str) -> tuple[Artif
 
 
 def _published(vault: Vault, artifact_id: str) -> bool:
-    """Whether a claimed artifact is evidence: visible, or sealed and now published."""
-    publish_sealed_ingests(vault.engine, vault.store, only=[artifact_id])
+    """Whether a claimed artifact is evidence: its row exists exactly when its ingest
+    event is sealed (the row is that event's projection)."""
     with session(vault.engine) as s:
-        art = s.get(Artifact, artifact_id)
-        return art is not None and art.ingest_index is not None
+        return s.get(Artifact, artifact_id) is not None
 
 
 def _finish(vault: Vault, lock: SpoolLock, upload_id: str, artifact_id: str) -> None:

@@ -18,6 +18,7 @@ from custody.ledger import Receipt, SealedEvent, UnknownEntry
 from storage.errors import StorageError
 from verify.artifacts import compare_hashes, hash_chunks
 from verify.errors import VerificationError
+from verify.event_types import EventType
 from verify.events import chain_key, decode_event
 from verify.merkle import leaf_hash
 from verify.receipt import VerificationPolicy, Verifier
@@ -93,7 +94,7 @@ def verify_artifact(
         out.add("ingest recorded", False, "the ingest event is missing from the item's chain")
         return out
     ingest = decode_event(chain[0].canonical)
-    same = ingest.type == "ingest" and all(
+    same = ingest.type == EventType.ingest and all(
         ingest.body.get(k) == getattr(art, k) for k in ("sha256", "sha1", "md5", "size")
     )
     out.add(

@@ -48,6 +48,7 @@ from app.web.render import HERE, WebRoute, page
 from app.web.session import check_form, clear_session, safe_next, same_origin, set_session
 from custody.ledger import UnknownEntry, timestamp_json
 from verify.errors import VerificationError
+from verify.event_types import EventType
 from verify.events import chain_key, decode_event
 from verify.merkle import verify_consistency
 
@@ -260,7 +261,7 @@ def _case_context(
     entries = timeline.build(
         incidents.case_events(vault.engine, case.id), timeline.TimelineFilter()
     )
-    containment = [e for e in entries if e.type == "containment"]
+    containment = [e for e in entries if e.type == EventType.containment]
     today = view.now.date()
     reviews = review_service.list_reviews(vault, who, case.id)
     responder = who.role == Role.admin or who.role == Role.collector

@@ -72,7 +72,13 @@ class World:
             headers=self.as_(owner),
         )
         assert r.status_code == 201, r.text
-        return str(r.json()["case"]["id"])
+        case = str(r.json()["case"]["id"])
+        # legal joins, so that custody can be handed to it (transfers go to members only)
+        r = self.http.post(
+            f"/v1/cases/{case}/members", json={"principal": "legal"}, headers=self.as_(owner)
+        )
+        assert r.status_code == 201, r.text
+        return case
 
     def new_artifact(self, case: str | None = None, owner: str = "collector") -> dict[str, Any]:
         data = f"evidence {uuid.uuid4()}".encode()

@@ -77,6 +77,8 @@ def populate(live: LiveVault, *, big: int = BIG) -> PopulatedCase:
         assert r.status_code == 201, r.text
         r = c.post(f"/v1/artifacts/{second}/annotations", json={"text": "root login at 03:14"})
         assert r.status_code == 201, r.text
+        r = c.post(f"/v1/cases/{case.case_id}/members", json={"principal": "legal"})
+        assert r.status_code == 201, r.text
         r = c.post(f"/v1/artifacts/{first}/transfers", json={"to": "legal", "reason": "review"})
         assert r.status_code == 201, r.text
     with live.client("legal") as c:

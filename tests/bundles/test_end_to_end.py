@@ -47,6 +47,8 @@ def test_two_cases_200_mib_export_and_verify_offline(tmp_path: Path) -> None:
             assert r.status_code == 201, r.text
             big_id = r.json()["artifact"]["id"]
             assert download_sha256(c, big_id, "memory triage") == big_sha
+            r = c.post(f"/v1/cases/{first.case_id}/members", json={"principal": "legal"})
+            assert r.status_code == 201, r.text
             r = c.post(f"/v1/artifacts/{big_id}/transfers", json={"to": "legal", "reason": "hold"})
             assert r.status_code == 201, r.text
 

@@ -135,7 +135,8 @@ def test_notification_deadline_and_privacy_flags(live: LiveVault, clock: FixedCl
         r = c.patch(f"/v1/cases/{case_id}/privacy", json={"notified_at": sent.isoformat()})
         assert r.status_code == 200, r.text
         assert r.json()["receipt"]["event"]["body"] == {
-            "changes": {"notified_at": [None, sent.isoformat()]}
+            "v": 2,
+            "changes": {"notified_at": [None, sent.isoformat()]},
         }
         again = c.patch(f"/v1/cases/{case_id}/privacy", json={"notified_at": sent.isoformat()})
         assert again.json()["receipt"] is None  # nothing changed, nothing recorded

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from app.audit import rebuild
-from app.auth.service import create_principal
+from app.auth.service import issue_token
 from tests.incidents.events import T0, FixedClock
 from tests.recovery.test_rebuild import drop_database
 from tests.support.live_server import live_vault, make_settings
@@ -47,7 +47,7 @@ def test_incident_fields_survive_a_rebuild(db_url: str, tmp_path: Path) -> None:
     assert report.ok, report.to_json()
     with live_vault(settings, users=False) as live:
         live.vault.ledger.clock = clock
-        live.tokens["legal"] = create_principal(live.vault.engine, "legal", "legal")[1]
+        live.tokens["legal"] = issue_token(live.vault, "legal")
         with live.client("legal") as lg:
             assert lg.get("/v1/cases").json() == before
             assert lg.get(f"/v1/cases/{cid}/incident").json() == incident

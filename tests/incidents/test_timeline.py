@@ -75,7 +75,7 @@ def test_every_event_is_categorised_and_summarised() -> None:
     assert got[0] == ("case", "Case opened: Ransomware on FS01 (P1)")
     assert got[1][0] == "evidence" and "mem.raw (4.0 KiB" in got[1][1] and "from fs01" in got[1][1]
     assert got[2] == ("access", "Read art-1 bytes 0–2: triage")
-    assert got[3] == ("transfer", "Custody of art-1: alice → bob: court")
+    assert got[3] == ("transfer", "Custody of art-1 passed from alice to bob: court")
     assert got[4] == ("containment", "Isolate host fs01: succeeded (by edr)")
     assert got[5] == ("decision", "Updated status: new → triaged")
     assert got[7] == ("legal", "Legal hold placed on 1 object(s): litigation")
@@ -108,11 +108,11 @@ def test_csv_export_is_complete_and_defuses_formulas() -> None:
     assert rows[0] == list(timeline.CSV_COLUMNS_FULL)
     assert len(rows) == 11
     decision = rows[7]
-    assert decision[3] == "case.decision"
-    assert decision[7].startswith("Decision: =HYPERLINK")  # not at the start of a cell
-    assert rows[1][8] == entries[0].leaf_hash
+    assert decision[4] == "case.decision"
+    assert decision[8].startswith("Decision: =HYPERLINK")  # not at the start of a cell
+    assert rows[1][9] == entries[0].leaf_hash
     evil = timeline.build(
         [(0, event("case.note", T0, {"text": "x"}, actor="-cmd"))], timeline.TimelineFilter()
     )
     row = list(csv.reader(io.StringIO("".join(timeline.to_csv_rows(evil)))))[1]
-    assert row[4] == "'-cmd"
+    assert row[5] == "'-cmd"

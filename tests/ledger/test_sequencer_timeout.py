@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from custody.ledger import EventDraft, Ledger, Receipt
+from custody.ledger import EventDraft, Ledger, Outcome, Receipt
 from custody.sequencer import SealTimeout, Sequencer
 
 
@@ -17,10 +17,10 @@ class BlockingLedger(Ledger):
     gate: threading.Event
     entered: threading.Event
 
-    def seal(self, drafts: Sequence[EventDraft]) -> list[Receipt]:
+    def seal_each(self, drafts: Sequence[EventDraft]) -> list[Outcome]:
         self.entered.set()
         self.gate.wait(30)
-        return super().seal(drafts)
+        return super().seal_each(drafts)
 
 
 def draft(n: int) -> EventDraft:

@@ -31,6 +31,7 @@ def populate(live: LiveVault) -> dict[str, object]:
             assert r.status_code == 201, r.text
             arts.append(r.json()["artifact"]["id"])
         c.get(f"/v1/artifacts/{arts[0]}/content", params={"reason": "triage"})
+        c.post(f"/v1/cases/{cid}/members", json={"principal": "legal"})
         c.post(f"/v1/artifacts/{arts[1]}/transfers", json={"to": "legal", "reason": "review"})
         c.post(
             f"/v1/cases/{cid}/actions",
@@ -101,9 +102,9 @@ def _principals(live: LiveVault) -> list:  # type: ignore[type-arg]
 
 
 def _reissue(live: LiveVault, name: str) -> str:
-    from app.auth.service import create_principal
+    from app.auth.service import issue_token
 
-    return create_principal(live.vault.engine, name, name)[1]
+    return issue_token(live.vault, name)
 
 
 def test_rebuild_refuses_a_database_with_data(db_url: str, tmp_path: Path) -> None:

@@ -70,6 +70,8 @@ def populate(live: LiveVault) -> Scenario:
         r = c.post(f"/v1/artifacts/{second}/annotations", json={"text": "4624 storm at 02:13"})
         assert r.status_code == 201, r.text
         sc.transfer_reason = "handover to counsel for the insurer's claim"
+        r = c.post(f"/v1/cases/{sc.case_id}/members", json={"principal": "legal"})
+        assert r.status_code == 201, r.text
         r = c.post(
             f"/v1/artifacts/{first}/transfers", json={"to": "legal", "reason": sc.transfer_reason}
         )

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from sqlalchemy import text
 
 from app.audit import audit, rebuild
-from app.auth.service import create_principal, list_principals
+from app.auth.service import issue_token, list_principals
 from custody.ledger import SEALS_PREFIX, TIMESTAMPS_PREFIX
 from tests.api.conftest import fresh_pg_database
 from tests.api.test_smoke import test_case_upload_download_custody as smoke_scenario
@@ -277,7 +277,7 @@ def test_rebuild_from_the_s3_archive_into_an_empty_database(
         assert report.ok, report.to_json()
         assert events == before["checkpoint"]["size"]
         with live_vault(restored, users=False) as live:
-            live.tokens["legal"] = create_principal(live.vault.engine, "legal", "legal")[1]
+            live.tokens["legal"] = issue_token(live.vault, "legal")
             with live.client("legal") as lg:
                 assert lg.get("/v1/cases").json() == before["cases"]
                 cid = before["cases"][0]["id"]

@@ -40,19 +40,19 @@ class LiveVault:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kw)  # type: ignore[arg-type]
 
     def add_user(self, name: str, role: str, public_key: str | None = None) -> str:
-        _, token = create_principal(self.vault.engine, name, role, public_key)
+        _, token = create_principal(self.vault, name, role, public_key)
         self.tokens[name] = token
         return token
 
 
 def make_settings(data_dir: Path, db_url: str, **overrides: object) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        database_url=db_url,
-        origin="test.locard.example/ledger",
-        seal_interval_ms=20,
-        **overrides,  # type: ignore[arg-type]
-    )
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": db_url,
+        "origin": "test.locard.example/ledger",
+        "seal_interval_ms": 20,
+    }
+    return Settings(**{**values, **overrides})  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -74,7 +74,7 @@ def live_vault(settings: Settings, *, users: bool = True) -> Iterator[LiveVault]
     live = LiveVault(f"http://127.0.0.1:{port}", vault, settings)
     if users:
         for role in ROLES:
-            _, live.tokens[role] = create_principal(vault.engine, role, role)
+            _, live.tokens[role] = create_principal(vault, role, role)
     try:
         yield live
     finally:

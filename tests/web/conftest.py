@@ -126,6 +126,7 @@ def _seed(live: LiveVault, clock: FixedClock) -> Site:
     ok(c.patch(f"/v1/cases/{case}", json={"status": "contained"}))
     clock.advance(hours=1)
     assert c.get(f"/v1/artifacts/{art['id']}/content", params={"reason": "triage"}).is_success
+    ok(c.post(f"/v1/cases/{case}/members", json={"principal": "legal"}))
     ok(
         c.post(
             f"/v1/artifacts/{art['id']}/transfers",

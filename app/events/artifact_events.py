@@ -1,0 +1,182 @@
+"""Artifact events: ingest (the row it creates), access, custody transfer, annotation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+from sqlmodel import Session
+
+from app.artifacts.models import Artifact
+from app.events.catalogue import Body, EventSpec, EventType, declare, parse_time
+from app.events.text import short, size
+from verify.events import Event
+
+
+class RetentionBody(Body):
+    mode: str
+    until: str
+
+
+class CollectorSignature(Body):
+    signature: str
+    public_key: str
+
+
+class IngestV1(Body):
+    artifact: str
+    file_name: str
+    media_type: str
+    size: int
+    sha256: str
+    sha1: str
+    md5: str
+    object_key: str
+    deduplicated: bool
+    source_host: str | None
+    collection_method: str | None
+    collection_tool: str | None
+    collected_at: str | None
+    notes: str
+    retention: RetentionBody
+    collector_signature: CollectorSignature | None = None
+
+
+class IngestV2(Body):
+    """v2: `occurred_at` is the collection time as told (was `collected_at`), and no
+    `deduplicated`: whether other cases hold the same bytes is not this case's fact."""
+
+    artifact: str
+    file_name: str
+    media_type: str
+    size: int
+    sha256: str
+    sha1: str
+    md5: str
+    object_key: str
+    source_host: str | None
+    collection_method: str | None
+    collection_tool: str | None
+    occurred_at: str | None
+    notes: str
+    retention: RetentionBody
+    collector_signature: CollectorSignature | None = None
+
+
+class Access(Body):
+    reason: str
+    sha256: str
+    range: list[int] | None = None
+
+
+class Party(Body):
+    id: str
+    role: str | None = None
+
+
+class Transfer(Body):
+    from_: Party = Field(alias="from")
+    to: Party
+    reason: str
+
+
+class Annotation(Body):
+    text: str
+
+
+def collected_at(ev: Event) -> datetime | None:
+    b = ev.body
+    return parse_time(b.get("occurred_at") if "v" in b else b.get("collected_at"))
+
+
+def _project_ingest(s: Session, index: int, ev: Event, private: Mapping[str, Any]) -> None:
+    assert ev.case is not None and ev.item is not None
+    b = INGEST.parse(ev)
+    assert isinstance(b, IngestV1 | IngestV2)
+    s.add(
+        Artifact(
+            id=ev.item,
+            case_id=ev.case,
+            file_name=b.file_name,
+            media_type=b.media_type,
+            size=b.size,
+            sha256=b.sha256,
+            sha1=b.sha1,
+            md5=b.md5,
+            object_key=b.object_key,
+            source_host=b.source_host,
+            collection_method=b.collection_method,
+            collection_tool=b.collection_tool,
+            collected_at=collected_at(ev),
+            notes=b.notes or "",
+            collector=ev.actor_id,
+            custodian=ev.actor_id,
+            created_at=ev.at,
+            ingest_index=index,
+        )
+    )
+    s.flush()
+
+
+def _project_transfer(s: Session, index: int, ev: Event, private: Mapping[str, Any]) -> None:
+    assert ev.item is not None
+    b = TRANSFER.parse(ev)
+    assert isinstance(b, Transfer)
+    art = s.get(Artifact, ev.item)
+    if art is None:
+        raise ValueError(f"transfer of unknown artifact {ev.item}")
+    art.custodian = b.to.id
+    s.add(art)
+
+
+def _summary_ingest(ev: Event) -> str:
+    b = ev.body
+    src = f" from {b['source_host']}" if b.get("source_host") else ""
+    return (
+        f"Collected {b.get('file_name')} ({size(b.get('size'))}, "
+        f"SHA-256 {str(b.get('sha256', ''))[:16]}…){src}"
+    )
+
+
+def _summary_access(ev: Event) -> str:
+    rng = ev.body.get("range")
+    part = f" bytes {rng[0]}–{rng[1]}" if isinstance(rng, list) and len(rng) == 2 else ""
+    return f"Read {ev.item}{part}: {short(ev.body.get('reason'))}"
+
+
+def _summary_transfer(ev: Event) -> str:
+    b = ev.body
+    frm: dict[str, Any] = b["from"] if isinstance(b.get("from"), dict) else {}
+    to: dict[str, Any] = b["to"] if isinstance(b.get("to"), dict) else {}
+    return (
+        f"Custody of {ev.item} passed from {frm.get('id')} to {to.get('id')}"
+        f": {short(b.get('reason'))}"
+    )
+
+
+INGEST = declare(
+    EventSpec(
+        EventType.ingest,
+        "evidence",
+        {1: IngestV1, 2: IngestV2},
+        _summary_ingest,
+        project=_project_ingest,
+        occurred=collected_at,
+    )
+)
+ACCESS = declare(EventSpec(EventType.access, "access", {1: Access}, _summary_access))
+TRANSFER = declare(
+    EventSpec(
+        EventType.transfer, "transfer", {1: Transfer}, _summary_transfer, project=_project_transfer
+    )
+)
+ANNOTATION = declare(
+    EventSpec(
+        EventType.annotation,
+        "note",
+        {1: Annotation},
+        lambda ev: f"Note on {ev.item}: {short(ev.body.get('text'))}",
+    )
+)

@@ -1,0 +1,143 @@
+"""Incident events that add no index rows: containment actions, reviews, exports, reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.events.catalogue import Body, EventSpec, EventType, declare, parse_time
+from app.events.text import changes_text, short
+from verify.events import Event
+
+
+class ContainmentV1(Body):
+    action: str
+    target: str
+    performed_by: str
+    performed_at: str
+    outcome: str
+    ticket: str | None
+    details: str
+
+
+class ContainmentV2(Body):
+    """v2: `occurred_at` (when it was performed, as told; null: when it was logged, the
+    sealed time) replaces `performed_at`."""
+
+    action: str
+    target: str
+    performed_by: str
+    occurred_at: str | None
+    outcome: str
+    ticket: str | None
+    details: str
+
+
+class ExportedArtifact(Body):
+    id: str
+    sha256: str
+    size: int
+
+
+class Head(Body):
+    index: int
+    leaf_hash: str
+
+
+class Export(Body):
+    format: str
+    content: bool
+    artifacts: list[ExportedArtifact]
+    heads: dict[str, Head]
+
+
+class ReportIssued(Body):
+    format: str
+    sha256: str
+    size: int
+    report_sha256: str
+    checkpoint_size: int
+    generated_at: str
+    signer_certificate_sha256: str | None = None
+    tsa: str | None = None
+
+
+class ActionItem(Body):
+    id: str
+    title: str
+    owner: str
+    due: str
+    state: str
+
+
+class ReviewRecorded(Body):
+    format: str
+    artifact: str
+    sha256: str
+    summary: str
+    action_items: list[ActionItem]
+
+
+class ReviewItemUpdated(Body):
+    review: str
+    item: str
+    changes: dict[str, list[Any]]
+    note: str | None = None
+
+
+def containment_time(ev: Event) -> Any:
+    b = ev.body
+    return parse_time(b.get("occurred_at") if "v" in b else b.get("performed_at"))
+
+
+def _summary_containment(ev: Event) -> str:
+    b = ev.body
+    return (
+        f"{str(b.get('action', '')).replace('_', ' ').capitalize()} {short(b.get('target'))}"
+        f": {b.get('outcome')} (by {b.get('performed_by')})"
+    )
+
+
+def _summary_review(ev: Event) -> str:
+    items = ev.body.get("action_items")
+    n = len(items) if isinstance(items, list) else 0
+    return f"Lessons learned recorded ({n} action item(s)): {short(ev.body.get('summary'))}"
+
+
+def _summary_item(ev: Event) -> str:
+    return f"Action item {ev.body.get('item')}: " + changes_text(ev.body.get("changes") or {}, 30)
+
+
+def _summary_report(ev: Event) -> str:
+    b = ev.body
+    return (
+        f"Custody report issued ({b.get('format')}, SHA-256 "
+        f"{str(b.get('sha256', ''))[:16]}…) at tree size {b.get('checkpoint_size')}"
+    )
+
+
+def _summary_export(ev: Event) -> str:
+    arts = ev.body.get("artifacts")
+    n = len(arts) if isinstance(arts, list) else 0
+    what = "with content" if ev.body.get("content") else "proofs only"
+    return f"Evidence bundle exported ({n} artifact(s), {what})"
+
+
+CONTAINMENT = declare(
+    EventSpec(
+        EventType.containment,
+        "containment",
+        {1: ContainmentV1, 2: ContainmentV2},
+        _summary_containment,
+        occurred=containment_time,
+    )
+)
+EXPORT = declare(EventSpec(EventType.export, "report", {1: Export}, _summary_export))
+REPORT_ISSUED = declare(
+    EventSpec(EventType.report_issued, "report", {1: ReportIssued}, _summary_report)
+)
+REVIEW_RECORDED = declare(
+    EventSpec(EventType.review_recorded, "review", {1: ReviewRecorded}, _summary_review)
+)
+REVIEW_ITEM_UPDATED = declare(
+    EventSpec(EventType.review_item_updated, "review", {1: ReviewItemUpdated}, _summary_item)
+)

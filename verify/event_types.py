@@ -1,0 +1,34 @@
+"""The names of custody event types: one definition for the vault and the verifier.
+
+The vault's event catalogue (app/events) declares each type's body models, summary and
+projection; the verifier needs only the names of the few types it checks (ingest,
+export). Both import them from here, so no event type is spelled twice.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    principal_created = "principal.created"
+    principal_token_rotated = "principal.token_rotated"
+    case_created = "case.created"
+    case_updated = "case.updated"
+    case_member_added = "case.member_added"
+    case_note = "case.note"
+    case_decision = "case.decision"
+    hold_set = "hold.set"
+    hold_released = "hold.released"
+    ingest = "ingest"
+    access = "access"
+    transfer = "transfer"
+    annotation = "annotation"
+    containment = "containment"
+    export = "export"
+    report_issued = "report.issued"
+    review_recorded = "review.recorded"
+    review_item_updated = "review.item_updated"
+
+
+__all__ = ["EventType"]
