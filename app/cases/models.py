@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import Boolean, Column, Integer, String, Text
 from sqlmodel import Field, SQLModel
@@ -72,17 +71,3 @@ class CaseMember(SQLModel, table=True):
 
     case_id: str = Field(sa_column=Column(String(32), primary_key=True))
     principal_id: str = Field(sa_column=Column(String(64), primary_key=True))
-
-
-def incident_fields(body: dict[str, Any], at: datetime) -> dict[str, Any]:
-    """The incident columns a `case.created` event implies (its body and sealed time).
-
-    Shared by `create_case` and the rebuild projection, so a vault rebuilt from the
-    ledger has the declaration time and privacy flags the original had.
-    """
-    return {
-        "declared_at": body.get("declared_at") or at,
-        "personal_data": body.get("personal_data") is True,
-        "notification_required": body.get("notification_required") is True,
-        "aware_at": body.get("aware_at"),
-    }

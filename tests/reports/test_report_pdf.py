@@ -76,8 +76,8 @@ def test_pdf_states_every_fact_and_how_to_check_it(
     for reason in sc.reasons:
         assert squashed(reason) in flat, f"access reason {reason!r} missing"
     assert squashed(sc.transfer_reason) in flat
-    assert "Custodytransferredfromcollectortolegal" in flat
-    assert squashed(sc.hold_reason) in flat and "Legalholdset" in flat
+    assert "passedfromcollectortolegal" in flat
+    assert squashed(sc.hold_reason) in flat and "Legalholdplacedon" in flat
     assert "isolate_host" in flat and sc.containment_target in flat
     assert sc.containment_ticket in flat
     assert "Chain-of-CustodyReport" in flat and sc.case_id in flat
