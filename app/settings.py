@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     s3_secret_key: str | None = None
     s3_region: str = "us-east-1"
     retention_days: int = 365 * 7
+    #: API tokens stop working this many days after they are issued (0: never); tokens
+    #: issued before expiry existed stay valid until they are reissued
+    token_ttl_days: int = Field(default=90, ge=0)
     #: largest artifact accepted (bytes)
     max_upload_bytes: int = 1 << 40
     #: at startup, upload staging untouched for this long is removed (left by a crash).

@@ -217,7 +217,9 @@ def user_add(
     try:
         # The operator's bootstrap path, recorded as such (actor `locard-cli`). Sealed
         # directly: the CLI is one more sequencer, serialised with servers by the DB lock.
-        d, token = principal_draft("locard-cli", "admin", name, role, public_key)
+        d, token = principal_draft(
+            "locard-cli", "admin", name, role, public_key, ttl_days=settings.token_ttl_days
+        )
         vault.ledger.seal([d])
         principal = get_principal(vault.engine, name)
     except (AppError, Refused) as exc:
@@ -292,6 +294,44 @@ def rebuild(
     console.print(f"replayed {events} events from the store")
     print_reports(console, [report])
     raise typer.Exit(0 if report.ok else 1)
+
+
+@user_app.command("disable")
+def user_disable(
+    name: Annotated[str, typer.Argument(help="The principal to disable")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the ledger)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Disable a principal: its token stops working at once (a sealed `principal.disabled`)."""
+    from app.auth.service import get_principal
+    from app.errors import AppError
+    from app.events import EventType, draft
+    from app.events.preconditions import PrincipalIs
+    from app.events.principal_events import Disabled
+    from app.settings import Settings
+    from custody.ledger import Refused
+
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    vault = _open(settings)
+    try:
+        p = get_principal(vault.engine, name)
+        if p.disabled:
+            err.print(f"{name!r} is already disabled")
+            return
+        d = draft(
+            "locard-cli",
+            "admin",
+            EventType.principal_disabled,
+            Disabled(principal=name, reason=reason),
+            preconditions=[PrincipalIs(name, p.role)],
+        )
+        vault.ledger.seal([d])
+    except (AppError, Refused) as exc:
+        err.print(f"[red]error:[/red] {getattr(exc, 'message', exc)}")
+        raise typer.Exit(1) from exc
+    finally:
+        vault.close()
+    err.print(f"disabled {p.role} {name!r}")
 
 
 @user_app.command("token")

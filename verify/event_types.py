@@ -13,6 +13,10 @@ from enum import StrEnum
 class EventType(StrEnum):
     principal_created = "principal.created"
     principal_token_rotated = "principal.token_rotated"
+    principal_requested = "principal.requested"
+    principal_request_declined = "principal.request_declined"
+    principal_role_changed = "principal.role_changed"
+    principal_disabled = "principal.disabled"
     case_created = "case.created"
     case_updated = "case.updated"
     case_member_added = "case.member_added"

@@ -6,7 +6,8 @@ import base64
 import hashlib
 import re
 import secrets
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -15,8 +16,14 @@ from app.auth.models import Principal, Role
 from app.db import session
 from app.errors import BadRequest, Conflict, NotFound, Unauthorized
 from app.events import EventType, draft
-from app.events.preconditions import PrincipalAbsent, PrincipalExists
-from app.events.principal_events import PrincipalCreated, TokenRotated
+from app.events.catalogue import iso
+from app.events.preconditions import (
+    Precondition,
+    PrincipalAbsent,
+    PrincipalExists,
+    RequestPending,
+)
+from app.events.principal_events import PrincipalCreatedV2, TokenRotated
 from custody.ledger import EventDraft, Refused
 
 if TYPE_CHECKING:
@@ -46,26 +53,54 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+def valid_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise BadRequest("principal names are 1-64 of a-z 0-9 . _ - (starting alphanumeric)")
+    return name
+
+
+def valid_role(role: str) -> str:
+    try:
+        return Role(role).value
+    except ValueError as exc:
+        raise BadRequest(f"unknown role {role!r}; one of {[r.value for r in Role]}") from exc
+
+
+def token_private(token: str, ttl_days: int) -> dict[str, Any]:
+    """What a projection writes for a new token: its hash and when it stops working."""
+    expires = datetime.now(UTC) + timedelta(days=ttl_days) if ttl_days else None
+    return {"token_hash": hash_token(token), "token_expires_at": iso(expires)}
+
+
 def principal_draft(
-    actor_id: str, actor_role: str, name: str, role: str, public_key: str | None = None
+    actor_id: str,
+    actor_role: str,
+    name: str,
+    role: str,
+    public_key: str | None = None,
+    *,
+    ttl_days: int = 0,
+    request: str | None = None,
 ) -> tuple[EventDraft, str]:
     """The `principal.created` draft and the new token (shown once, never sealed: only its
     hash reaches the row, through the draft's private values)."""
-    if not _NAME.match(name):
-        raise BadRequest("principal names are 1-64 of a-z 0-9 . _ - (starting alphanumeric)")
-    try:
-        role = Role(role).value
-    except ValueError as exc:
-        raise BadRequest(f"unknown role {role!r}; one of {[r.value for r in Role]}") from exc
     token = new_token()
-    body = PrincipalCreated(principal=name, role=role, public_key=validate_public_key(public_key))
+    body = PrincipalCreatedV2(
+        principal=valid_name(name),
+        role=valid_role(role),
+        public_key=validate_public_key(public_key),
+        request=request,
+    )
+    conditions: list[Precondition] = [PrincipalAbsent(name)]
+    if request is not None:
+        conditions.append(RequestPending(request))
     d = draft(
         actor_id,
         actor_role,
         EventType.principal_created,
         body,
-        preconditions=[PrincipalAbsent(name)],
-        private={"token_hash": hash_token(token)},
+        preconditions=conditions,
+        private=token_private(token, ttl_days),
     )
     return d, token
 
@@ -80,7 +115,9 @@ def create_principal(
 ) -> tuple[Principal, str]:
     """Create a principal by sealing its event (the row is the projection); returns it and
     its token. The default actor is the operator's host path (`locard user add`)."""
-    d, token = principal_draft(actor[0], actor[1], name, role, public_key)
+    d, token = principal_draft(
+        actor[0], actor[1], name, role, public_key, ttl_days=vault.settings.token_ttl_days
+    )
     try:
         vault.ledger.seal([d])
     except Refused as exc:
@@ -97,6 +134,9 @@ def authenticate(engine: Engine, token: str) -> Principal:
         ).first()
         if principal is None or principal.disabled:
             raise Unauthorized("invalid token")
+        expires = principal.token_expires_at
+        if expires is not None and _aware(expires) <= datetime.now(UTC):
+            raise Unauthorized("token expired: ask an admin for a new one (locard user token)")
         s.expunge(principal)
         return principal
 
@@ -121,11 +161,13 @@ def list_principals(engine: Engine) -> list[Principal]:
         return rows
 
 
-def token_draft(actor_id: str, actor_role: str, name: str) -> tuple[EventDraft, str]:
+def token_draft(
+    actor_id: str, actor_role: str, name: str, *, ttl_days: int = 0
+) -> tuple[EventDraft, str]:
     """A new token for an existing principal; the old one stops working once sealed.
 
     Needed after `locard rebuild`, which restores principals from the ledger without
-    tokens (the ledger never holds them), and whenever a token may have leaked.
+    tokens (the ledger never holds them), and whenever a token may have leaked or expired.
     """
     token = new_token()
     d = draft(
@@ -134,7 +176,7 @@ def token_draft(actor_id: str, actor_role: str, name: str) -> tuple[EventDraft, 
         EventType.principal_token_rotated,
         TokenRotated(principal=name),
         preconditions=[PrincipalExists(name)],
-        private={"token_hash": hash_token(token)},
+        private=token_private(token, ttl_days),
     )
     return d, token
 
@@ -143,9 +185,13 @@ def issue_token(
     vault: Vault, name: str, *, actor: tuple[str, str] = ("locard-cli", "admin")
 ) -> str:
     """Seal a token rotation for `name` and return the new token (`locard user token`)."""
-    d, token = token_draft(actor[0], actor[1], name)
+    d, token = token_draft(actor[0], actor[1], name, ttl_days=vault.settings.token_ttl_days)
     try:
         vault.ledger.seal([d])
     except Refused as exc:
         raise NotFound(str(exc)) from exc
     return token
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

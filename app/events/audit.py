@@ -19,7 +19,7 @@ from sqlalchemy import Engine, Table, select
 from sqlmodel import Session
 
 from app.artifacts.models import Artifact
-from app.auth.models import Principal
+from app.auth.models import Principal, PrincipalRequest
 from app.cases.models import Case, CaseMember
 from app.events.projection import apply
 from custody.db import make_engine
@@ -28,7 +28,8 @@ from verify.events import Event
 
 #: the tables the catalogue's projections write, with the columns that are not facts
 PROJECTED: tuple[tuple[Table, frozenset[str]], ...] = (
-    (Principal.__table__, frozenset({"token_hash"})),  # type: ignore[attr-defined]
+    (Principal.__table__, frozenset({"token_hash", "token_expires_at"})),  # type: ignore[attr-defined]
+    (PrincipalRequest.__table__, frozenset()),  # type: ignore[attr-defined]
     (Case.__table__, frozenset()),  # type: ignore[attr-defined]
     (CaseMember.__table__, frozenset()),  # type: ignore[attr-defined]
     (Artifact.__table__, frozenset()),  # type: ignore[attr-defined]

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from app.artifacts.models import Artifact
-from app.auth.models import Principal
+from app.auth.models import Principal, PrincipalRequest
 from app.cases.models import Case, CaseMember
+from app.events.values import event_value
 from custody.ledger import Refused
 
 
@@ -48,8 +49,6 @@ class CaseFieldsAre:
     values: dict[str, Any]
 
     def check(self, s: Session) -> None:
-        from app.events.values import event_value
-
         row = _case(s, self.case)
         found = {k: event_value(getattr(row, k)) for k in self.values}
         if found != self.values:
@@ -127,3 +126,35 @@ class ArtifactAbsent:
     def check(self, s: Session) -> None:
         if s.get(Artifact, self.item) is not None:
             raise Refused(f"artifact {self.item} is already recorded", {"artifact": self.item})
+
+
+@dataclass(frozen=True)
+class RequestPending:
+    """A principal request is still pending (neither approved nor declined meanwhile)."""
+
+    request: str
+
+    def check(self, s: Session) -> None:
+        row = s.get(PrincipalRequest, self.request)
+        if row is None:
+            raise Refused(f"no principal request {self.request}", {"request": None})
+        if row.state != "pending":
+            raise Refused(f"request {self.request} is already {row.state}", {"state": row.state})
+
+
+@dataclass(frozen=True)
+class PrincipalIs:
+    """The principal still has this role and is not disabled."""
+
+    principal: str
+    role: str
+
+    def check(self, s: Session) -> None:
+        p = s.get(Principal, self.principal)
+        if p is None:
+            raise Refused(f"no principal {self.principal}", {"principal": None})
+        if p.role != self.role or p.disabled:
+            raise Refused(
+                f"{self.principal} is now {'disabled' if p.disabled else p.role}",
+                {"role": p.role, "disabled": p.disabled},
+            )

@@ -65,6 +65,25 @@ class World:
     def as_(self, name: str) -> dict[str, str]:
         return auth(self.live.tokens[name])
 
+    def request(self, kind: str = "create") -> str:
+        """A pending principal request made by the second admin, for the first to decide."""
+        if kind == "create":
+            body = {"name": f"p-{uuid.uuid4().hex[:8]}", "role": "legal"}
+            r = self.http.post("/v1/principals", json=body, headers=self.as_("admin-b"))
+        else:
+            name = f"c-{uuid.uuid4().hex[:8]}"
+            self.live.add_user(name, "collector")
+            r = self.http.post(
+                f"/v1/principals/{name}/role", json={"role": "legal"}, headers=self.as_("admin-b")
+            )
+        assert r.status_code == 202, r.text
+        return str(r.json()["request"]["id"])
+
+    def spare_principal(self) -> str:
+        name = f"s-{uuid.uuid4().hex[:8]}"
+        self.live.add_user(name, "collector")
+        return name
+
     def new_case(self, owner: str = "collector") -> str:
         r = self.http.post(
             "/v1/cases",
@@ -154,6 +173,7 @@ class World:
 def world(module_live: LiveVault) -> Iterator[World]:
     w = World(module_live)
     module_live.add_user("collector-b", "collector")
+    module_live.add_user("admin-b", "admin")
     w.case = w.new_case()
     w.artifact = w.new_artifact()["id"]
     w.other_case = w.new_case("collector-b")
@@ -407,6 +427,29 @@ MATRIX: dict[tuple[str, str], Rule] = {
         ),
     ),
     ("GET", "/v1/principals"): Rule(ADMIN, _get("/v1/principals")),
+    # A legal or admin principal: one admin asks, another approves (four eyes).
+    ("GET", "/v1/principals/requests"): Rule(ADMIN, _get("/v1/principals/requests")),
+    ("POST", "/v1/principals/requests/{request_id}/approve"): Rule(
+        ADMIN, lambda w, r: Call("POST", f"/v1/principals/requests/{w.request()}/approve")
+    ),
+    ("POST", "/v1/principals/requests/{request_id}/decline"): Rule(
+        ADMIN,
+        lambda w, r: Call(
+            "POST", f"/v1/principals/requests/{w.request()}/decline", json={"reason": "no"}
+        ),
+    ),
+    ("POST", "/v1/principals/{name}/role"): Rule(
+        ADMIN,
+        lambda w, r: Call(
+            "POST", f"/v1/principals/{w.spare_principal()}/role", json={"role": "auditor"}
+        ),
+    ),
+    ("POST", "/v1/principals/{name}/disable"): Rule(
+        ADMIN,
+        lambda w, r: Call(
+            "POST", f"/v1/principals/{w.spare_principal()}/disable", json={"reason": "left"}
+        ),
+    ),
     ("GET", "/v1/principals/me"): Rule(ANYONE, _get("/v1/principals/me")),
     # -- web pages ----------------------------------------------------------------------
     # Public by design: the way in, and the stylesheet/script of the sign-in page.
