@@ -25,7 +25,7 @@ class CollectorSignature(Body):
     public_key: str
 
 
-class IngestV1(Body):
+class _Ingest(Body):
     artifact: str
     file_name: str
     media_type: str
@@ -34,35 +34,24 @@ class IngestV1(Body):
     sha1: str
     md5: str
     object_key: str
-    deduplicated: bool
     source_host: str | None
     collection_method: str | None
     collection_tool: str | None
-    collected_at: str | None
     notes: str
     retention: RetentionBody
     collector_signature: CollectorSignature | None = None
 
 
-class IngestV2(Body):
+class IngestV1(_Ingest):
+    deduplicated: bool
+    collected_at: str | None
+
+
+class IngestV2(_Ingest):
     """v2: `occurred_at` is the collection time as told (was `collected_at`), and no
     `deduplicated`: whether other cases hold the same bytes is not this case's fact."""
 
-    artifact: str
-    file_name: str
-    media_type: str
-    size: int
-    sha256: str
-    sha1: str
-    md5: str
-    object_key: str
-    source_host: str | None
-    collection_method: str | None
-    collection_tool: str | None
     occurred_at: str | None
-    notes: str
-    retention: RetentionBody
-    collector_signature: CollectorSignature | None = None
 
 
 class Access(Body):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -93,16 +94,7 @@ def next_case_id(s: Session, year: int) -> str:
 def _allocate_case(s: Session, draft: EventDraft, at: Any) -> EventDraft:
     if draft.case is not None:
         return draft
-    return EventDraft(
-        draft.type,
-        draft.actor_id,
-        draft.actor_role,
-        draft.body,
-        case=next_case_id(s, at.year),
-        item=draft.item,
-        preconditions=draft.preconditions,
-        private=draft.private,
-    )
+    return replace(draft, case=next_case_id(s, at.year))
 
 
 def _project_created(s: Session, index: int, ev: Event, private: Mapping[str, Any]) -> None:

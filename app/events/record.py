@@ -53,29 +53,10 @@ def submit(vault: Vault, d: EventDraft) -> Receipt:
         raise Unavailable(f"the ledger is overloaded: {exc}; retry") from exc
 
 
-def record(
-    vault: Vault,
-    actor: Principal,
-    type: EventType,
-    body: Body,
-    *,
-    case: str | None = None,
-    item: str | None = None,
-    preconditions: Iterable[Precondition] = (),
-    private: Mapping[str, Any] | None = None,
-) -> Receipt:
-    """Append an event and wait for its seal; returns the receipt (with its proof)."""
-    d = draft(
-        actor.id,
-        actor.role,
-        type,
-        body,
-        case=case,
-        item=item,
-        preconditions=preconditions,
-        private=private,
-    )
-    return submit(vault, d)
+def record(vault: Vault, actor: Principal, type: EventType, body: Body, **kw: Any) -> Receipt:
+    """Append an event and wait for its seal; returns the receipt (with its proof).
+    Keywords as for `draft` (case, item, preconditions, private)."""
+    return submit(vault, draft(actor.id, actor.role, type, body, **kw))
 
 
 def event_time(receipt: Receipt) -> datetime:

@@ -55,7 +55,7 @@ from app.reports.models import (
 )
 from app.vault import Vault
 from custody.ledger import Receipt, UnknownEntry
-from custody.reader import LedgerReader
+from custody.reader import IndexedEvent, LedgerReader
 from custody.timestamps import HttpTSA
 from custody.tsa_builtin import BuiltinTSA
 from verify.chains import ChainWalk
@@ -85,19 +85,6 @@ class IssuedReport:
 
 
 # -- gathering --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Row:
-    index: int
-    leaf_hash: bytes
-    chain_key: str
-    case: str | None
-    item: str | None
-    canonical: bytes
-    sealed_in: int
-    actor_id: str
-    at: datetime
 
 
 @dataclass(frozen=True)
@@ -215,15 +202,11 @@ def _artifacts(engine: Engine, case_id: str) -> list[Artifact]:
         return rows
 
 
-def _rows(engine: Engine, case_id: str, items: Sequence[str], below: int) -> list[_Row]:
+def _rows(engine: Engine, case_id: str, items: Sequence[str], below: int) -> list[IndexedEvent]:
     """The case's chain and every artifact's chain, inside the anchor's tree, in ledger order.
 
     Every item event names its case, so the case's events are exactly those chains."""
-    return [
-        _Row(e.index, e.leaf_hash, e.chain_key, e.case, e.item, e.canonical, e.sealed_in,
-             e.actor_id, e.at)
-        for e in LedgerReader(engine).case_events(case_id, below=below)
-    ]  # fmt: skip
+    return LedgerReader(engine).case_events(case_id, below=below)
 
 
 def _checkpoints(engine: Engine, sizes: Iterable[int]) -> dict[int, _Checkpoint]:
@@ -264,7 +247,7 @@ def _vault_info(vault: Vault, signer: ReportSigner | None) -> VaultInfo:
 # -- shaping ----------------------------------------------------------------------------------
 
 
-def _entry(row: _Row, anchored: list[TsaTime]) -> EventEntry:
+def _entry(row: IndexedEvent, anchored: list[TsaTime]) -> EventEntry:
     try:
         ev = decode_event(row.canonical)
     except VerificationError as exc:
@@ -378,7 +361,7 @@ def _hold(e: EventEntry) -> HoldEntry:
 
 def _checks(
     vault: Vault,
-    rows: list[_Row],
+    rows: list[IndexedEvent],
     artifacts: list[Artifact],
     by_item: dict[str, list[EventEntry]],
     checkpoints: dict[int, _Checkpoint],
@@ -656,7 +639,7 @@ def _commands(
 
 
 def _notes(
-    vault: VaultInfo, anchor: Anchor, checkpoints: dict[int, _Checkpoint], rows: list[_Row]
+    vault: VaultInfo, anchor: Anchor, checkpoints: dict[int, _Checkpoint], rows: list[IndexedEvent]
 ) -> list[str]:
     notes = [
         f"This report states the ledger as of checkpoint {anchor.size}; events sealed later "
