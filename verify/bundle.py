@@ -68,7 +68,8 @@ from verify.receipt import (
     key_label,
     load_strict_json,
 )
-from verify.timestamp import load_pem_or_der_certs
+from verify.times import CheckpointBounds, check_event_time, tightest_bound
+from verify.timestamp import TimestampInfo, load_pem_or_der_certs
 
 BUNDLE_FORMAT = "locard-bundle/1"
 MANIFEST = "manifest.json"
@@ -433,6 +434,9 @@ class _EventsPass:
     chain_error: VerificationError | None = None
     export: Event | None = None
     ingests: dict[int, Event] = field(default_factory=dict)
+    time_error: VerificationError | None = None
+    times_checked: int = 0
+    unconfirmed: int = 0
 
 
 def verify_bundle(
@@ -474,6 +478,8 @@ class _BundleCheck:
         self.members = members
         self.manifest: BundleManifest | None = None
         self.checkpoints: dict[int, Checkpoint] = {}
+        #: the tightest verified token of each checkpoint; None until every token verified
+        self.bounds: CheckpointBounds | None = None
 
     @property
     def m(self) -> BundleManifest:
@@ -494,6 +500,8 @@ class _BundleCheck:
         if result is None:
             return
         r.run("custody chains", lambda: self._chains(result))
+        if self.bounds is not None:
+            r.run("event times", lambda: self._times(result))
         r.run("export record", lambda: self._export(result))
         for art in self.m.artifacts:
             r.run(f"artifact {art.id}", functools.partial(self._artifact, art, result))
@@ -575,6 +583,7 @@ class _BundleCheck:
         tokens = 0
         times: list[datetime] = []
         by: set[str] = set()
+        bounds: dict[int, TimestampInfo | None] = {}
         for entry in self.m.checkpoints:
             subject = f"checkpoint {entry.size}"
             stamps = []
@@ -595,9 +604,11 @@ class _BundleCheck:
                 if failed.error.subject is None:
                     failed.error.subject = subject
                 raise failed.error
+            bounds[entry.size] = tightest_bound(infos)
             tokens += len(infos)
             times.extend(i.gen_time for i in infos)
             by.update(s.tsa for s in stamps)
+        self.bounds = CheckpointBounds(bounds)
         if not tokens:
             return "no tokens (not required by the policy)"
         self_operated = [t.name for t in self.m.tsas if t.self_operated and t.name in by]
@@ -694,6 +705,8 @@ class _BundleCheck:
                     )
             if out.chain_error is None:
                 out.chain_error = self._link(out, ev, i)
+            if self.bounds is not None and out.time_error is None:
+                out.time_error = self._time(out, ev, i)
             state = out.chains.get(ev.chain_key)
             if state is None:
                 out.chains[ev.chain_key] = _ChainState(1, i, ev.leaf_hash)
@@ -749,6 +762,34 @@ class _BundleCheck:
                 subject=subject,
             )
         return None
+
+    def _time(self, out: _EventsPass, ev: Event, index: int) -> VerificationError | None:
+        """Check one event's times; return (not raise) a failure so the pass goes on."""
+        assert self.bounds is not None
+        bound = self.bounds.for_leaf(index)
+        try:
+            check_event_time(ev, bound)
+        except VerificationError as exc:
+            exc.subject = exc.subject or f"event {index}"
+            return exc
+        out.times_checked += 1
+        if bound is None:
+            out.unconfirmed += 1
+        return None
+
+    def _times(self, result: _EventsPass) -> str:
+        if result.time_error is not None:
+            raise result.time_error
+        if result.unconfirmed:
+            self.report.warn(
+                f"{result.unconfirmed} event(s) have an unconfirmed time: no checkpoint "
+                "covering them has a token yet (pending at the vault)"
+            )
+        confirmed = result.times_checked - result.unconfirmed
+        return (
+            f"{confirmed} event(s) sealed no later than the genTime of a token on a checkpoint "
+            f"covering them; {result.unconfirmed} unconfirmed; occurred_at never after sealing"
+        )
 
     def _chains(self, result: _EventsPass) -> str:
         if result.chain_error is not None:

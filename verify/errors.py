@@ -217,3 +217,25 @@ class EventsReordered(OrderError):
     """An event sits at another position than the one the ledger gave it."""
 
     check = "event-order"
+
+
+class EventTimeError(VerificationError):
+    """An event's times contradict each other or the token that dates its checkpoint."""
+
+    check = "event-time"
+
+
+class EventAfterTimestamp(EventTimeError):
+    """The event says it was sealed after the RFC 3161 genTime of its checkpoint's token.
+
+    The token proves the checkpoint (and so the event) existed at genTime: a later `at` is a
+    vault clock that was wrong or moved, or a forged event.
+    """
+
+    check = "event-after-timestamp"
+
+
+class OccurredAtError(EventTimeError):
+    """The body's `occurred_at` is not an ISO 8601 time with a zone, or is later than `at`."""
+
+    check = "occurred-at"

@@ -16,7 +16,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +44,7 @@ from verify.events import Event, event_from_json
 from verify.manifest import check_ingest_signature
 from verify.merkle import verify_inclusion
 from verify.note import NoteVerifier, verify_checkpoint_note
+from verify.times import check_event_time, tightest_bound
 from verify.timestamp import TimestampInfo, verify_timestamp
 
 RECEIPT_FORMAT = "locard-receipt/1"
@@ -540,6 +542,25 @@ class Verifier:
             report.run(f"{label} ({ev.tsa})", _one)
         return infos
 
+    def check_event_time(
+        self,
+        report: Report,
+        event: Event,
+        index: int,
+        infos: Sequence[TimestampInfo],
+        pending: int,
+    ) -> None:
+        """`occurred_at` <= `at` <= genTime of the tightest verified token (+ accuracy)."""
+
+        def _time() -> str:
+            with about(f"event {index}"):
+                return check_event_time(event, tightest_bound(infos))
+
+        report.run("event time", _time)
+        if not infos:
+            why = f"{pending} token(s) still pending at the vault" if pending else "no token"
+            report.warn(f"event {index}: its time is unconfirmed ({why})")
+
     def verify_receipt(
         self, data: bytes | str | dict[str, Any], *, artifact: Path | None = None
     ) -> Report:
@@ -591,7 +612,10 @@ class Verifier:
 
         if not report.run("inclusion proof", _inclusion):
             return report
-        self.check_timestamps(report, cp, r.timestamps, r.timestamps_pending)
+        before = len(report.checks)
+        infos = self.check_timestamps(report, cp, r.timestamps, r.timestamps_pending)
+        if all(c.ok for c in report.checks[before:]):
+            self.check_event_time(report, r.event, r.leaf_index, infos, r.timestamps_pending)
         if r.event.body.get("collector_signature") is not None:
             report.run(
                 "collector signature",
@@ -600,6 +624,17 @@ class Verifier:
         if artifact is not None:
             report.run("artifact bytes", lambda: verify_artifact_file(artifact, r.event.body))
         return report
+
+
+@contextmanager
+def about(subject: str) -> Iterator[None]:
+    """Name the item a failure is about, unless a deeper check already did."""
+    try:
+        yield
+    except VerificationError as exc:
+        if exc.subject is None:
+            exc.subject = subject
+        raise
 
 
 def key_label(v: NoteVerifier) -> str:

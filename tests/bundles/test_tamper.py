@@ -116,7 +116,7 @@ def test_genuine_bundle_verifies(exported: Exported) -> None:
     assert report.ok, report.to_json()
     assert not report.warnings
     names = [c.name for c in report.checks]
-    assert names[:9] == [
+    assert names[:10] == [
         "bundle file",
         "manifest",
         "log key",
@@ -125,9 +125,12 @@ def test_genuine_bundle_verifies(exported: Exported) -> None:
         "consistency",
         "event inclusion",
         "custody chains",
+        "event times",
         "export record",
     ]
-    assert sorted(n.removeprefix("artifact ") for n in names[9:]) == sorted(exported.case.artifacts)
+    assert sorted(n.removeprefix("artifact ") for n in names[10:]) == sorted(
+        exported.case.artifacts
+    )
 
 
 def test_genuine_bundle_unpinned_warns(exported: Exported) -> None:

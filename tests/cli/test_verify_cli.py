@@ -42,6 +42,7 @@ ALL_CHECKS = (
     "checkpoint signature",
     "inclusion proof",
     "timestamp (builtin)",
+    "event time",
     "collector signature",
 )
 

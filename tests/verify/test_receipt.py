@@ -96,6 +96,7 @@ def test_sealed_receipts_verify_with_every_check(sealed: Sealed, builtin_tsa: Bu
         "checkpoint signature",
         "inclusion proof",
         "timestamp (builtin)",
+        "event time",
         "collector signature",
         "artifact bytes",
     ]
@@ -137,7 +138,9 @@ def test_not_required_timestamp_is_reported_as_such(
     doc["timestamps"] = []
     report = strict(sealed, builtin_tsa, require_timestamp=False).verify_receipt(doc)
     assert report.ok
-    assert report.checks[-1].detail == "no token (not required by policy)"
+    assert report.checks[-2].detail == "no token (not required by policy)"
+    assert report.checks[-1].name == "event time" and "UNCONFIRMED" in report.checks[-1].detail
+    assert "event 0: its time is unconfirmed (no token)" in report.warnings
 
 
 # -- the tamper matrix ---------------------------------------------------------------------
