@@ -450,7 +450,7 @@ def verify_bundle(
     Raises only PolicyError, for pins the `policy` holds that cannot be used at all.
     """
     verifier = Verifier(policy)
-    report = Report(subject=f"bundle {path.name}")
+    report = Report(subject=f"bundle {path.name}", unpinned=verifier.missing_pins())
     holder: dict[str, zipfile.ZipFile] = {}
 
     def _open() -> tuple[_Members, str]:

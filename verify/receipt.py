@@ -97,16 +97,40 @@ class Check:
         return self.error.check if self.error is not None else None
 
 
+#: The verdicts a report can reach (`Report.verdict`).
+VERIFIED = "verified"
+FAILED = "failed"
+UNPINNED = "unpinned"
+#: What a verifier must pin for a pass to mean anything (`Report.unpinned` names them).
+PIN_LOG_KEY = "log key"
+PIN_TSA_ROOT = "TSA root"
+
+
 @dataclass
 class Report:
     subject: str
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: trust anchors the verifier was not given, so the evidence's own were used
+    #: (PIN_LOG_KEY, PIN_TSA_ROOT): checks may pass, but the evidence is then NOT verified
+    unpinned: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
+        """Every check passed (see `verified` for whether that proves anything)."""
         # A report with no checks proves nothing, so it must never read as a pass.
         return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def verified(self) -> bool:
+        """Every check passed against pinned trust anchors."""
+        return self.ok and not self.unpinned
+
+    @property
+    def verdict(self) -> str:
+        if not self.ok:
+            return FAILED
+        return UNPINNED if self.unpinned else VERIFIED
 
     @property
     def first_failure(self) -> Check | None:
@@ -152,6 +176,8 @@ class Report:
         return {
             "subject": self.subject,
             "ok": self.ok,
+            "verdict": self.verdict,
+            "unpinned": self.unpinned,
             "checks": [
                 {
                     "name": c.name,
@@ -448,6 +474,11 @@ class Verifier:
             except MalformedInput as exc:
                 raise PolicyError(exc.message) from exc
 
+    def missing_pins(self) -> list[str]:
+        """The trust anchors this policy leaves to the evidence (PIN_LOG_KEY, PIN_TSA_ROOT)."""
+        missing = [] if self._pinned else [PIN_LOG_KEY]
+        return missing + ([] if self.policy.trusted_tsa_roots else [PIN_TSA_ROOT])
+
     def log_verifier(self, embedded_vkey: str, report: Report) -> NoteVerifier:
         """The checkpoint key to trust: a pinned one, or the evidence's own (with a warning)."""
         try:
@@ -565,7 +596,7 @@ class Verifier:
         self, data: bytes | str | dict[str, Any], *, artifact: Path | None = None
     ) -> Report:
         """Run every check on one receipt. Never raises for anything the evidence holds."""
-        report = Report(subject="receipt")
+        report = Report(subject="receipt", unpinned=self.missing_pins())
 
         def _parse() -> tuple[ParsedReceipt, str]:
             r = parse_receipt(data)

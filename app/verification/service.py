@@ -134,7 +134,8 @@ def verify_artifact(
         out.info(
             "content hash",
             "bytes are re-hashed on every full download and by the verification endpoint; "
-            "check them offline with locard verify --artifact",
+            "check them offline with locard verify RECEIPT --artifact FILE "
+            "--trusted-key vault.vkey --trusted-tsa-ca tsa-root.pem",
         )
     return out
 
