@@ -50,6 +50,7 @@ from verify.errors import (
     InclusionProofError,
     KeyMismatch,
     MalformedInput,
+    MemberTooLarge,
     MissingEvent,
     OrderError,
     TreeSizeMismatch,
@@ -74,10 +75,22 @@ from verify.timestamp import TimestampInfo, load_pem_or_der_certs
 BUNDLE_FORMAT = "locard-bundle/1"
 MANIFEST = "manifest.json"
 LOG_KEY_MEMBER = "keys/log.vkey"
-#: The manifest lists every event (a few hundred bytes each); past this it is not ours.
-MAX_MANIFEST_BYTES = 512 * 1024 * 1024
-#: Events, proofs, notes, tokens and certificates are kilobytes; a bigger one is hostile.
+#: The manifest is parsed whole, and Python's JSON objects take up to ~25 times their text
+#: (tests/bundles/test_robustness.py measures it), so it is capped: at ~350 bytes per event
+#: (its entry and its two members' digests) 8 MiB holds a case of ~20,000 events.
+MAX_MANIFEST_BYTES = 8 * 1024 * 1024
+#: Events are canonical JSON of a few KB; the export event, which lists every artifact and
+#: chain head of the case, is the largest. Anything bigger is hostile.
 MAX_SMALL_MEMBER = 4 * 1024 * 1024
+_KIB = 1024
+#: Proofs hold at most 2·64 hashes; notes, tokens, keys and certificates are kilobytes.
+_MEMBER_LIMITS = (
+    ("events/", MAX_SMALL_MEMBER),
+    ("proofs/", 64 * _KIB),
+    ("consistency/", 64 * _KIB),
+    ("checkpoints/", 64 * _KIB),
+    ("keys/", 256 * _KIB),
+)
 _CHUNK = 1 << 20
 _HASH_HEX = re.compile(r"[0-9a-f]{64}")
 _HEX = {"sha256": 64, "sha1": 40, "md5": 32}
@@ -118,6 +131,62 @@ def consistency_member(first: int, second: int) -> str:
 
 def artifact_member(artifact_id: str, file_name: str) -> str:
     return f"artifacts/{safe_component(artifact_id)}/{safe_component(file_name)}"
+
+
+def tsa_root_member(tsa: str) -> str:
+    return f"keys/tsa/{safe_component(tsa)}-root.pem"
+
+
+def tsa_chain_member(tsa: str, n: int = 1) -> str:
+    """The n-th distinct certificate chain of a TSA's tokens (a TSA may renew its certificate)."""
+    suffix = f"-{n}" if n > 1 else ""
+    return f"keys/tsa/{safe_component(tsa)}-chain{suffix}.pem"
+
+
+def is_tsa_chain_member(name: str, tsa: str) -> bool:
+    prefix = tsa_chain_member(tsa)[: -len(".pem")]
+    return name == f"{prefix}.pem" or bool(
+        name.startswith(f"{prefix}-")
+        and name.endswith(".pem")
+        and re.fullmatch(r"[2-9]|[1-9][0-9]{1,5}", name[len(prefix) + 1 : -len(".pem")])
+    )
+
+
+def member_limit(name: str) -> int:
+    """The largest a genuine member of this name's kind can be (artifacts are streamed)."""
+    for prefix, limit in _MEMBER_LIMITS:
+        if name.startswith(prefix):
+            return limit
+    return MAX_SMALL_MEMBER
+
+
+def check_layout(m: BundleManifest) -> None:
+    """Every member name the manifest gives is the one the layout prescribes.
+
+    Raises BundleMemberError: a free-form name could point outside the layout (an extract
+    path like `../x`), or shadow another member's role.
+    """
+    for tsa in m.tsas:
+        if tsa.root is not None and tsa.root != tsa_root_member(tsa.name):
+            raise BundleMemberError(
+                f"the root of TSA {tsa.name[:64]!r} must be {tsa_root_member(tsa.name)}",
+                subject=tsa.root[:200],
+            )
+    for c in m.checkpoints:
+        for t in c.timestamps:
+            if not is_tsa_chain_member(t.chain, t.tsa):
+                raise BundleMemberError(
+                    f"a certificate chain of TSA {t.tsa[:64]!r} must be named like "
+                    f"{tsa_chain_member(t.tsa)}",
+                    subject=t.chain[:200],
+                )
+    for art in m.artifacts:
+        if art.file is not None and art.file != artifact_member(art.id, art.file_name):
+            raise BundleMemberError(
+                f"the bytes of artifact {art.id[:64]!r} must be "
+                f"{artifact_member(art.id, art.file_name)}",
+                subject=art.file[:200],
+            )
 
 
 # -- the manifest --------------------------------------------------------------------------
@@ -374,12 +443,13 @@ class _Members:
     def read(
         self,
         name: str,
-        limit: int = MAX_SMALL_MEMBER,
+        limit: int | None = None,
         *,
         missing: VerificationError | None = None,
         count: bool = True,
     ) -> bytes:
         """A whole small member, checked against the manifest's SHA-256."""
+        limit = member_limit(name) if limit is None else limit
         info = self.infos.get(name)
         if info is None:
             raise missing or BundleMemberError(
@@ -389,14 +459,18 @@ class _Members:
         if expected is None:
             raise BundleMemberError("the manifest gives no SHA-256 for this member", subject=name)
         if info.file_size > limit:
-            raise BundleMemberError(f"{info.file_size} bytes, more than {limit}", subject=name)
+            # Refused unread: a few KB of deflate can claim (and hold) gigabytes.
+            raise MemberTooLarge(
+                f"{info.file_size} bytes, more than the {limit} a member of its kind may have",
+                subject=name,
+            )
         try:
             with self.zf.open(info) as fh:
                 data = fh.read(limit + 1)
         except _ZIP_ERRORS as exc:
             raise BundleMemberError(f"unreadable: {exc}", subject=name) from exc
         if len(data) > limit:
-            raise BundleMemberError(f"more than {limit} bytes", subject=name)
+            raise MemberTooLarge(f"more than {limit} bytes", subject=name)
         if hashlib.sha256(data).hexdigest() != expected:
             raise BundleMemberError("its bytes differ from the manifest's SHA-256", subject=name)
         if count:
@@ -515,14 +589,21 @@ class _BundleCheck:
         if info is None:
             raise MalformedInput(f"the zip has no {MANIFEST}: not a Locard bundle")
         if info.file_size > MAX_MANIFEST_BYTES:
-            raise MalformedInput(f"{MANIFEST} is larger than {MAX_MANIFEST_BYTES} bytes")
+            # Refused unread: a few KB of deflate can claim (and hold) gigabytes.
+            raise MemberTooLarge(
+                f"{info.file_size} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have",
+                subject=MANIFEST,
+            )
         try:
             with ms.zf.open(info) as fh:
                 data = fh.read(MAX_MANIFEST_BYTES + 1)
         except _ZIP_ERRORS as exc:
             raise BundleMemberError(f"unreadable: {exc}", subject=MANIFEST) from exc
+        if len(data) > MAX_MANIFEST_BYTES:
+            raise MemberTooLarge(f"more than {MAX_MANIFEST_BYTES} bytes", subject=MANIFEST)
         ms.advance(info.file_size)
         m = parse_manifest(data)
+        check_layout(m)
         self.manifest = m
         self.report.subject = f"bundle of case {m.case}"
         ms.digests = dict(m.files)
@@ -542,10 +623,12 @@ class _BundleCheck:
         if len(set(ids)) != len(ids):
             raise MalformedInput("an artifact is listed twice")
         content = "with content" if m.content else "proofs only, no content"
+        # exported_by and created_at are the exporter's word, signed by nobody: shown as
+        # claims. The checked facts are the sealed export event's actor and time.
         return (
             f"case {m.case} of {m.origin}: {len(m.events)} events, {len(m.artifacts)} "
-            f"artifacts ({content}), {len(sizes)} checkpoints; exported by {m.exported_by} "
-            f"at {m.created_at}"
+            f"artifacts ({content}), {len(sizes)} checkpoints; unsigned claims, not checked: "
+            f"exported by {m.exported_by[:200]} at {m.created_at[:64]}"
         )
 
     def _log_key(self) -> tuple[NoteVerifier, str]:
@@ -882,7 +965,8 @@ class _BundleCheck:
         for key in sorted(set(result.chains) - set(heads) - {case_key}):
             raise UnexpectedEvent("a chain the export did not cover", subject=f"chain {key}")
         return (
-            f"event {m.export_event} by {ev.actor_id} ({ev.actor_role}) at {ev.at.isoformat()}: "
+            f"sealed event {m.export_event} by {ev.actor_id} ({ev.actor_role}) at "
+            f"{ev.at.isoformat()}: "
             f"names the {len(listed)} artifact(s) and the last event of each of "
             f"{len(heads) + 1} chain(s)"
         )

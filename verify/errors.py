@@ -201,6 +201,12 @@ class BundleMemberError(MalformedInput):
     check = "bundle-member"
 
 
+class MemberTooLarge(BundleMemberError):
+    """A bundle member is larger than any genuine member of its kind: refused unread."""
+
+    check = "member-size"
+
+
 class MissingEvent(OrderError):
     """A chain refers to an event the bundle lacks, or ends before the head the export recorded."""
 

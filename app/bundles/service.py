@@ -50,8 +50,9 @@ from verify.bundle import (
     consistency_member,
     event_member,
     proof_member,
-    safe_component,
     token_member,
+    tsa_chain_member,
+    tsa_root_member,
 )
 from verify.events import chain_key
 
@@ -207,7 +208,7 @@ def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
         w.put(LOG_KEY_MEMBER, (vault.ledger.log_key + "\n").encode())
         tsas: dict[str, dict[str, Any]] = {}
         for tsa in vault.authorities:
-            root = f"keys/tsa/{safe_component(tsa.name)}-root.pem"
+            root = tsa_root_member(tsa.name)
             w.put(root, _pem(list(tsa.trust_roots())))
             tsas[tsa.name] = {
                 "name": tsa.name,
@@ -245,8 +246,7 @@ def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
                 chain_name = chains.get((t.tsa, t.chain_der))
                 if chain_name is None:
                     n = sum(1 for k in chains if k[0] == t.tsa)
-                    suffix = f"-{n + 1}" if n else ""
-                    chain_name = f"keys/tsa/{safe_component(t.tsa)}-chain{suffix}.pem"
+                    chain_name = tsa_chain_member(t.tsa, n + 1)
                     w.put(chain_name, _pem(t.chain_der))
                     chains[(t.tsa, t.chain_der)] = chain_name
                 tsas.setdefault(t.tsa, {"name": t.tsa, "root": None, "self_operated": False})
