@@ -16,7 +16,7 @@ from custody.audit import ArtifactRecord, Progress, audit_vault
 from custody.db import make_engine
 from custody.keyring import Keyring, keys_to_publish, published_keys
 from custody.rebuild import rebuild_ledger
-from verify.receipt import Report
+from verify.report import Report
 
 
 def artifact_records(vault_engine: object) -> list[ArtifactRecord]:

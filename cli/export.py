@@ -26,7 +26,7 @@ from rich.text import Text
 from cli.config import ConfigError, load_client_config
 from cli.output import clean, exit_status, print_reports, reports_json
 from verify.bundle import verify_bundle
-from verify.receipt import VerificationPolicy
+from verify.policy import VerificationPolicy
 
 #: Below this a bundle verifies in a blink; a progress bar would only flicker.
 _PROGRESS_FROM = 32 * 1024 * 1024

@@ -25,7 +25,8 @@ from cli.trust import policy_from_options
 from cli.upload import upload_command
 from cli.witness import witness
 from verify.errors import MalformedInput, VerificationError
-from verify.receipt import MAX_RECEIPT_BYTES, Verifier
+from verify.receipt import MAX_RECEIPT_BYTES
+from verify.verifier import Verifier
 
 if TYPE_CHECKING:
     from app.settings import Settings

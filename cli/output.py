@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from verify.receipt import FAILED, PIN_LOG_KEY, PIN_TSA_ROOT, UNPINNED, VERIFIED, Check, Report
+from verify.report import FAILED, PIN_LOG_KEY, PIN_TSA_ROOT, UNPINNED, VERIFIED, Check, Report
 
 #: `locard verify` exit status: every check passed against pinned keys / a check failed /
 #: verification could not run / every check passed but against the evidence's own keys.

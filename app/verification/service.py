@@ -20,7 +20,8 @@ from verify.artifacts import compare_hashes, hash_chunks
 from verify.errors import VerificationError
 from verify.events import chain_key, decode_event
 from verify.merkle import leaf_hash
-from verify.receipt import VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.verifier import Verifier
 
 CheckState = Literal["pass", "fail", "info"]
 

@@ -24,7 +24,7 @@ import pytest
 
 from verify.bundle import MANIFEST, MAX_MANIFEST_BYTES, event_member, verify_bundle
 from verify.errors import BundleMemberError, MemberTooLarge
-from verify.receipt import VerificationPolicy
+from verify.policy import VerificationPolicy
 from verify.timestamp import load_pem_or_der_certs
 
 REPO = Path(__file__).resolve().parents[2]

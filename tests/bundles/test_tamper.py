@@ -55,7 +55,8 @@ from verify.errors import (
 )
 from verify.events import canonicalize
 from verify.note import parse_note
-from verify.receipt import Check, Report, VerificationPolicy
+from verify.policy import VerificationPolicy
+from verify.report import Check, Report
 
 
 @dataclass

@@ -24,9 +24,11 @@ from storage.local import LocalWormStore
 from tests.support.ledger_fixtures import ORIGIN
 from tests.support.live_server import free_port
 from verify.errors import EventAfterTimestamp, OccurredAtError
-from verify.receipt import Report, VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.report import Report
 from verify.times import DEFAULT_ACCURACY, CheckpointBounds, latest_sealing_time
 from verify.timestamp import TimestampInfo
+from verify.verifier import Verifier
 
 TWO_YEARS = timedelta(days=730)
 

@@ -7,14 +7,22 @@ broke old evidence: keep reading the old format (and raise the version of the ne
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.audit import artifact_records
 from app.projections import Projector
@@ -22,10 +30,12 @@ from custody import migrations
 from custody.audit import audit_vault
 from custody.db import make_engine
 from custody.rebuild import rebuild_ledger
+from custody.tsa_builtin import BuiltinTSA
 from storage.local import LocalWormStore
 from verify.bundle import verify_bundle
-from verify.receipt import VerificationPolicy, Verifier
-from verify.timestamp import load_pem_or_der_certs
+from verify.policy import VerificationPolicy
+from verify.timestamp import load_pem_or_der_certs, verify_timestamp
+from verify.verifier import Verifier
 
 REPO = Path(__file__).resolve().parents[2]
 V1 = REPO / "tests" / "fixtures" / "formats_v1"
@@ -127,3 +137,51 @@ def test_v1_archive_rebuilds_and_audits(db_url: str, tmp_path: Path) -> None:
 def _fixtures_untouched() -> None:
     # A test writing into the fixture directory would quietly turn it into today's format.
     assert (V1 / "bundle.zip").stat().st_size > 0
+
+
+def _short_lived_tsa(valid_for: timedelta) -> BuiltinTSA:
+    """A TSA whose certificate (EKU timeStamping, critical, as the built-in one) expires soon."""
+    now = datetime.now(UTC)
+    root_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "short-lived root")])
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(root_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "short-lived TSA")]))
+        .issuer_name(root_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + valid_for)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(root_key, hashes.SHA256())
+    )
+    return BuiltinTSA(
+        key=key,
+        cert_der=cert.public_bytes(Encoding.DER),
+        root_cert_der=root.public_bytes(Encoding.DER),
+        name="short",
+    )
+
+
+def test_a_token_still_verifies_after_its_tsa_certificate_expired() -> None:
+    """Why the fixtures outlive their TSA certificate: the chain is judged at genTime."""
+    tsa = _short_lived_tsa(timedelta(seconds=2))
+    digest = hashlib.sha256(b"checkpoint body").digest()
+    token = tsa.timestamp(digest)
+    expires = x509.load_der_x509_certificate(tsa.cert_der).not_valid_after_utc
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 1.5)
+    assert datetime.now(UTC) > expires  # the certificate has expired by now
+    info = verify_timestamp(token.tsr_der, digest, roots=[tsa.root_cert_der])
+    assert info.gen_time <= expires

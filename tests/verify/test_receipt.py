@@ -48,14 +48,10 @@ from verify.errors import (
 from verify.events import canonicalize
 from verify.merkle import leaf_hash
 from verify.note import parse_note
-from verify.receipt import (
-    MAX_RECEIPT_BYTES,
-    Report,
-    VerificationPolicy,
-    Verifier,
-    parse_receipt,
-    parse_trusted_keys,
-)
+from verify.policy import VerificationPolicy, parse_trusted_keys
+from verify.receipt import MAX_RECEIPT_BYTES, parse_receipt
+from verify.report import Report
+from verify.verifier import Verifier
 
 OTHER_ORIGIN = "evil.example/ledger"
 
