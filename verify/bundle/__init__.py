@@ -1,9 +1,10 @@
 """Offline verification of an evidence bundle (`locard-bundle/1`): no database, no network.
 
 A bundle is the zip that `GET /v1/cases/{case}/bundle` (`locard export`) streams. `layout`
-names its members, `manifest` defines its table of contents, `members` reads them bounded and
-digest-checked, and `checks` verifies it. The exporter (app.bundles) writes with the same
-definitions.
+names its members, `manifest` defines its table of contents and `proofs` its proof members,
+`members` reads them bounded and digest-checked, `checks` verifies keys, checkpoints, tokens,
+history and events, and `contents` what the export and ingest events say the bundle holds.
+The exporter (app.bundles) writes with the same definitions.
 """
 
 from verify.bundle.checks import verify_bundle

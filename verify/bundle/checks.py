@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import functools
 import zipfile
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from verify.artifacts import ALGORITHMS, compare_hashes, hash_chunks
+from verify.bundle.contents import ChainState, EventsPass, check_artifact, check_export
 from verify.bundle.layout import (
     LOG_KEY_MEMBER,
     MANIFEST,
@@ -27,20 +26,16 @@ from verify.bundle.layout import (
     token_member,
 )
 from verify.bundle.manifest import (
-    BUNDLE_FORMAT,
     MAX_MANIFEST_BYTES,
-    ArtifactEntry,
     BundleManifest,
     check_layout,
     expected_members,
     parse_manifest,
-    required,
 )
 from verify.bundle.members import ZIP_ERRORS, Members, ProgressFn
 from verify.bundle.proofs import InclusionProof, parse_consistency_proof, parse_inclusion_proof
 from verify.checkpoint import Checkpoint
 from verify.errors import (
-    ArtifactHashMismatch,
     BundleMemberError,
     ChainBreak,
     CheckpointFormatError,
@@ -55,36 +50,15 @@ from verify.errors import (
     UnexpectedEvent,
     VerificationError,
 )
-from verify.events import Event, chain_key, decode_event
-from verify.manifest import check_ingest_signature
+from verify.events import Event, decode_event
 from verify.merkle import verify_consistency, verify_inclusion
 from verify.note import NoteVerifier
 from verify.policy import VerificationPolicy
 from verify.receipt import TimestampEvidence
 from verify.report import Report
-from verify.strict_json import hash_hex
 from verify.times import CheckpointBounds, check_event_time, tightest_bound
 from verify.timestamp import TimestampInfo, load_pem_or_der_certs
 from verify.verifier import Verifier, about, key_label
-
-
-@dataclass
-class _ChainState:
-    count: int
-    last_index: int
-    last_hash: bytes
-
-
-@dataclass
-class _EventsPass:
-    count: int = 0
-    chains: dict[str, _ChainState] = field(default_factory=dict)
-    chain_error: VerificationError | None = None
-    export: Event | None = None
-    ingests: dict[int, Event] = field(default_factory=dict)
-    time_error: VerificationError | None = None
-    times_checked: int = 0
-    unconfirmed: int = 0
 
 
 def verify_bundle(
@@ -150,9 +124,10 @@ class _BundleCheck:
         r.run("custody chains", lambda: self._chains(result))
         if self.bounds is not None:
             r.run("event times", lambda: self._times(result))
-        r.run("export record", lambda: self._export(result))
+        r.run("export record", lambda: check_export(self.m, result))
         for art in self.m.artifacts:
-            r.run(f"artifact {art.id}", functools.partial(self._artifact, art, result))
+            check = functools.partial(check_artifact, self.m, self.members, art, result)
+            r.run(f"artifact {art.id}", check)
 
     # -- structure ------------------------------------------------------------------------
 
@@ -296,12 +271,12 @@ class _BundleCheck:
         )
         return parse_inclusion_proof(data, index, proof_member(index))
 
-    def _events(self) -> tuple[_EventsPass, str]:
+    def _events(self) -> tuple[EventsPass, str]:
         self.members.stage = "events"
         m = self.m
         anchor = self.checkpoints[m.anchor]
         wanted_ingests = {a.ingest_index for a in m.artifacts}
-        out = _EventsPass()
+        out = EventsPass()
         previous = -1
         for entry in m.events:
             i = entry.index
@@ -343,7 +318,7 @@ class _BundleCheck:
                 out.time_error = self._time(out, ev, i)
             state = out.chains.get(ev.chain_key)
             if state is None:
-                out.chains[ev.chain_key] = _ChainState(1, i, ev.leaf_hash)
+                out.chains[ev.chain_key] = ChainState(1, i, ev.leaf_hash)
             else:
                 state.count, state.last_index, state.last_hash = state.count + 1, i, ev.leaf_hash
             if i == m.export_event:
@@ -372,7 +347,7 @@ class _BundleCheck:
             )
 
     @staticmethod
-    def _link(out: _EventsPass, ev: Event, index: int) -> VerificationError | None:
+    def _link(out: EventsPass, ev: Event, index: int) -> VerificationError | None:
         """Check `prev`; return (not raise) a failure so inclusion of the rest still runs."""
         state = out.chains.get(ev.chain_key)
         subject = f"event {index}"
@@ -397,7 +372,7 @@ class _BundleCheck:
             )
         return None
 
-    def _time(self, out: _EventsPass, ev: Event, index: int) -> VerificationError | None:
+    def _time(self, out: EventsPass, ev: Event, index: int) -> VerificationError | None:
         """Check one event's times; return (not raise) a failure so the pass goes on."""
         assert self.bounds is not None
         bound = self.bounds.for_leaf(index)
@@ -411,7 +386,7 @@ class _BundleCheck:
             out.unconfirmed += 1
         return None
 
-    def _times(self, result: _EventsPass) -> str:
+    def _times(self, result: EventsPass) -> str:
         if result.time_error is not None:
             raise result.time_error
         if result.unconfirmed:
@@ -425,157 +400,11 @@ class _BundleCheck:
             f"covering them; {result.unconfirmed} unconfirmed; occurred_at never after sealing"
         )
 
-    def _chains(self, result: _EventsPass) -> str:
+    def _chains(self, result: EventsPass) -> str:
         if result.chain_error is not None:
             raise result.chain_error
         items = sum(1 for k in result.chains if k.startswith("item:"))
         return (
             f"{len(result.chains)} chain(s) ({items} item(s) and the case), each linked by "
             "prev from its first event"
-        )
-
-    def _export(self, result: _EventsPass) -> str:
-        m = self.m
-        ev = result.export
-        case_key = chain_key(m.case, None)
-        with about(f"event {m.export_event}"):
-            if ev is None:
-                raise MissingEvent("the export event the manifest names is not in the bundle")
-            if ev.type != "export" or ev.chain_key != case_key:
-                raise MalformedInput(f"it is a {ev.type} event of {ev.chain_key}, not the export")
-            body = ev.body
-            if body.get("format") != BUNDLE_FORMAT:
-                raise MalformedInput(f"the export event is not for a {BUNDLE_FORMAT} bundle")
-            if body.get("content") is not m.content:
-                raise MalformedInput(
-                    f"the export event recorded content={body.get('content')!r}, "
-                    f"the manifest says {m.content!r}"
-                )
-        case_state = result.chains.get(case_key)
-        if case_state is not None and case_state.last_index != m.export_event:
-            raise UnexpectedEvent(
-                "it follows the export event in the case chain",
-                subject=f"event {case_state.last_index}",
-            )
-        recorded = body.get("artifacts")
-        if not isinstance(recorded, list) or not all(isinstance(a, dict) for a in recorded):
-            raise MalformedInput("the export event's artifact list is malformed")
-        listed = {a.id: a for a in m.artifacts}
-        seen: set[str] = set()
-        for rec in recorded:
-            art_id = str(rec.get("id"))
-            seen.add(art_id)
-            subject = f"artifact {art_id}"
-            if art_id not in listed:
-                raise BundleMemberError(
-                    "the export recorded it; the bundle lacks it", subject=subject
-                )
-            if rec.get("sha256") != listed[art_id].hashes["sha256"]:
-                raise ArtifactHashMismatch(
-                    f"the export recorded sha256 {rec.get('sha256')}, the manifest "
-                    f"{listed[art_id].hashes['sha256']}",
-                    subject=subject,
-                )
-        for art_id in sorted(set(listed) - seen):
-            raise BundleMemberError(
-                "not among the artifacts the export recorded", subject=f"artifact {art_id}"
-            )
-        heads = body.get("heads")
-        if not isinstance(heads, dict):
-            raise MalformedInput(
-                "the export event records no chain heads", subject=f"event {m.export_event}"
-            )
-        for key, head in sorted(heads.items()):
-            subject = f"chain {key}"
-            with about(f"event {m.export_event}"):
-                index = required(head, "index", int, f"the export's head of {key}")
-                head_hash = hash_hex(head.get("leaf_hash"), f"the export's head hash of {key}")
-            state = result.chains.get(key)
-            if state is None:
-                raise MissingEvent(
-                    f"the export recorded event {index} as its last; none of its events are here",
-                    subject=subject,
-                )
-            if state.last_index < index:
-                raise MissingEvent(
-                    f"ends at event {state.last_index}; the export recorded event {index} "
-                    "as its last",
-                    subject=subject,
-                )
-            if state.last_index > index:
-                raise UnexpectedEvent(
-                    f"past event {index}, the last of {key} that the export recorded",
-                    subject=f"event {state.last_index}",
-                )
-            if state.last_hash != head_hash:
-                raise ChainBreak(
-                    f"its last event hashes to {state.last_hash.hex()}, the export recorded "
-                    f"{head_hash.hex()}",
-                    subject=subject,
-                )
-        for key in sorted(set(result.chains) - set(heads) - {case_key}):
-            raise UnexpectedEvent("a chain the export did not cover", subject=f"chain {key}")
-        return (
-            f"sealed event {m.export_event} by {ev.actor_id} ({ev.actor_role}) at "
-            f"{ev.at.isoformat()}: "
-            f"names the {len(listed)} artifact(s) and the last event of each of "
-            f"{len(heads) + 1} chain(s)"
-        )
-
-    # -- artifacts ------------------------------------------------------------------------
-
-    def _artifact(self, art: ArtifactEntry, result: _EventsPass) -> str:
-        m = self.m
-        self.members.stage = f"artifact {art.id}"
-        with about(f"artifact {art.id}"):
-            ev = result.ingests.get(art.ingest_index)
-            if ev is None:
-                raise MissingEvent(f"its ingest event {art.ingest_index} is not in the bundle")
-            if ev.type != "ingest" or ev.item != art.id or ev.body.get("artifact") != art.id:
-                raise MalformedInput(f"event {art.ingest_index} is not the ingest of {art.id}")
-            recorded = ev.body
-            for algo in ALGORITHMS:
-                if recorded.get(algo) != art.hashes[algo]:
-                    raise ArtifactHashMismatch(
-                        f"the manifest states {algo} {art.hashes[algo]}, the ledger recorded "
-                        f"{recorded.get(algo)}"
-                    )
-            if recorded.get("size") != art.size:
-                raise ArtifactHashMismatch(
-                    f"the manifest states {art.size} bytes, the ledger recorded "
-                    f"{recorded.get('size')}"
-                )
-            signed = check_ingest_signature(ev.case, recorded)
-            signature = f"; {signed}" if signed else ""
-            if art.file is None:
-                if m.content:
-                    raise BundleMemberError("the bundle should carry its bytes but has none")
-                return (
-                    f"not included (proofs only); ledger event {art.ingest_index} recorded "
-                    f"sha256 {art.hashes['sha256']} ({art.size} bytes){signature}"
-                )
-            if not m.content:
-                raise BundleMemberError("bytes included in a proofs-only bundle", subject=art.file)
-            if art.file not in self.members.infos:
-                raise BundleMemberError("its bytes are missing from the zip", subject=art.file)
-            if self.members.infos[art.file].file_size != art.size:
-                # Checked before reading: a member claiming terabytes is not read to find out.
-                raise ArtifactHashMismatch(
-                    f"the zip holds {self.members.infos[art.file].file_size} bytes, the ledger "
-                    f"recorded {art.size}"
-                )
-            try:
-                actual = hash_chunks(self.members.chunks(art.file))
-            except ZIP_ERRORS as exc:
-                raise ArtifactHashMismatch(
-                    f"its bytes in the zip are damaged or altered ({exc})"
-                ) from exc
-            detail = compare_hashes(actual, recorded, f"artifact {art.id}")
-            if actual["sha256"] != self.members.digests.get(art.file):
-                raise BundleMemberError(
-                    "its bytes differ from the manifest's SHA-256", subject=art.file
-                )
-        return (
-            f"{art.file_name}: {detail}, sha1 and md5 match ingest event "
-            f"{art.ingest_index}{signature}"
         )
