@@ -237,7 +237,8 @@ class Verifier:
             return report
         before = len(report.checks)
         infos = self.check_timestamps(report, cp, r.timestamps, r.timestamps_pending)
-        if all(c.ok for c in report.checks[before:]):
+        # A token that failed bounds nothing; no token at all leaves the time unconfirmed.
+        if not r.timestamps or all(c.ok for c in report.checks[before:]):
             self.check_event_time(report, r.event, r.leaf_index, infos, r.timestamps_pending)
         if r.event.body.get("collector_signature") is not None:
             report.run(

@@ -10,10 +10,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from custody.timestamps import HttpTSA
 from tests.bundles.conftest import cli, export_api, pinned_policy, trust
-from tests.support.live_server import LiveVault
+from tests.support.live_server import LiveVault, free_port
 from verify.bundle import verify_bundle
-from verify.errors import EventAfterTimestamp
+from verify.errors import EventAfterTimestamp, TimestampError
 
 TWO_YEARS = timedelta(days=730)
 
@@ -76,3 +77,24 @@ def test_event_two_years_after_its_token_fails(
     assert r.returncode == 1 and doc["ok"] is False
     checks = doc["reports"][0]["checks"]
     assert [c["error"] for c in checks if not c["ok"]] == ["EventAfterTimestamp"]
+
+
+def test_events_under_a_pending_token_are_unconfirmed(
+    live: LiveVault, case_id: str, tmp_path: Path
+) -> None:
+    """The TSA is down when the export is sealed: its checkpoint's token is still pending."""
+    _annotate(live, _upload(live, case_id), "before the outage")
+    ledger = live.vault.ledger
+    working = ledger.authorities
+    ledger.authorities = [HttpTSA("down", f"http://127.0.0.1:{free_port()}/", [b"x"], timeout=2)]
+    try:
+        bundle = export_api(live, case_id, tmp_path / "pending.zip", content=False)
+    finally:
+        ledger.authorities = working
+    report = verify_bundle(bundle, pinned_policy(live))
+    failed = report.first_failure
+    assert failed is not None and failed.name == "timestamps", report.to_json()
+    assert isinstance(failed.error, TimestampError) and "pending" in failed.detail
+    times = next(c for c in report.checks if c.name == "event times")
+    assert times.ok and "1 unconfirmed" in times.detail, times.detail
+    assert any("unconfirmed time" in w for w in report.warnings), report.warnings

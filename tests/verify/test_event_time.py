@@ -129,6 +129,10 @@ def test_pending_token_leaves_the_time_unconfirmed(
     assert receipt["timestamps"] == [] and receipt["timestamps_pending"] == 1
     strict = _pinned(offline_ledger, builtin_tsa).verify_receipt(receipt)
     assert not strict.ok  # a token is required by default
+    assert _failure(strict).name == "timestamp" and "pending" in _failure(strict).detail
+    time = next(c for c in strict.checks if c.name == "event time")
+    assert time.ok and "UNCONFIRMED" in time.detail
+    assert any("unconfirmed" in w and "pending" in w for w in strict.warnings)
     lenient = _pinned(offline_ledger, builtin_tsa, require_timestamp=False)
     report = lenient.verify_receipt(receipt)
     assert report.ok, report.to_json()
