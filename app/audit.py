@@ -21,7 +21,7 @@ from custody.keyring import Keyring, keys_to_publish, published_keys
 from custody.rebuild import rebuild_ledger
 from storage.base import ObjectStore
 from verify.events import Event, decode_event
-from verify.receipt import Report
+from verify.report import Report
 
 
 def artifact_records(vault_engine: object) -> list[ArtifactRecord]:

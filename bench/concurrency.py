@@ -416,7 +416,8 @@ def check(c: Cluster, runs: Sequence[LoadResult], *, fetch_access_receipts: bool
     from app.audit import audit
     from app.vault import open_vault
     from custody.keyring import Keyring
-    from verify.receipt import VerificationPolicy, Verifier
+    from verify.policy import VerificationPolicy
+    from verify.verifier import Verifier
 
     problems: list[str] = []
     ops = [o for r in runs for o in r.ops if o.kind != "healthz"]

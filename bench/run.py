@@ -55,7 +55,9 @@ from custody.models import LedgerEvent
 from custody.signing import NoteSigner
 from custody.tsa_builtin import BuiltinTSA
 from storage.local import LocalWormStore
-from verify.receipt import Report, VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.report import Report
+from verify.verifier import Verifier
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

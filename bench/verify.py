@@ -31,7 +31,7 @@ from app.vault import Vault, init_vault, open_vault
 from bench.common import machine_info, report
 from custody.ledger import EventDraft
 from verify.bundle import verify_bundle
-from verify.receipt import VerificationPolicy
+from verify.policy import VerificationPolicy
 
 CHUNK = 1 << 20
 

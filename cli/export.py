@@ -24,9 +24,9 @@ from rich.progress import (
 from rich.text import Text
 
 from cli.config import ConfigError, load_client_config
-from cli.output import clean, print_reports, reports_json
+from cli.output import clean, exit_status, print_reports, reports_json
 from verify.bundle import verify_bundle
-from verify.receipt import VerificationPolicy
+from verify.policy import VerificationPolicy
 
 #: Below this a bundle verifies in a blink; a progress bar would only flicker.
 _PROGRESS_FROM = 32 * 1024 * 1024
@@ -69,7 +69,8 @@ def export(
     """Download a case's evidence bundle (artifacts, custody events, proofs, keys).
 
     The vault records the export (and an access per artifact) before sending anything.
-    The file appears only once complete; verify it offline with `locard verify FILE.zip`.
+    The file appears only once complete; verify it offline with `locard verify FILE.zip
+    --trusted-key vault.vkey --trusted-tsa-ca tsa-root.pem`.
     Exit status: 0 saved, 1 the vault refused or the transfer broke, 2 bad usage.
     """
     err = Console(stderr=True)
@@ -178,4 +179,4 @@ def verify_bundle_cli(path: Path, policy: VerificationPolicy, *, as_json: bool) 
         print(reports_json([report]))
     else:
         print_reports(console, [report])
-    return 0 if report.ok else 1
+    return exit_status([report])

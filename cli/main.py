@@ -13,13 +13,20 @@ from rich.console import Console
 from rich.text import Text
 
 from cli.export import export
-from cli.output import clean, print_reports, reports_json
+from cli.output import (
+    EXIT_UNUSABLE,
+    clean,
+    exit_status,
+    print_reports,
+    reports_json,
+)
 from cli.report import report_command
 from cli.trust import policy_from_options
 from cli.upload import upload_command
 from cli.witness import witness
 from verify.errors import MalformedInput, VerificationError
-from verify.receipt import MAX_RECEIPT_BYTES, Verifier
+from verify.receipt import MAX_RECEIPT_BYTES
+from verify.verifier import Verifier
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -33,10 +40,6 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-
-EXIT_VERIFIED = 0
-EXIT_FAILED = 1
-EXIT_UNUSABLE = 2
 
 DataDir = Annotated[
     Path | None,
@@ -96,7 +99,8 @@ def _read_evidence(path: Path) -> bytes:
 def _usage_error(message: str, as_json: bool) -> NoReturn:
     err.print(Text.assemble(("error: ", "bold red"), clean(message)))
     if as_json:
-        print(json.dumps({"ok": False, "error": message, "reports": []}, indent=2))
+        doc = {"ok": False, "verdict": "unusable", "error": message, "reports": []}
+        print(json.dumps(doc, indent=2))
     raise typer.Exit(EXIT_UNUSABLE)
 
 
@@ -125,8 +129,12 @@ def verify(
 ) -> None:
     """Verify evidence offline: no server, no database, no network.
 
-    Exit status: 0 when every check passed, 1 when a check failed, 2 when the
-    verification could not run (unreadable file, unusable --trusted-key or CA).
+    Pin the vault's log key (--trusted-key, from `locard keys`) and the TSA root
+    (--trusted-tsa-ca): without both, a pass only shows that the evidence agrees with itself.
+
+    Exit status: 0 VERIFIED (every check passed, keys pinned); 1 a check failed; 2 the
+    verification could not run (unreadable file, unusable --trusted-key or CA); 3 NOT
+    VERIFIED (unpinned): every check passed, but --trusted-key or --trusted-tsa-ca was missing.
     """
     try:
         verifier = Verifier(policy_from_options(trusted_key, trusted_tsa_ca, origin))
@@ -155,7 +163,7 @@ def verify(
         if os.environ.get("LOCARD_DEBUG"):
             raise
         _usage_error(f"internal error ({type(exc).__name__}: {exc}); nothing was verified", as_json)
-    status = EXIT_VERIFIED if report.ok else EXIT_FAILED
+    status = exit_status([report])
     try:
         if as_json:
             print(reports_json([report]))

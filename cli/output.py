@@ -15,7 +15,27 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from verify.receipt import Check, Report
+from verify.report import FAILED, PIN_LOG_KEY, PIN_TSA_ROOT, UNPINNED, VERIFIED, Check, Report
+
+#: `locard verify` exit status: every check passed against pinned keys / a check failed /
+#: verification could not run / every check passed but against the evidence's own keys.
+EXIT_VERIFIED = 0
+EXIT_FAILED = 1
+EXIT_UNUSABLE = 2
+EXIT_UNPINNED = 3
+
+#: What to pin and where it comes from, for the verdict of an unpinned verification.
+PIN_HELP = {
+    PIN_LOG_KEY: (
+        "--trusted-key vault.vkey: the vault's log key, printed by `locard keys` on the vault "
+        "(or `log_key` of GET /v1/keys), obtained from its operators, not from the evidence"
+    ),
+    PIN_TSA_ROOT: (
+        "--trusted-tsa-ca tsa-root.pem: the TSA's root certificate; for the built-in TSA the "
+        "vault's keys/tsa/tsa-root.pem (path printed by `locard init`, also in GET /v1/keys), "
+        "for an external TSA its operator's published root"
+    ),
+}
 
 OK = Text("✔", style="green")
 FAIL = Text("✘", style="red")
@@ -40,6 +60,21 @@ def _failure_label(check: Check) -> Text:
     return text
 
 
+def verdict(reports: Sequence[Report]) -> str:
+    """FAILED if any check failed (or nothing was checked), else UNPINNED or VERIFIED."""
+    if not reports or any(not r.ok for r in reports):
+        return FAILED
+    return UNPINNED if any(r.unpinned for r in reports) else VERIFIED
+
+
+def exit_status(reports: Sequence[Report]) -> int:
+    return {VERIFIED: EXIT_VERIFIED, UNPINNED: EXIT_UNPINNED}.get(verdict(reports), EXIT_FAILED)
+
+
+def _unpinned(reports: Sequence[Report]) -> list[str]:
+    return sorted({p for r in reports for p in r.unpinned}, key=list(PIN_HELP).index)
+
+
 def print_reports(console: Console, reports: Sequence[Report]) -> None:
     for report in reports:
         table = Table(
@@ -57,6 +92,18 @@ def print_reports(console: Console, reports: Sequence[Report]) -> None:
         for w in report.warnings:
             console.print(Text.assemble(("warning: ", "yellow"), clean(w)))
     failed = [r for r in reports if not r.ok]
+    if not failed and verdict(reports) == UNPINNED:
+        missing = _unpinned(reports)
+        console.print(
+            Text.assemble(
+                ("NOT VERIFIED (unpinned)", "bold yellow"),
+                f" — every check passed, but against the {' and '.join(missing)} that the "
+                "evidence carries itself, which anyone can make. Pin:",
+            )
+        )
+        for pin in missing:
+            console.print(f"  {PIN_HELP[pin]}", markup=False, highlight=False)
+        return
     if not failed:
         console.print(Text("VERIFIED — every check passed", style="bold green"))
         return
@@ -70,6 +117,12 @@ def print_reports(console: Console, reports: Sequence[Report]) -> None:
 
 
 def reports_json(reports: Sequence[Report]) -> str:
-    # Overall ok needs at least one report: an empty list proves nothing.
-    ok = bool(reports) and all(r.ok for r in reports)
-    return json.dumps({"ok": ok, "reports": [r.to_json() for r in reports]}, indent=2)
+    """`ok` is true only for VERIFIED: passing against the evidence's own keys is not."""
+    result = verdict(reports)
+    doc: dict[str, object] = {"ok": result == VERIFIED, "verdict": result}
+    if result == UNPINNED:
+        missing = _unpinned(reports)
+        doc["unpinned"] = missing
+        doc["pin"] = {p: PIN_HELP[p] for p in missing}
+    doc["reports"] = [r.to_json() for r in reports]
+    return json.dumps(doc, indent=2)

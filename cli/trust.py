@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from verify.errors import PolicyError, VerificationError
-from verify.receipt import VerificationPolicy, parse_trusted_keys
+from verify.policy import VerificationPolicy, parse_trusted_keys
 from verify.timestamp import load_pem_or_der_certs
 
 #: Pins are a line or a small PEM file; a bigger file is a mistake, not a key.

@@ -42,8 +42,9 @@ from rich.progress import (
 from cli.config import ENV_TOKEN, ClientConfig, ConfigError, load_client_config
 from verify.errors import VerificationError
 from verify.manifest import manifest_bytes
-from verify.receipt import VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
 from verify.timestamp import load_pem_or_der_certs
+from verify.verifier import Verifier
 
 STATE_SUFFIX = ".locard-upload.json"
 RECEIPT_SUFFIX = ".receipt.json"

@@ -32,15 +32,11 @@ from verify.checkpoint import Checkpoint
 from verify.errors import ConsistencyProofError, MalformedInput, VerificationError
 from verify.merkle import verify_consistency
 from verify.note import NoteVerifier, verify_checkpoint_note
-from verify.receipt import (
-    Report,
-    TimestampEvidence,
-    VerificationPolicy,
-    Verifier,
-    key_label,
-    parse_trusted_keys,
-)
+from verify.policy import VerificationPolicy, parse_trusted_keys
+from verify.receipt import TimestampEvidence
+from verify.report import Report
 from verify.timestamp import load_pem_or_der_certs
+from verify.verifier import Verifier, key_label
 
 STATE_FORMAT = "locard-witness/1"
 EXIT_CONSISTENT = 0

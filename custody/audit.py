@@ -33,7 +33,10 @@ from verify.errors import (
 from verify.event_types import EventType
 from verify.events import Event, decode_event
 from verify.merkle import RootAccumulator, leaf_hash, node_hash
-from verify.receipt import Report, TimestampEvidence, VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.receipt import TimestampEvidence
+from verify.report import Report
+from verify.verifier import Verifier
 
 _EVENTS = LedgerEvent.__table__  # type: ignore[attr-defined]
 _NODES = TreeNode.__table__  # type: ignore[attr-defined]

@@ -152,19 +152,24 @@ class Receipt:
     inclusion_proof: tuple[bytes, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format": "locard-receipt/1",
-            "origin": self.origin,
-            "event": json.loads(self.event.canonical),
-            "leaf_index": self.event.index,
-            "leaf_hash": self.event.leaf_hash.hex(),
-            "tree_size": self.checkpoint.size,
-            "inclusion_proof": [h.hex() for h in self.inclusion_proof],
-            "checkpoint": self.checkpoint.note.decode(),
-            "timestamps": [timestamp_json(t) for t in self.checkpoint.timestamps],
-            "timestamps_pending": self.checkpoint.tokens_pending,
-            "log_key": self.log_key,
-        }
+        # The wire format is defined once, in verify.receipt, beside its reader.
+        from verify.receipt import receipt_json, timestamp_entry
+
+        return receipt_json(
+            origin=self.origin,
+            log_key=self.log_key,
+            event=self.event.canonical,
+            leaf_index=self.event.index,
+            leaf_hash=self.event.leaf_hash,
+            tree_size=self.checkpoint.size,
+            inclusion_proof=self.inclusion_proof,
+            checkpoint=self.checkpoint.note,
+            timestamps=[
+                timestamp_entry(t.tsa, t.gen_time, t.tsr_der, t.chain_der)
+                for t in self.checkpoint.timestamps
+            ],
+            timestamps_pending=self.checkpoint.tokens_pending,
+        )
 
 
 def timestamp_json(t: StoredTimestamp) -> dict[str, Any]:

@@ -201,6 +201,12 @@ class BundleMemberError(MalformedInput):
     check = "bundle-member"
 
 
+class MemberTooLarge(BundleMemberError):
+    """A bundle member is larger than any genuine member of its kind: refused unread."""
+
+    check = "member-size"
+
+
 class MissingEvent(OrderError):
     """A chain refers to an event the bundle lacks, or ends before the head the export recorded."""
 
@@ -217,3 +223,25 @@ class EventsReordered(OrderError):
     """An event sits at another position than the one the ledger gave it."""
 
     check = "event-order"
+
+
+class EventTimeError(VerificationError):
+    """An event's times contradict each other or the token that dates its checkpoint."""
+
+    check = "event-time"
+
+
+class EventAfterTimestamp(EventTimeError):
+    """The event says it was sealed after the RFC 3161 genTime of its checkpoint's token.
+
+    The token proves the checkpoint (and so the event) existed at genTime: a later `at` is a
+    vault clock that was wrong or moved, or a forged event.
+    """
+
+    check = "event-after-timestamp"
+
+
+class OccurredAtError(EventTimeError):
+    """The body's `occurred_at` is not an ISO 8601 time with a zone, or is later than `at`."""
+
+    check = "occurred-at"

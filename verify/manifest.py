@@ -6,8 +6,6 @@ SHA-256 pins the content, so a signature made before upload covers the bytes too
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,28 +14,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verify.errors import MalformedInput, SignatureError
 from verify.events import canonicalize
+from verify.strict_json import b64
 
 
 def manifest_bytes(case: str, file_name: str, sha256: str) -> bytes:
     return canonicalize({"case": case, "file_name": file_name, "sha256": sha256})
 
 
-def _b64(value: Any, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise MalformedInput(f"{what} must be base64 text")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedInput(f"{what} is not valid base64") from exc
-
-
 def verify_manifest_signature(
     case: str, file_name: str, sha256: str, signature_b64: object, public_key_b64: object
 ) -> None:
-    raw_key = _b64(public_key_b64, "collector public key")
+    raw_key = b64(public_key_b64, "collector public key")
     if len(raw_key) != 32:
         raise MalformedInput("collector public key must be 32 raw Ed25519 bytes")
-    sig = _b64(signature_b64, "manifest signature")
+    sig = b64(signature_b64, "manifest signature")
     try:
         Ed25519PublicKey.from_public_bytes(raw_key).verify(
             sig, manifest_bytes(case, file_name, sha256)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import rfc3161_client
 from asn1crypto import cms, core, tsp
@@ -86,6 +87,8 @@ class TimestampInfo:
     hash_algorithm: str
     imprint: bytes
     signer_cert_der: bytes
+    #: the TSA's stated accuracy of genTime (RFC 3161 Accuracy), None when it states none
+    accuracy: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,17 @@ def _parse(tsr_der: bytes, extra_certs: Sequence[bytes]) -> _Token:
         raise TimestampFormatError(
             f"time-stamp response is not a valid RFC 3161 DER: {exc}"
         ) from exc
+
+
+def _accuracy(value: Any) -> timedelta | None:
+    # RFC 3161 §2.4.2: seconds, millis (1..999) and micros (1..999), each optional.
+    if isinstance(value, core.Void):
+        return None
+    parts = value.native or {}
+    seconds, millis, micros = (parts.get(k) or 0 for k in ("seconds", "millis", "micros"))
+    if seconds < 0 or not 0 <= millis <= 999 or not 0 <= micros <= 999:
+        raise TimestampFormatError("the token's accuracy is out of range")
+    return timedelta(seconds=seconds, milliseconds=millis, microseconds=micros)
 
 
 def _parse_unchecked(tsr_der: bytes, extra_certs: Sequence[bytes]) -> _Token:
@@ -182,6 +196,7 @@ def _parse_unchecked(tsr_der: bytes, extra_certs: Sequence[bytes]) -> _Token:
         raise TimestampFormatError("genTime is not a usable UTC time")
     nonce = tst["nonce"].native
     info = TimestampInfo(
+        accuracy=_accuracy(tst["accuracy"]),
         gen_time=gen_time.astimezone(UTC),
         policy=tst["policy"].dotted,
         serial=int(tst["serial_number"].native),

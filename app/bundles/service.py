@@ -43,13 +43,23 @@ from verify.bundle import (
     BUNDLE_FORMAT,
     LOG_KEY_MEMBER,
     MANIFEST,
+    artifact_entry,
     artifact_member,
+    checkpoint_entry,
     checkpoint_member,
     consistency_member,
+    consistency_proof_json,
+    event_entry,
     event_member,
+    file_entry,
+    inclusion_proof_json,
+    manifest_json,
     proof_member,
-    safe_component,
+    token_entry,
     token_member,
+    tsa_chain_member,
+    tsa_entry,
+    tsa_root_member,
 )
 from verify.events import chain_key
 
@@ -169,7 +179,7 @@ class _BundleWriter:
         self.note(name, hashlib.sha256(data).hexdigest(), len(data))
 
     def note(self, name: str, sha256: str, size: int) -> None:
-        self.files.append({"name": name, "sha256": sha256, "size": size})
+        self.files.append(file_entry(name, sha256, size))
 
 
 def _pem(certs: tuple[bytes, ...] | list[bytes]) -> bytes:
@@ -193,13 +203,11 @@ def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
         w.put(LOG_KEY_MEMBER, (vault.ledger.log_key + "\n").encode())
         tsas: dict[str, dict[str, Any]] = {}
         for tsa in vault.authorities:
-            root = f"keys/tsa/{safe_component(tsa.name)}-root.pem"
+            root = tsa_root_member(tsa.name)
             w.put(root, _pem(list(tsa.trust_roots())))
-            tsas[tsa.name] = {
-                "name": tsa.name,
-                "root": root,
-                "self_operated": vault.settings.builtin_tsa and tsa is vault.keyring.tsa,
-            }
+            tsas[tsa.name] = tsa_entry(
+                tsa.name, root, vault.settings.builtin_tsa and tsa is vault.keyring.tsa
+            )
         yield sink.drain()
 
         events: list[dict[str, Any]] = []
@@ -208,13 +216,7 @@ def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
                 w.put(event_member(entry["index"]), canonical)
                 w.put(
                     proof_member(entry["index"]),
-                    _json(
-                        {
-                            "leaf_index": entry["index"],
-                            "tree_size": plan.anchor,
-                            "inclusion_proof": [h.hex() for h in proof],
-                        }
-                    ),
+                    _json(inclusion_proof_json(entry["index"], plan.anchor, proof)),
                 )
                 events.append(entry)
             yield sink.drain()
@@ -231,22 +233,16 @@ def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
                 chain_name = chains.get((t.tsa, t.chain_der))
                 if chain_name is None:
                     n = sum(1 for k in chains if k[0] == t.tsa)
-                    suffix = f"-{n + 1}" if n else ""
-                    chain_name = f"keys/tsa/{safe_component(t.tsa)}-chain{suffix}.pem"
+                    chain_name = tsa_chain_member(t.tsa, n + 1)
                     w.put(chain_name, _pem(t.chain_der))
                     chains[(t.tsa, t.chain_der)] = chain_name
-                tsas.setdefault(t.tsa, {"name": t.tsa, "root": None, "self_operated": False})
-                stamps.append({"tsa": t.tsa, "chain": chain_name})
-            checkpoints.append(
-                {"size": size, "timestamps": stamps, "timestamps_pending": cp.tokens_pending}
-            )
+                tsas.setdefault(t.tsa, tsa_entry(t.tsa, None, False))
+                stamps.append(token_entry(t.tsa, chain_name))
+            checkpoints.append(checkpoint_entry(size, stamps, cp.tokens_pending))
             yield sink.drain()
         for a, b in zip(sizes, sizes[1:], strict=False):
             proof = vault.ledger.consistency(a, b)
-            w.put(
-                consistency_member(a, b),
-                _json({"first": a, "second": b, "proof": [h.hex() for h in proof]}),
-            )
+            w.put(consistency_member(a, b), _json(consistency_proof_json(a, b, proof)))
         yield sink.drain()
 
         artifacts: list[dict[str, Any]] = []
@@ -254,37 +250,37 @@ def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
             member = artifact_member(art.id, art.file_name) if plan.content else None
             if member is not None:
                 yield from _stream_artifact(vault, w, sink, art, member)
+            assert art.ingest_index is not None  # list_artifacts returns sealed ones only
             artifacts.append(
-                {
-                    "id": art.id,
-                    "ingest_index": art.ingest_index,
-                    "file_name": art.file_name,
-                    "media_type": art.media_type,
-                    "size": art.size,
-                    "sha256": art.sha256,
-                    "sha1": art.sha1,
-                    "md5": art.md5,
-                    "file": member,
-                }
+                artifact_entry(
+                    id=art.id,
+                    ingest_index=art.ingest_index,
+                    file_name=art.file_name,
+                    media_type=art.media_type,
+                    size=art.size,
+                    sha256=art.sha256,
+                    sha1=art.sha1,
+                    md5=art.md5,
+                    file=member,
+                )
             )
 
-        manifest = {
-            "format": BUNDLE_FORMAT,
-            "case": plan.case.id,
-            "title": plan.case.title,
-            "origin": vault.ledger.origin,
-            "log_key": vault.ledger.log_key,
-            "created_at": plan.created_at.isoformat(),
-            "exported_by": {"id": plan.who.id, "role": plan.who.role},
-            "content": plan.content,
-            "export_event": plan.export.event.index,
-            "anchor": plan.anchor,
-            "events": events,
-            "checkpoints": checkpoints,
-            "artifacts": artifacts,
-            "tsas": sorted(tsas.values(), key=lambda t: str(t["name"])),
-            "files": w.files,
-        }
+        manifest = manifest_json(
+            case=plan.case.id,
+            title=plan.case.title,
+            origin=vault.ledger.origin,
+            log_key=vault.ledger.log_key,
+            created_at=plan.created_at,
+            exported_by=(plan.who.id, plan.who.role),
+            content=plan.content,
+            export_event=plan.export.event.index,
+            anchor=plan.anchor,
+            events=events,
+            checkpoints=checkpoints,
+            artifacts=artifacts,
+            tsas=list(tsas.values()),
+            files=w.files,
+        )
         # Not listed in its own `files`: nothing can hold its own digest.
         zf.writestr(w.info(MANIFEST, zipfile.ZIP_DEFLATED), _json(manifest))
     yield sink.drain()
@@ -309,12 +305,7 @@ def _event_pages(
             head = plan.heads.get(ev.chain_key)
             if ev.chain_key != case_key and (head is None or ev.index > head[0]):
                 continue  # sealed after the export took its snapshot of this chain
-            entry = {
-                "index": ev.index,
-                "chain": ev.chain_key,
-                "type": ev.type,
-                "sealed_in": ev.sealed_in,
-            }
+            entry = event_entry(ev.index, ev.chain_key, ev.type, ev.sealed_in)
             page.append((entry, ev.canonical, proof))
         after = rows[-1][0].index
         yield page

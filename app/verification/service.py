@@ -21,7 +21,8 @@ from verify.errors import VerificationError
 from verify.event_types import EventType
 from verify.events import chain_key, decode_event
 from verify.merkle import leaf_hash
-from verify.receipt import VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.verifier import Verifier
 
 CheckState = Literal["pass", "fail", "info"]
 
@@ -135,7 +136,8 @@ def verify_artifact(
         out.info(
             "content hash",
             "bytes are re-hashed on every full download and by the verification endpoint; "
-            "check them offline with locard verify --artifact",
+            "check them offline with locard verify RECEIPT --artifact FILE "
+            "--trusted-key vault.vkey --trusted-tsa-ca tsa-root.pem",
         )
     return out
 

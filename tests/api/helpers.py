@@ -14,7 +14,8 @@ import httpx
 from sqlalchemy import Engine, text
 
 from tests.support.live_server import LiveVault
-from verify.receipt import VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.verifier import Verifier
 
 #: the service tables a refused request must not touch (the ledger is checked by size)
 _TABLES = ("artifacts", "cases", "case_members", "principals", "upload_sessions")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from tests.support.live_server import LiveVault
-from verify.receipt import VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.verifier import Verifier
 
 
 def verifier(live: LiveVault) -> Verifier:

@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.support.live_server import LiveVault
 from verify.bundle import MANIFEST
-from verify.receipt import VerificationPolicy
+from verify.policy import VerificationPolicy
 
 REPO = Path(__file__).resolve().parents[2]
 BIG = 3 * 1024 * 1024 + 12345  # a few MiB: several store chunks, still fast

@@ -55,7 +55,8 @@ from verify.errors import (
 )
 from verify.events import canonicalize
 from verify.note import parse_note
-from verify.receipt import Check, Report, VerificationPolicy
+from verify.policy import VerificationPolicy
+from verify.report import Check, Report
 
 
 @dataclass
@@ -116,7 +117,7 @@ def test_genuine_bundle_verifies(exported: Exported) -> None:
     assert report.ok, report.to_json()
     assert not report.warnings
     names = [c.name for c in report.checks]
-    assert names[:9] == [
+    assert names[:10] == [
         "bundle file",
         "manifest",
         "log key",
@@ -125,9 +126,12 @@ def test_genuine_bundle_verifies(exported: Exported) -> None:
         "consistency",
         "event inclusion",
         "custody chains",
+        "event times",
         "export record",
     ]
-    assert sorted(n.removeprefix("artifact ") for n in names[9:]) == sorted(exported.case.artifacts)
+    assert sorted(n.removeprefix("artifact ") for n in names[10:]) == sorted(
+        exported.case.artifacts
+    )
 
 
 def test_genuine_bundle_unpinned_warns(exported: Exported) -> None:
@@ -452,8 +456,29 @@ def test_cli_names_the_first_failing_item(exported: Exported) -> None:
     failed = next(c for c in doc["reports"][0]["checks"] if not c["ok"])
     assert failed["error"] == "InclusionProofError" and f"event {index}" in failed["detail"]
     # A forged key is caught when the auditor pins the real one.
-    r = cli("verify", str(_resign_everything(exported)), *args)
+    forged = _resign_everything(exported)
+    r = cli("verify", str(forged), *args)
     assert r.returncode == 1 and "KeyMismatch" in r.stdout
+
+
+def test_unpinned_forgery_is_not_verified(exported: Exported) -> None:
+    """The reproduction: a bundle re-signed by a vault set up with the same origin, checked
+    without pins, used to print "VERIFIED — every check passed" and exit 0."""
+    forged = _resign_everything(exported)
+    r = cli("verify", str(forged))
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "NOT VERIFIED (unpinned)" in r.stdout and "VERIFIED —" not in r.stdout
+    assert "--trusted-key" in r.stdout and "locard keys" in r.stdout
+    assert "--trusted-tsa-ca" in r.stdout and "tsa-root.pem" in r.stdout
+    r = cli("verify", str(forged), "--json")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 3 and doc["ok"] is False and doc["verdict"] == "unpinned"
+    assert doc["unpinned"] == ["log key", "TSA root"] and "locard keys" in doc["pin"]["log key"]
+    # Pinning only the key still leaves the TSA root to the evidence.
+    key, _ = trust(exported.live, exported.dir)
+    r = cli("verify", str(exported.bundle), "--trusted-key", str(key))
+    assert r.returncode == 3 and "NOT VERIFIED (unpinned)" in r.stdout
+    assert "--trusted-tsa-ca" in r.stdout and "--trusted-key vault.vkey" not in r.stdout
 
 
 def test_progress_covers_every_member(exported: Exported) -> None:

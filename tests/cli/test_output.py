@@ -8,7 +8,7 @@ from rich.console import Console
 
 from cli.output import clean, print_reports, reports_json
 from verify.errors import InclusionProofError
-from verify.receipt import Check, Report
+from verify.report import Check, Report
 
 
 def test_clean_escapes_what_could_drive_the_terminal() -> None:

@@ -42,6 +42,7 @@ ALL_CHECKS = (
     "checkpoint signature",
     "inclusion proof",
     "timestamp (builtin)",
+    "event time",
     "collector signature",
 )
 
@@ -124,11 +125,23 @@ def test_good_receipt_prints_a_full_checklist_and_exits_0(files: Files) -> None:
     assert "warning" not in done.stdout and done.stderr == ""
 
 
-def test_unpinned_run_passes_with_warnings(files: Files) -> None:
+def test_unpinned_run_is_not_verified(files: Files) -> None:
     done = locard(files.receipt)
-    assert done.returncode == 0
-    assert "VERIFIED" in done.stdout
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "NOT VERIFIED (unpinned)" in done.stdout and "VERIFIED —" not in done.stdout
     assert "--trusted-key" in done.stdout and "--trusted-tsa-ca" in done.stdout
+    assert "locard keys" in done.stdout and "tsa-root.pem" in done.stdout
+    doc = json.loads(locard(files.receipt, "--json").stdout)
+    assert doc["ok"] is False and doc["verdict"] == "unpinned"
+    assert doc["unpinned"] == ["log key", "TSA root"]
+    assert doc["reports"][0]["ok"] is True and doc["reports"][0]["verdict"] == "unpinned"
+    only_key = locard(files.receipt, "--trusted-key", files.key_file)
+    assert only_key.returncode == 3 and "--trusted-tsa-ca" in only_key.stdout
+    only_root = locard(files.receipt, "--trusted-tsa-ca", files.root_pem)
+    assert only_root.returncode == 3 and "locard keys" in only_root.stdout
+    # A failed check is a failure, pinned or not.
+    bad = files.tampered("bad.json", tree_size=files.sealed.ingest["tree_size"] + 1)
+    assert locard(bad).returncode == 1
 
 
 def test_json_output(files: Files) -> None:

@@ -18,7 +18,8 @@ from verify.checkpoint import Checkpoint
 from verify.errors import CanonicalEncodingError
 from verify.events import chain_key, decode_event
 from verify.merkle import root_from_leaf_hashes, verify_consistency, verify_inclusion
-from verify.receipt import VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.verifier import Verifier
 
 
 def draft(i: int, item: str | None = "art-1", case: str = "IR-2026-0001") -> EventDraft:

@@ -15,7 +15,8 @@ from custody.tsa_builtin import BuiltinTSA
 from tests.ledger.conftest import ORIGIN
 from verify.events import decode_event
 from verify.merkle import root_from_leaf_hashes, verify_consistency
-from verify.receipt import VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.verifier import Verifier
 
 PER_PROCESS = 150
 

@@ -10,7 +10,8 @@ from sqlalchemy import create_engine, text
 from app.audit import audit, rebuild
 from app.vault import open_vault
 from tests.support.live_server import LiveVault, live_vault, make_settings
-from verify.receipt import VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.verifier import Verifier
 
 
 def populate(live: LiveVault) -> dict[str, object]:

@@ -110,5 +110,8 @@ def run_recheck(
     assert all("judged VALID" in v for v in only("pyhanko sign validate"))
     receipts = only("locard verify receipt-")
     assert len(receipts) == len(indices) + len(report.artifacts)
-    assert all("VERIFIED" in v for v in receipts + only(f"locard verify {sc.case_id}-bundle"))
+    # The printed commands pin the vault's key and TSA root: an unpinned run would say
+    # "NOT VERIFIED (unpinned)" and exit 3, failing the returncode check above.
+    for out in receipts + only(f"locard verify {sc.case_id}-bundle"):
+        assert "VERIFIED — every check passed" in out and "NOT VERIFIED" not in out, out
     return outputs

@@ -40,7 +40,8 @@ from tests.s3.helpers import (
     versions,
 )
 from tests.support.live_server import LiveVault, live_vault
-from verify.receipt import VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.verifier import Verifier
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -41,7 +41,7 @@ from tests.tamper.test_audit_tamper import (
     replace_artifact_same_size,
 )
 from verify.errors import ArtifactHashMismatch, ArtifactUnreadable, VerificationError
-from verify.receipt import Report
+from verify.report import Report
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

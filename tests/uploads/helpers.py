@@ -13,7 +13,8 @@ import httpx
 from app.db import session
 from app.uploads.models import UploadSession
 from tests.support.live_server import LiveVault
-from verify.receipt import VerificationPolicy, Verifier
+from verify.policy import VerificationPolicy
+from verify.verifier import Verifier
 
 
 @dataclass(frozen=True)

@@ -112,12 +112,21 @@ def test_upload_end_to_end_and_offline_verify(live: LiveVault, tmp_path: Path) -
         assert body["sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
         assert body["file_name"] == f.name and body["source_host"] == "fs01"
         assert not f.with_name(f.name + ".locard-upload.json").exists()
-        check = locard("verify", str(receipt_path), "--artifact", str(f), env=env)
+        check = locard(
+            "verify", str(receipt_path), "--artifact", str(f), *trust_args(live, tmp_path), env=env
+        )
         assert check.returncode == 0, check.stdout + check.stderr
-        assert "VERIFIED" in check.stdout
+        assert "VERIFIED — every check passed" in check.stdout
     # The receipt is bound to the bytes: a changed file fails offline verification.
     files[1].write_bytes(b"tampered" + files[1].read_bytes()[8:])
-    bad = locard("verify", str(files[1]) + ".receipt.json", "--artifact", str(files[1]), env=env)
+    bad = locard(
+        "verify",
+        str(files[1]) + ".receipt.json",
+        "--artifact",
+        str(files[1]),
+        *trust_args(live, tmp_path),
+        env=env,
+    )
     assert bad.returncode == 1
 
     # Uploading again never overwrites the earlier receipt.
@@ -292,7 +301,15 @@ def test_signed_manifest_end_to_end(live_sqlite: LiveVault, tmp_path: Path) -> N
     receipt_path = f.with_name(f.name + ".receipt.json")
     body = json.loads(receipt_path.read_text())["event"]["body"]
     assert body["collector_signature"]["public_key"] == pub
-    check = locard("verify", str(receipt_path), "--artifact", str(f), "--json", env=env)
+    check = locard(
+        "verify",
+        str(receipt_path),
+        "--artifact",
+        str(f),
+        "--json",
+        *trust_args(live, tmp_path),
+        env=env,
+    )
     assert check.returncode == 0, check.stdout
     names = [c["name"] for c in json.loads(check.stdout)["reports"][0]["checks"]]
     assert any("collector" in n for n in names), names

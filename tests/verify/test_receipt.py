@@ -48,14 +48,10 @@ from verify.errors import (
 from verify.events import canonicalize
 from verify.merkle import leaf_hash
 from verify.note import parse_note
-from verify.receipt import (
-    MAX_RECEIPT_BYTES,
-    Report,
-    VerificationPolicy,
-    Verifier,
-    parse_receipt,
-    parse_trusted_keys,
-)
+from verify.policy import VerificationPolicy, parse_trusted_keys
+from verify.receipt import MAX_RECEIPT_BYTES, parse_receipt
+from verify.report import Report
+from verify.verifier import Verifier
 
 OTHER_ORIGIN = "evil.example/ledger"
 
@@ -96,6 +92,7 @@ def test_sealed_receipts_verify_with_every_check(sealed: Sealed, builtin_tsa: Bu
         "checkpoint signature",
         "inclusion proof",
         "timestamp (builtin)",
+        "event time",
         "collector signature",
         "artifact bytes",
     ]
@@ -137,7 +134,9 @@ def test_not_required_timestamp_is_reported_as_such(
     doc["timestamps"] = []
     report = strict(sealed, builtin_tsa, require_timestamp=False).verify_receipt(doc)
     assert report.ok
-    assert report.checks[-1].detail == "no token (not required by policy)"
+    assert report.checks[-2].detail == "no token (not required by policy)"
+    assert report.checks[-1].name == "event time" and "UNCONFIRMED" in report.checks[-1].detail
+    assert "event 0: its time is unconfirmed (no token)" in report.warnings
 
 
 # -- the tamper matrix ---------------------------------------------------------------------
