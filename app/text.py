@@ -3,6 +3,11 @@
 Refused, never stored: control characters (PostgreSQL cannot store NUL at all, and
 controls can hide text in a report) and bidirectional overrides, which can make a
 reason or a title read differently from what it says ("Trojan Source").
+
+This is the one rule: every request field whose text reaches the ledger (case titles,
+notes and decisions, reviews, reasons, annotations, principal names) is `SingleLine` or
+`MultiLine`, or calls `single_line` / `multi_line`. C1 controls (U+0080-U+009F, e.g.
+NEL) are control characters too.
 """
 
 from __future__ import annotations

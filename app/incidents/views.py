@@ -19,6 +19,7 @@ from app.deps import Reader, VaultDep
 from app.errors import BadRequest
 from app.incidents import reviews, service, timeline
 from app.incidents.policy import IncidentPolicy
+from app.text import MultiLine
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
 
@@ -45,13 +46,11 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: NoteKind = NoteKind.note
-    text: str = Field(min_length=1, max_length=20_000)
+    text: MultiLine = Field(min_length=1, max_length=20_000)
 
     @field_validator("text")
     @classmethod
     def _text(cls, v: str) -> str:
-        if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in v):
-            raise ValueError("control characters are not allowed")
         if not v.strip():
             raise ValueError("text is blank")
         return v

@@ -12,6 +12,7 @@ from app.auth.models import Role
 from app.auth.service import create_principal, list_principals, principal_event_body
 from app.deps import Admin, Reader, VaultDep
 from app.events import record
+from app.text import SingleLine
 
 router = APIRouter(prefix="/v1/principals", tags=["principals"])
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1/principals", tags=["principals"])
 class PrincipalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[SingleLine, Field(min_length=1, max_length=64)]
     role: Role
     public_key: Annotated[str | None, Field(max_length=64)] = None
 
