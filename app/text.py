@@ -24,8 +24,11 @@ def no_controls(value: str, allowed: str = "") -> str:
     for ch in value:
         if ch in _BIDI:
             raise ValueError("bidirectional override characters are not allowed")
-        if unicodedata.category(ch) == "Cc" and ch not in allowed:
+        category = unicodedata.category(ch)
+        if category == "Cc" and ch not in allowed:
             raise ValueError("control characters are not allowed")
+        if category == "Cs":  # a lone surrogate ("\ud800" in JSON) has no UTF-8 form
+            raise ValueError("unpaired surrogates are not text")
     return value
 
 
