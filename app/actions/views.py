@@ -13,12 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.auth.models import Principal
 from app.cases.service import readable_case, writable_case
 from app.deps import Collector, Reader, VaultDep
+from app.edge.routes import GuardedRoute
 from app.events import record
 from app.text import MultiLine, SingleLine
 from app.vault import Vault
 from verify.events import chain_key, decode_event
 
-router = APIRouter(prefix="/v1/cases/{case_id}/actions", tags=["containment"])
+router = APIRouter(
+    prefix="/v1/cases/{case_id}/actions", tags=["containment"], route_class=GuardedRoute
+)
 
 
 class ActionKind(StrEnum):

@@ -20,6 +20,7 @@ from app.artifacts.ranges import parse_range
 from app.artifacts.schemas import AnnotationIn, ArtifactOut, ChainEntry, IngestOut, TransferIn
 from app.artifacts.streaming import ChunkWriter, copy_multipart, copy_raw, declared_length
 from app.deps import Collector, Reader, VaultDep
+from app.edge.routes import GuardedRoute, streams_body
 from app.errors import BadRequest
 from app.text import MultiLine
 from app.vault import Vault
@@ -28,7 +29,7 @@ from storage.base import Upload
 from verify.events import chain_key, decode_event
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["artifacts"])
+router = APIRouter(prefix="/v1", tags=["artifacts"], route_class=GuardedRoute)
 SIGNATURE_HEADER = "x-locard-manifest-signature"
 
 
@@ -42,6 +43,7 @@ def _meta(values: dict[str, Any]) -> ArtifactMeta:
 
 
 @router.post("/cases/{case_id}/artifacts", status_code=201, response_model=IngestOut)
+@streams_body
 async def upload(
     case_id: str,
     request: Request,

@@ -16,12 +16,13 @@ from app.artifacts.schemas import ArtifactOut
 from app.cases import service as cases
 from app.cases.schemas import CaseOut, PrivacyUpdate
 from app.deps import Reader, VaultDep
+from app.edge.routes import GuardedRoute
 from app.errors import BadRequest
 from app.incidents import reviews, service, timeline
 from app.incidents.policy import IncidentPolicy
 from app.text import MultiLine
 
-router = APIRouter(prefix="/v1", tags=["incidents"])
+router = APIRouter(prefix="/v1", tags=["incidents"], route_class=GuardedRoute)
 
 #: the longest metrics period one request may ask for
 MAX_PERIOD = timedelta(days=3660)

@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.auth.models import Role
 from app.auth.service import create_principal, list_principals, principal_event_body
 from app.deps import Admin, Reader, VaultDep
+from app.edge.routes import GuardedRoute
 from app.events import record
 from app.text import SingleLine
 
-router = APIRouter(prefix="/v1/principals", tags=["principals"])
+router = APIRouter(prefix="/v1/principals", tags=["principals"], route_class=GuardedRoute)
 
 
 class PrincipalIn(BaseModel):
