@@ -13,9 +13,10 @@ uvicorn's own parser and request cycle:
   `100 Continue` not yet sent) does not count, so only the client's own slowness does: a
   slow-but-moving upload of any size survives. Too slow: closed, and the view sees a
   disconnect (an upload is discarded).
-- a request answered before its body was read (401, 413, 429): the rest is neither read
-  nor parsed; the connection is half-closed, then closed ("lingering close", so the
-  client can still read the answer while it is sending).
+- a request answered before its body was read (401, 413, 429): the answer says
+  `Connection: close`, the rest of the body is neither parsed nor kept, and the
+  connection is half-closed, then closed ("lingering close", so a client still sending
+  can read the answer instead of a reset).
 - connections per client address: at most `max_connections_per_client` (429, closed).
   A trusted proxy's connection counts against the forwarded client while it carries a
   request for it.
@@ -29,8 +30,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.flow_control import FlowControl
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from app.edge.clients import ClientSlots, TrustedProxies
 from app.settings import Settings
@@ -95,12 +101,11 @@ class _MeteredFlow(FlowControl):
         return self._total + (now - self._since if self._since is not None else 0.0)
 
 
-async def _too_many(scope: Any, receive: Any, send: Any) -> None:
+async def _too_many(scope: Scope, receive: Receive, send: Send) -> None:
     body = b'{"error": "too_many_connections", "detail": "too many requests in flight"}'
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
     ]
     await send({"type": "http.response.start", "status": 429, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -123,6 +128,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._window_paused = 0.0
         self._window_bytes = 0
         self._metered: _MeteredFlow | None = None
+        self._close_announced = False
 
     # -- connection ------------------------------------------------------------------
 
@@ -177,22 +183,47 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._phase = "body"
         self._start_window()
+        app: ASGIApp = self.app
         peer = self.client[0] if self.client else None
-        if peer is None or not self.limits.proxies.trusts(peer):
-            super().on_headers_complete()
-            return
-        forwarded = [v for n, v in self.headers if n == b"x-forwarded-for"]
-        client = self.limits.proxies.client_of(peer, forwarded)
-        if self.slots.acquire(client):
-            self._request_slots.append(client)
-            super().on_headers_complete()
-            return
-        log.warning("%s (via %s): refused, too many requests in flight", client, peer)
-        app, self.app = self.app, _too_many
+        if peer is not None and self.limits.proxies.trusts(peer):
+            forwarded = [v for n, v in self.headers if n == b"x-forwarded-for"]
+            client = self.limits.proxies.client_of(peer, forwarded)
+            if self.slots.acquire(client):
+                self._request_slots.append(client)
+            else:
+                log.warning("%s (via %s): refused, too many requests in flight", client, peer)
+                app = _too_many
+        cycles: list[RequestResponseCycle] = []  # filled once uvicorn has made the cycle
+        saved, self.app = self.app, self._closing_if_early(app, cycles)
         try:
             super().on_headers_complete()
         finally:
-            self.app = app
+            self.app = saved
+        cycles.append(self.cycle)
+
+    def _closing_if_early(self, app: ASGIApp, cycles: list[RequestResponseCycle]) -> ASGIApp:
+        """Runs the request; an answer started before its body has fully arrived says
+        `Connection: close`, and the connection is then closed by lingering, not at once."""
+
+        async def run(scope: Scope, receive: Receive, send: Send) -> None:
+            async def send_(message: Message) -> None:
+                cycle = cycles[0] if cycles else None
+                early = message["type"] == "http.response.start" and (
+                    cycle is not None and cycle.more_body
+                )
+                if not early:
+                    await send(message)
+                    return
+                headers = [*message.get("headers", []), (b"connection", b"close")]
+                await send({**message, "headers": headers})
+                # uvicorn would close at once, and a reset can destroy the answer
+                assert cycle is not None
+                cycle.keep_alive = True
+                self._close_announced = True
+
+            await app(scope, receive, send_)
+
+        return run
 
     def on_body(self, body: bytes) -> None:
         self._window_bytes += len(body)
@@ -208,8 +239,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         if self._request_slots:
             self.slots.release(self._request_slots.popleft())
-        answered_early = not self.pipeline and self.cycle is not None and self.cycle.more_body
-        if answered_early and not self.transport.is_closing():
+        if self._close_announced and not self.transport.is_closing():
             self.server_state.total_requests += 1
             self._linger()
             return
