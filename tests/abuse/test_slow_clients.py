@@ -167,3 +167,21 @@ def test_other_clients_are_served_while_slow_ones_hang(module_live: LiveVault, c
     finally:
         for sock in stalled:
             sock.close()
+
+
+def test_expect_continue_waits_for_the_server_not_the_client(
+    module_live: LiveVault, case: str
+) -> None:
+    """A client waiting for `100 Continue` is not slow: the window starts when it is sent.
+    Without a token the answer is 401 at once, and the body is never asked for."""
+    data = b"e" * 4096
+    headers = {"Content-Length": str(len(data)), "Expect": "100-continue"}
+    target = f"/v1/cases/{case}/artifacts?file_name=expect.bin"
+    with untouched(module_live), open_socket(module_live.url) as sock:
+        sock.sendall(request_head("POST", target, None, headers))
+        assert read_response(sock).status == 401
+    with open_socket(module_live.url) as sock:
+        sock.sendall(request_head("POST", target, module_live.tokens["collector"], headers))
+        assert read_response(sock).status == 100
+        sock.sendall(data)
+        assert read_response(sock).status == 201
