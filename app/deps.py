@@ -13,6 +13,8 @@ from app.errors import Forbidden, Unauthorized
 from app.vault import Vault
 
 SESSION_COOKIE = "locard_session"
+#: where the principal authenticated for this request is kept (see app.edge.auth_first)
+_PRINCIPAL = "locard.principal"
 
 
 def get_vault(request: Request) -> Vault:
@@ -34,11 +36,15 @@ def _token_from(request: Request) -> str | None:
 
 
 def current_principal(request: Request, vault: VaultDep) -> Principal:
+    known = request.scope.get(_PRINCIPAL)
+    if isinstance(known, Principal):
+        return known  # authenticated before the body was read
     token = _token_from(request)
     if not token:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
     principal = authenticate(vault.engine, token)
     request.state.principal = principal
+    request.scope[_PRINCIPAL] = principal
     return principal
 
 

@@ -15,6 +15,7 @@ from app.actions.views import router as actions_router
 from app.artifacts.views import router as artifacts_router
 from app.bundles.views import router as bundles_router
 from app.cases.views import router as cases_router
+from app.edge.routes import GuardedRoute
 from app.errors import AppError
 from app.incidents.views import router as incidents_router
 from app.ledger.views import router as ledger_router
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         reports_router,
         verification_router,
     ):
+        # every route authenticates before, and caps, the body it reads (app.edge)
+        assert issubclass(router.route_class, GuardedRoute), router.prefix
         app.include_router(router)
     install_error_pages(app)
     return app

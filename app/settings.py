@@ -50,6 +50,22 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8700
 
+    # The HTTP edge (app/edge): what one client may cost the server before it is cut off.
+    #: the largest request body that is parsed whole (JSON, forms); evidence streams past it
+    max_body_bytes: int = 512 * 1024
+    #: a request line and its headers must arrive within this many seconds and bytes
+    header_timeout_s: float = 15.0
+    max_header_bytes: int = 64 * 1024
+    #: a body must keep arriving at this many bytes/s, averaged over the window; time the
+    #: server itself stopped reading (a busy disk, a full buffer) does not count
+    min_body_rate: int = 1024
+    body_rate_window_s: float = 30.0
+    #: open connections per client address (load tests from one host may raise it)
+    max_connections_per_client: int = 256
+    #: reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client;
+    #: from anyone else that header is ignored
+    trusted_proxies: list[str] = []
+
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"

@@ -3,6 +3,11 @@
 Refused, never stored: control characters (PostgreSQL cannot store NUL at all, and
 controls can hide text in a report) and bidirectional overrides, which can make a
 reason or a title read differently from what it says ("Trojan Source").
+
+This is the one rule: every request field whose text reaches the ledger (case titles,
+notes and decisions, reviews, reasons, annotations, principal names) is `SingleLine` or
+`MultiLine`, or calls `single_line` / `multi_line`. C1 controls (U+0080-U+009F, e.g.
+NEL) are control characters too.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ def no_controls(value: str, allowed: str = "") -> str:
     for ch in value:
         if ch in _BIDI:
             raise ValueError("bidirectional override characters are not allowed")
-        if unicodedata.category(ch) == "Cc" and ch not in allowed:
+        category = unicodedata.category(ch)
+        if category == "Cc" and ch not in allowed:
             raise ValueError("control characters are not allowed")
+        if category == "Cs":  # a lone surrogate ("\ud800" in JSON) has no UTF-8 form
+            raise ValueError("unpaired surrogates are not text")
     return value
 
 

@@ -185,6 +185,7 @@ def serve(
     """Run the vault's HTTP API and web pages."""
     import uvicorn
 
+    from app.edge.server import server_config
     from app.main import create_app
     from app.settings import Settings
 
@@ -192,13 +193,7 @@ def serve(
     if not (settings.keys_dir / "vault.json").exists():
         err.print(f"[red]error:[/red] no vault in {settings.data_dir}: run `locard init` first")
         raise typer.Exit(1)
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.Server(server_config(create_app(settings), settings, host=host, port=port)).run()
 
 
 user_app = typer.Typer(help="Manage principals (people and automation) and their tokens.")

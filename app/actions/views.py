@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.auth.models import Principal
 from app.cases.service import readable_case, writable_case
 from app.deps import Collector, Reader, VaultDep
+from app.edge.routes import GuardedRoute
 from app.events import EventType, occurred_at, record
 from app.events.catalogue import iso
 from app.events.incident_events import ContainmentV2
@@ -21,7 +22,9 @@ from app.text import MultiLine, SingleLine
 from app.vault import Vault
 from verify.events import chain_key, decode_event
 
-router = APIRouter(prefix="/v1/cases/{case_id}/actions", tags=["containment"])
+router = APIRouter(
+    prefix="/v1/cases/{case_id}/actions", tags=["containment"], route_class=GuardedRoute
+)
 
 
 class ActionKind(StrEnum):

@@ -36,6 +36,16 @@ def clean_file_name(name: str) -> str:
     return name
 
 
+#: what HTTP tools send for a raw body when nobody named a type (curl's `--data-binary`
+#: default is form encoding): not a statement about the evidence, so not recorded as one
+_UNNAMED_TYPES = frozenset({"", "application/octet-stream", "application/x-www-form-urlencoded"})
+
+
+def named_media_type(content_type: str) -> bool:
+    """Does this Content-Type of a raw upload name the evidence's type?"""
+    return content_type.split(";", 1)[0].strip().lower() not in _UNNAMED_TYPES
+
+
 class ArtifactMeta(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -16,21 +15,22 @@ from starlette.requests import ClientDisconnect
 
 from app.artifacts import service
 from app.artifacts.ingest import Ingest
-from app.artifacts.metadata import ArtifactMeta
+from app.artifacts.metadata import ArtifactMeta, named_media_type
 from app.artifacts.models import Artifact
+from app.artifacts.ranges import parse_range
 from app.artifacts.schemas import AnnotationIn, ArtifactOut, ChainEntry, IngestOut, TransferIn
 from app.artifacts.streaming import ChunkWriter, copy_multipart, copy_raw, declared_length
 from app.deps import Collector, Reader, VaultDep
-from app.errors import BadRequest, RangeNotSatisfiable
+from app.edge.routes import GuardedRoute, streams_body
+from app.errors import BadRequest
 from app.text import MultiLine
 from app.vault import Vault
 from storage.base import Upload
 from verify.events import chain_key, decode_event
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["artifacts"])
+router = APIRouter(prefix="/v1", tags=["artifacts"], route_class=GuardedRoute)
 SIGNATURE_HEADER = "x-locard-manifest-signature"
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def _meta(values: dict[str, Any]) -> ArtifactMeta:
@@ -43,6 +43,7 @@ def _meta(values: dict[str, Any]) -> ArtifactMeta:
 
 
 @router.post("/cases/{case_id}/artifacts", status_code=201, response_model=IngestOut)
+@streams_body
 async def upload(
     case_id: str,
     request: Request,
@@ -98,7 +99,7 @@ async def upload(
             if not result.file_seen:
                 raise BadRequest("multipart upload has no 'file' part")
         else:
-            if not query["media_type"] and content_type.lower() != "application/octet-stream":
+            if not query["media_type"] and named_media_type(content_type):
                 query["media_type"] = content_type
             await run_in_threadpool(start, {}, None, None)
             assert writer is not None
@@ -130,31 +131,6 @@ def list_artifacts(case_id: str, vault: VaultDep, who: Reader) -> list[ArtifactO
 @router.get("/artifacts/{artifact_id}", response_model=ArtifactOut)
 def read_artifact(artifact_id: str, vault: VaultDep, who: Reader) -> ArtifactOut:
     return ArtifactOut.model_validate(service.get_artifact(vault.engine, artifact_id, who))
-
-
-def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """One `bytes=` range as [start, end) or None for the whole object."""
-    if header is None:
-        return None
-    unsatisfiable = {"Content-Range": f"bytes */{size}"}  # RFC 9110 §15.5.17
-    m = _RANGE.match(header.strip())
-    if not m or (not m.group(1) and not m.group(2)):
-        raise RangeNotSatisfiable(
-            "only a single 'bytes=start-end' range is supported", headers=unsatisfiable
-        )
-    first, last = m.group(1), m.group(2)
-    if not first:  # suffix: the last N bytes
-        n = int(last)
-        if n == 0:
-            raise RangeNotSatisfiable("empty suffix range", headers=unsatisfiable)
-        return max(0, size - n), size
-    start = int(first)
-    end = size if not last else min(int(last) + 1, size)
-    if start >= size or end <= start:
-        raise RangeNotSatisfiable(
-            f"range outside an artifact of {size} bytes", headers=unsatisfiable
-        )
-    return start, end
 
 
 def _content_headers(art: Artifact) -> dict[str, str]:
@@ -210,7 +186,7 @@ def download(
 ) -> StreamingResponse:
     """Stream the evidence bytes. The access (who, when, why, which bytes) is sealed first."""
     art = service.get_artifact(vault.engine, artifact_id, who)
-    byte_range = _parse_range(range_header, art.size)
+    byte_range = parse_range(range_header, art.size)
     receipt = service.record_access(vault, who, art, reason, byte_range)
     headers = _content_headers(art) | {"X-Locard-Access-Event": str(receipt.event.index)}
     if byte_range is None:

@@ -11,8 +11,9 @@ from fastapi.responses import StreamingResponse
 
 from app.bundles import service
 from app.deps import ProofReader, VaultDep
+from app.edge.routes import GuardedRoute
 
-router = APIRouter(prefix="/v1", tags=["bundles"])
+router = APIRouter(prefix="/v1", tags=["bundles"], route_class=GuardedRoute)
 
 
 @router.get(

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.cases.models import CaseStatus, Severity
-from app.text import MultiLine, no_controls
+from app.text import MultiLine, SingleLine
 
 #: how far ahead of the server's clock a reported time may be (clients' clocks drift)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -37,8 +37,8 @@ def past_time(value: datetime | None, name: str) -> datetime | None:
 class CaseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=20_000)
+    title: SingleLine = Field(min_length=1, max_length=200)
+    description: MultiLine = Field(default="", max_length=20_000)
     severity: Severity
     owner: str | None = Field(default=None, max_length=64)
     retention_days: int | None = Field(default=None, ge=1, le=36500)
@@ -48,27 +48,17 @@ class CaseCreate(BaseModel):
     notification_required: bool = False
     aware_at: datetime | None = None
 
-    @field_validator("title")
-    @classmethod
-    def _title(cls, v: str) -> str:
-        return no_controls(v)
-
     @field_validator("declared_at", "aware_at")
     @classmethod
     def _times(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
         return past_time(v, str(info.field_name))
 
-    @field_validator("description")
-    @classmethod
-    def _description(cls, v: str) -> str:
-        return no_controls(v, "\n\r\t")
-
 
 class CaseUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=20_000)
+    title: SingleLine | None = Field(default=None, min_length=1, max_length=200)
+    description: MultiLine | None = Field(default=None, max_length=20_000)
     severity: Severity | None = None
     status: CaseStatus | None = None
     owner: str | None = Field(default=None, max_length=64)
@@ -83,16 +73,6 @@ class CaseUpdate(BaseModel):
             # the seal refuses an `occurred_at` after its own time: no clock skew here
             raise ValueError("occurred_at lies in the future")
         return v
-
-    @field_validator("title")
-    @classmethod
-    def _title(cls, v: str | None) -> str | None:
-        return None if v is None else no_controls(v)
-
-    @field_validator("description")
-    @classmethod
-    def _description(cls, v: str | None) -> str | None:
-        return None if v is None else no_controls(v, "\n\r\t")
 
 
 class PrivacyUpdate(BaseModel):

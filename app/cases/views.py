@@ -16,8 +16,9 @@ from app.cases.schemas import (
     MemberAdd,
 )
 from app.deps import Collector, LegalOnly, Reader, VaultDep
+from app.edge.routes import GuardedRoute
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=GuardedRoute)
 
 
 def case_out(case: Case) -> CaseOut:

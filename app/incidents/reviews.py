@@ -34,6 +34,7 @@ from app.events import EventType, record
 from app.events.incident_events import ActionItem as ActionItemBody
 from app.events.incident_events import ReviewItemUpdated, ReviewRecorded
 from app.incidents.service import case_events
+from app.text import multi_line
 from app.vault import Vault
 from custody.ledger import Receipt
 from verify.events import Event, canonicalize
@@ -54,9 +55,7 @@ CLOSED_STATES = frozenset({ItemState.done.value, ItemState.cancelled.value})
 
 
 def _printable(v: str | None) -> str | None:
-    if v is not None and any(ord(ch) < 32 and ch not in "\n\t" for ch in v):
-        raise ValueError("control characters are not allowed")
-    return v
+    return None if v is None else multi_line(v)
 
 
 _Line = Annotated[

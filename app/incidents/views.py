@@ -16,11 +16,13 @@ from app.artifacts.schemas import ArtifactOut
 from app.cases import service as cases
 from app.cases.schemas import CaseOut, PrivacyUpdate
 from app.deps import Reader, VaultDep
+from app.edge.routes import GuardedRoute
 from app.errors import BadRequest
 from app.incidents import reviews, service, timeline
 from app.incidents.policy import IncidentPolicy
+from app.text import MultiLine
 
-router = APIRouter(prefix="/v1", tags=["incidents"])
+router = APIRouter(prefix="/v1", tags=["incidents"], route_class=GuardedRoute)
 
 #: the longest metrics period one request may ask for
 MAX_PERIOD = timedelta(days=3660)
@@ -45,13 +47,11 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: NoteKind = NoteKind.note
-    text: str = Field(min_length=1, max_length=20_000)
+    text: MultiLine = Field(min_length=1, max_length=20_000)
 
     @field_validator("text")
     @classmethod
     def _text(cls, v: str) -> str:
-        if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in v):
-            raise ValueError("control characters are not allowed")
         if not v.strip():
             raise ValueError("text is blank")
         return v

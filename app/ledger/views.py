@@ -8,12 +8,13 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from app.deps import ProofReader, VaultDep
+from app.edge.routes import GuardedRoute
 from app.errors import BadRequest, NotFound
 from custody.keyring import published_keys
 from custody.ledger import UnknownEntry, timestamp_json
 from verify.events import decode_event
 
-router = APIRouter(prefix="/v1", tags=["ledger"])
+router = APIRouter(prefix="/v1", tags=["ledger"], route_class=GuardedRoute)
 MAX_ENTRIES = 1000
 #: Indexes and sizes are BIGINT in the database; larger numbers made the query itself fail
 #: (500). 2**62 leaves room for `start + MAX_ENTRIES` and is far beyond any real ledger.

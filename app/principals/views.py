@@ -13,16 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.auth.models import Role
 from app.auth.service import list_principals
 from app.deps import Admin, Reader, VaultDep
+from app.edge.routes import GuardedRoute
 from app.principals import service
 from app.text import SingleLine
 
-router = APIRouter(prefix="/v1/principals", tags=["principals"])
+router = APIRouter(prefix="/v1/principals", tags=["principals"], route_class=GuardedRoute)
 
 
 class PrincipalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[SingleLine, Field(min_length=1, max_length=64)]
     role: Role
     public_key: Annotated[str | None, Field(max_length=64)] = None
 

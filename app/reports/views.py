@@ -10,9 +10,10 @@ from fastapi.responses import Response
 
 from app.auth.models import Principal, Role
 from app.deps import VaultDep, require
+from app.edge.routes import GuardedRoute
 from app.reports import service
 
-router = APIRouter(prefix="/v1/cases/{case_id}", tags=["reports"])
+router = APIRouter(prefix="/v1/cases/{case_id}", tags=["reports"], route_class=GuardedRoute)
 
 # Legal issues reports; auditors and admins may too. Collectors may not: a report speaks for
 # the vault about the whole case, not about one responder's uploads.

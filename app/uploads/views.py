@@ -30,6 +30,7 @@ from app.artifacts.metadata import ArtifactMeta
 from app.artifacts.schemas import ArtifactOut, IngestOut
 from app.artifacts.views import SIGNATURE_HEADER
 from app.deps import Collector, VaultDep
+from app.edge.routes import GuardedRoute, streams_body
 from app.errors import BadRequest, PayloadTooLarge
 from app.uploads import service
 from app.uploads.models import UploadSession
@@ -47,7 +48,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-router = APIRouter(prefix="/v1", tags=["uploads"], lifespan=_lifespan)
+router = APIRouter(prefix="/v1", tags=["uploads"], lifespan=_lifespan, route_class=GuardedRoute)
 
 
 class UploadCreate(BaseModel):
@@ -175,6 +176,7 @@ async def _body(request: Request, idle_s: float) -> AsyncIterator[bytes]:
 
 
 @router.patch("/uploads/{upload_id}", response_model=OffsetOut)
+@streams_body
 async def append(
     upload_id: str,
     request: Request,

@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect
 from app.artifacts.schemas import ArtifactOut
 from app.artifacts.streaming import ChunkWriter, copy_multipart, copy_raw, declared_length
 from app.deps import Reader, VaultDep
+from app.edge.routes import GuardedRoute, streams_body
 from app.errors import BadRequest, PayloadTooLarge
 from app.text import MultiLine
 from app.verification import service
@@ -24,7 +25,7 @@ from app.verification.schemas import (
 )
 from storage.hashing import MultiHasher
 
-router = APIRouter(prefix="/v1", tags=["verification"])
+router = APIRouter(prefix="/v1", tags=["verification"], route_class=GuardedRoute)
 
 #: a hash-only question is a few dozen bytes of JSON
 _MAX_JSON = 4096
@@ -73,6 +74,7 @@ async def _digest_of(request: Request) -> str:
 
 
 @router.post("/verify", response_model=HeldOut)
+@streams_body
 async def held(request: Request, vault: VaultDep, who: Reader) -> HeldOut:
     """Does the vault hold this file, and where? Send the bytes (raw body, or multipart
     with a `file` part), hashed while streaming and never stored; or JSON

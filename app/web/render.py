@@ -12,12 +12,12 @@ from urllib.parse import quote
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from app.auth.models import Principal, Role
 from app.deps import SESSION_COOKIE
+from app.edge.routes import GuardedRoute
 from app.errors import AppError, Unauthorized
 from app.incidents.metrics import human_duration
 from app.web.session import clear_session, csrf_token
@@ -154,7 +154,7 @@ def _validation_message(errors: Any) -> str:
     return "; ".join(parts) or "invalid input"
 
 
-class WebRoute(APIRoute):
+class WebRoute(GuardedRoute):
     """Errors in page routes become HTML pages (and a sign-in redirect), not JSON."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

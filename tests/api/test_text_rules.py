@@ -6,7 +6,7 @@ import pytest
 
 from tests.support.live_server import LiveVault
 
-BAD = ["a\x00b", "line\x1bescape", "pay\u202etxt.exe", "x\u2066y", "\x7f"]
+BAD = ["a\x00b", "line\x1bescape", "pay\u202etxt.exe", "x\u2066y", "\x7f", "next\x85line"]
 
 
 @pytest.fixture
@@ -36,6 +36,44 @@ def test_ledger_text_refuses_hidden_characters(
         calls.append(lg.post(f"/v1/cases/{case_id}/hold", json={"on": True, "reason": text}))
     for r in calls:
         assert 400 <= r.status_code < 500, (r.request.url, r.status_code, r.text)
+    assert live.vault.ledger.size() == size
+
+
+def test_every_ledger_bound_text_field_uses_the_one_rule(live: LiveVault, case_id: str) -> None:
+    """Notes, decisions, reviews, action items, cases and principals: the same refusals."""
+    with live.client("collector") as c:
+        review = {
+            "summary": "ok",
+            "action_items": [{"title": "patch", "owner": "collector", "due": "2030-01-01"}],
+        }
+        r = c.post(f"/v1/cases/{case_id}/reviews", json=review)
+        assert r.status_code == 201, r.text
+        rid = r.json()["artifact"]["id"]
+    size = live.vault.ledger.size()
+    for text in BAD:
+        with live.client("collector") as c:
+            calls = [
+                c.post(f"/v1/cases/{case_id}/notes", json={"text": text}),
+                c.post(f"/v1/cases/{case_id}/notes", json={"kind": "decision", "text": text}),
+                c.post(f"/v1/cases/{case_id}/reviews", json={**review, "summary": text}),
+                c.post(f"/v1/cases/{case_id}/reviews", json={**review, "root_cause": text}),
+                c.post(f"/v1/cases/{case_id}/reviews", json={**review, "lessons": [text]}),
+                c.post(
+                    f"/v1/cases/{case_id}/reviews",
+                    json={**review, "action_items": [{**review["action_items"][0], "title": text}]},
+                ),
+                c.patch(
+                    f"/v1/cases/{case_id}/reviews/{rid}/items/A1",
+                    json={"state": "done", "note": text},
+                ),
+                c.post("/v1/cases", json={"title": text, "severity": "P2"}),
+                c.post("/v1/cases", json={"title": "t", "description": text, "severity": "P2"}),
+                c.patch(f"/v1/cases/{case_id}", json={"title": text}),
+            ]
+        with live.client("admin") as a:
+            calls.append(a.post("/v1/principals", json={"name": text, "role": "auditor"}))
+        for r in calls:
+            assert 400 <= r.status_code < 500, (text, r.request.url, r.status_code, r.text)
     assert live.vault.ledger.size() == size
 
 

@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 
 from app.auth.service import create_principal
+from app.edge.server import server_config
 from app.main import create_app
 from app.settings import Settings
 from app.vault import Vault, init_vault, open_vault
@@ -62,7 +63,8 @@ def live_vault(settings: Settings, *, users: bool = True) -> Iterator[LiveVault]
     vault = open_vault(settings)
     port = free_port()
     app = create_app(settings, vault=vault)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # the server `locard serve` runs: same protocol, limits and proxy rules
+    config = server_config(app, settings, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -18,14 +18,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from app.projections import Projector
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.audit import artifact_records
+from app.audit import archived_events, artifact_records
+from app.events import Replayer
+from app.events.audit import check_index
 from custody import migrations
 from custody.audit import audit_vault
 from custody.db import make_engine
@@ -124,11 +125,13 @@ def test_v1_archive_rebuilds_and_audits(db_url: str, tmp_path: Path) -> None:
     try:
         migrations.upgrade(engine)
         store = LocalWormStore(store_dir)
-        events = rebuild_ledger(engine, store, Projector(engine))
+        events = rebuild_ledger(engine, store, Replayer(engine))
         assert events == 8
         report = audit_vault(engine, store, ORIGIN, VKEY, ROOTS, artifact_records(engine))
         assert report.ok, report.to_json()
         assert len(artifact_records(engine)) == 2
+        # v1 bodies project with their stated defaults, field for field
+        check_index(engine, archived_events(store))
     finally:
         engine.dispose()
 

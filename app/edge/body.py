@@ -1,0 +1,21 @@
+"""Does a request announce a body? (Content-Length above zero, or any Transfer-Encoding.)"""
+
+from __future__ import annotations
+
+from starlette.types import Scope
+
+
+def announces_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding":
+            return True
+        if name == b"content-length" and value.strip() not in (b"0", b""):
+            return True
+    return False
+
+
+def declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.strip().isdigit():
+            return int(value)
+    return None
