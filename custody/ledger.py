@@ -174,6 +174,7 @@ class Ledger:
             lock_sequencer(conn)
             sealed, checkpoint, source = self._append(conn, drafts)
             crash_point("seal.before_commit")
+        self.signer.signed_durably(checkpoint.size, checkpoint.root, checkpoint.note)
         crash_point("seal.after_commit")
         self._archive(sealed, checkpoint)
         crash_point("seal.after_archive")
