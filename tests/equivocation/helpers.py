@@ -94,7 +94,9 @@ def start_refused(v: CrashVault) -> str:
 
 
 def mark_of(v: CrashVault) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads((v.data_dir / "keys" / LOG_MARK).read_text())
+    """The signing key's high-water mark ({} if it has none)."""
+    path = v.data_dir / "keys" / LOG_MARK
+    doc: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     return doc
 
 

@@ -38,7 +38,9 @@ def fill(c: httpx.Client, n: int = 12) -> None:
         )
         assert r.status_code == 201, r.text
         note = {"text": "x" * 3000}
-        assert c.post(f"/v1/artifacts/{r.json()['artifact']['id']}/annotations", json=note).is_success
+        assert c.post(
+            f"/v1/artifacts/{r.json()['artifact']['id']}/annotations", json=note
+        ).is_success
 
 
 def test_audit_names_a_damaged_database_then_rebuild_recovers(tmp_path: Path) -> None:
