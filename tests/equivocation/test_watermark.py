@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from app.audit import audit
-from app.vault import open_vault
+from app.vault import init_vault, open_vault
 from custody import migrations
 from custody.archive import archived_root
 from custody.consistency import VaultInconsistent
@@ -136,8 +136,7 @@ def test_a_seal_rolled_back_after_signing_does_not_wedge(db_url: str, tmp_path: 
     """The checkpoint is signed, then its transaction rolls back: the next seal signs the
     same size over other events, and must be allowed to."""
     settings = make_settings(tmp_path / "vault", db_url)
-    with live_vault(settings) as live:
-        pass
+    init_vault(settings)
     vault = open_vault(settings, start=False)
     try:
         dialect = vault.engine.dialect.name
@@ -159,7 +158,6 @@ def test_a_seal_rolled_back_after_signing_does_not_wedge(db_url: str, tmp_path: 
         assert audit(vault).ok
     finally:
         vault.close()
-    del live
 
 
 def mark_of_keys(keys_dir: Path) -> dict[str, object]:
@@ -194,8 +192,7 @@ def test_a_crash_during_a_seal_does_not_wedge(point: str, db_url: str, tmp_path:
     assert last == size + committed + 1
     (root,) = v.db("SELECT root FROM checkpoints WHERE size = :s", s=last)[0]
     assert mark_of(v)["size"] == last and mark_of(v)["root"] == bytes(root).hex()
-    assert v.archived_seals() == set(range(1, last + 1)) & v.archived_seals()
-    assert max(v.archived_seals()) == last
+    assert v.archived_seals() == {int(s) for (s,) in v.db("SELECT size FROM checkpoints")}
     assert not list((v.data_dir / "run").glob("*.open")), "a clean stop removes its marker"
     done = v.audit()
     assert done.returncode == 0, done.stdout + done.stderr
