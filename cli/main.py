@@ -295,13 +295,15 @@ def audit(
     from app.audit import audit_data_dir
     from app.settings import Settings
     from custody.keyring import VaultMissing
+    from storage.errors import StorageError
 
     settings = Settings(data_dir=data_dir) if data_dir else Settings()
     try:
         report = audit_data_dir(settings, content=content)
     except VaultMissing as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        _refused(exc, "cannot open the vault")
+    except StorageError as exc:
+        _refused(exc, f"the store cannot be used ({type(exc).__name__})")
     if as_json:
         print(reports_json([report]))
     else:
