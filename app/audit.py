@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from app.artifacts.models import Artifact
@@ -12,11 +13,12 @@ from app.db import session
 from app.events import Replayer
 from app.events.audit import check_index
 from app.settings import Settings
-from app.vault import Vault, make_authorities, make_store
+from app.vault import Vault, make_authorities, make_store, open_vault
 from custody import migrations
 from custody.archive import iter_seals
-from custody.audit import ArtifactRecord, Progress, audit_vault
+from custody.audit import ArtifactRecord, Progress, audit_database, audit_vault
 from custody.db import make_engine
+from custody.integrity import DatabaseDamaged
 from custody.keyring import Keyring, keys_to_publish, published_keys
 from custody.rebuild import rebuild_ledger
 from storage.base import ObjectStore
@@ -42,7 +44,42 @@ def check_rows(report: Report, engine: Engine, store: ObjectStore) -> None:
     report.run("index rows", lambda: check_index(engine, archived_events(store)))
 
 
-def audit(vault: Vault, *, content: bool = True, progress: Progress | None = None) -> Report:
+def audit_data_dir(
+    settings: Settings, *, content: bool = True, progress: Progress | None = None
+) -> Report:
+    """`locard audit`: the database's own integrity first, then everything against the archive.
+
+    A damaged or inconsistent database is what the audit is for, so it is opened without
+    the start-up refusals, and anything it cannot read is a failed check, not a crash.
+    """
+    Keyring.load(settings.keys_dir)  # VaultMissing before anything is created
+    report = Report(subject="vault audit")
+    engine = make_engine(settings.db_url)
+    try:
+        whole = audit_database(engine, report)
+    finally:
+        engine.dispose()
+    if not whole:
+        return report
+    try:
+        vault = open_vault(settings, start=False, check=False)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        report.fail("database readable", DatabaseDamaged(f"the database cannot be read: {reason}"))
+        return report
+    try:
+        return audit(vault, content=content, progress=progress, report=report)
+    finally:
+        vault.close()
+
+
+def audit(
+    vault: Vault,
+    *,
+    content: bool = True,
+    progress: Progress | None = None,
+    report: Report | None = None,
+) -> Report:
     roots = [r for tsa in vault.authorities for r in tsa.trust_roots()]
     report = audit_vault(
         vault.engine,
@@ -57,6 +94,7 @@ def audit(vault: Vault, *, content: bool = True, progress: Progress | None = Non
         expected_keys=keys_to_publish(
             vault.keyring.signer, {t.name: list(t.trust_roots()) for t in vault.authorities}
         ),
+        report=report,
     )
     check_rows(report, vault.engine, vault.store)
     return report

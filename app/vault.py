@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -12,7 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from app.events.projection import IndexWriter
 from app.settings import Settings
 from custody import migrations
+from custody.archive import archived_root
+from custody.consistency import REBUILD, VaultInconsistent, check_before_start
 from custody.db import make_engine
+from custody.integrity import DatabaseDamaged, RunMarker, database_integrity
 from custody.keyring import (
     LOG_KEY,
     TSA_DIR,
@@ -41,10 +45,14 @@ class Vault:
     authorities: list[TimestampAuthority]
     ledger: Ledger
     sequencer: Sequencer
+    run: RunMarker | None = field(default=None, repr=False)
 
     def close(self) -> None:
         self.sequencer.stop()
         self.engine.dispose()
+        if self.run is not None:
+            # Last: a marker left behind is what tells the next start this one died.
+            self.run.close()
 
 
 def make_store(settings: Settings) -> ObjectStore:
@@ -117,11 +125,54 @@ def _sweep_staging(store: ObjectStore, older_than_s: float) -> None:
         log.info("removed %d stale upload(s) from staging", removed)
 
 
-def open_vault(settings: Settings, *, start: bool = True) -> Vault:
+def _check_after_crash(engine: Engine, run: RunMarker) -> None:
+    """After an unclean shutdown, the full integrity check before anything is read."""
+    log.warning("the vault was not closed cleanly last time: checking the database")
+    try:
+        detail = database_integrity(engine)
+    except DatabaseDamaged as exc:
+        raise VaultInconsistent(
+            f"{exc.message}. Move the damaged database aside and run {REBUILD}"
+        ) from exc
+    log.info("database integrity after an unclean shutdown: %s", detail)
+    run.cleared()
+
+
+def open_vault(settings: Settings, *, start: bool = True, check: bool = True) -> Vault:
+    """Open the vault; VaultInconsistent when its database must not extend the ledger.
+
+    `check=False` skips the refusals, for `locard audit`, which names the problems instead.
+    """
     keyring = Keyring.load(settings.keys_dir)
     engine = make_engine(settings.db_url)
+    run = RunMarker.open(settings.data_dir)
+    try:
+        if check and run.unclean:
+            _check_after_crash(engine, run)
+        return _open(settings, keyring, engine, run, start=start, check=check)
+    except BaseException:
+        run.close()
+        engine.dispose()
+        raise
+
+
+def _open(
+    settings: Settings,
+    keyring: Keyring,
+    engine: Engine,
+    run: RunMarker,
+    *,
+    start: bool,
+    check: bool,
+) -> Vault:
     migrations.upgrade(engine)
     store = make_store(settings)
+    if keyring.signer.mark is not None:
+        # The signer also refuses a size the write-once archive holds with another root.
+        mark = keyring.signer.mark.watching(partial(archived_root, store))
+        keyring = replace(keyring, signer=keyring.signer.with_mark(mark))
+    if check:
+        check_before_start(engine, store, keyring.signer, keyring.origin)
     _sweep_staging(store, settings.staging_cleanup_after_s)
     authorities = make_authorities(settings, keyring)
     _publish_keys(engine, keyring, authorities)
@@ -139,4 +190,4 @@ def open_vault(settings: Settings, *, start: bool = True) -> Vault:
     )
     if start:
         sequencer.start()
-    return Vault(settings, engine, keyring, store, authorities, ledger, sequencer)
+    return Vault(settings, engine, keyring, store, authorities, ledger, sequencer, run)

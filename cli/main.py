@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -193,7 +194,17 @@ def serve(
     if not (settings.keys_dir / "vault.json").exists():
         err.print(f"[red]error:[/red] no vault in {settings.data_dir}: run `locard init` first")
         raise typer.Exit(1)
-    uvicorn.Server(server_config(create_app(settings), settings, host=host, port=port)).run()
+    # Opened here, not in the app's lifespan: a vault that refuses to start says why in
+    # one line and exits, instead of a traceback from inside the server.
+    vault = _open(settings, start=True)
+    # uvicorn re-raises the SIGTERM it stopped on once it is done; as an exception here it
+    # lets the vault close (and remove its run marker) instead of the process just dying.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        app_ = create_app(settings, vault=vault)
+        uvicorn.Server(server_config(app_, settings, host=host, port=port)).run()
+    finally:
+        vault.close()
 
 
 user_app = typer.Typer(help="Manage principals (people and automation) and their tokens.")
@@ -214,6 +225,7 @@ def user_add(
     from app.errors import AppError
     from app.settings import Settings
     from custody.ledger import Refused
+    from custody.watermark import WouldEquivocate
 
     settings = Settings(data_dir=data_dir) if data_dir else Settings()
     vault = _open(settings)
@@ -228,21 +240,48 @@ def user_add(
     except (AppError, Refused) as exc:
         err.print(f"[red]error:[/red] {getattr(exc, 'message', exc)}")
         raise typer.Exit(1) from exc
+    except WouldEquivocate as exc:
+        _refused(exc, "refused to sign")
     finally:
         vault.close()
     err.print(f"created {principal.role} {principal.id!r}; the token is shown only once:")
     print(token)
 
 
-def _open(settings: Settings) -> Vault:
+def _exit_on_signal(signum: int, _frame: object) -> NoReturn:
+    raise SystemExit(128 + signum)
+
+
+def _open(settings: Settings, *, start: bool = False) -> Vault:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app.vault import open_vault
+    from custody.consistency import VaultInconsistent
     from custody.keyring import VaultMissing
+    from custody.watermark import MarkFileError
+    from storage.errors import StorageError
 
     try:
-        return open_vault(settings, start=False)
-    except VaultMissing as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        return open_vault(settings, start=start)
+    except (VaultMissing, MarkFileError) as exc:
+        _refused(exc, "cannot open the vault")
+    except VaultInconsistent as exc:
+        _refused(exc, "the vault refuses to start")
+    except StorageError as exc:
+        _refused(exc, f"the store cannot be used ({type(exc).__name__})")
+    except SQLAlchemyError as exc:
+        # An unreachable or unreadable database: one line, and what to run next.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        _refused(
+            reason,
+            "the database cannot be used (`locard audit` checks it, "
+            "`locard rebuild --from-store` recreates it)",
+        )
+
+
+def _refused(exc: Exception | str, what: str) -> NoReturn:
+    err.print(Text.assemble(("error: ", "bold red"), clean(f"{what}: {exc}")))
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -254,15 +293,18 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Server-side audit: archive, database index and evidence bytes against each other."""
-    from app.audit import audit as run_audit
+    from app.audit import audit_data_dir
     from app.settings import Settings
+    from custody.keyring import VaultMissing
+    from storage.errors import StorageError
 
     settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    vault = _open(settings)
     try:
-        report = run_audit(vault, content=content)
-    finally:
-        vault.close()
+        report = audit_data_dir(settings, content=content)
+    except VaultMissing as exc:
+        _refused(exc, "cannot open the vault")
+    except StorageError as exc:
+        _refused(exc, f"the store cannot be used ({type(exc).__name__})")
     if as_json:
         print(reports_json([report]))
     else:
@@ -346,6 +388,7 @@ def user_token(
     from app.auth.service import get_principal, issue_token
     from app.errors import AppError
     from app.settings import Settings
+    from custody.watermark import WouldEquivocate
 
     settings = Settings(data_dir=data_dir) if data_dir else Settings()
     vault = _open(settings)
@@ -355,6 +398,8 @@ def user_token(
     except AppError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
+    except WouldEquivocate as exc:
+        _refused(exc, "refused to sign")
     finally:
         vault.close()
     err.print(f"new token for {principal.role} {principal.id!r}; shown only once:")

@@ -11,7 +11,9 @@ from datetime import datetime
 
 from custody.ledger import SEALS_PREFIX, TIMESTAMPS_PREFIX, StoredTimestamp
 from storage.base import ObjectStore
-from verify.errors import MalformedInput
+from verify.checkpoint import parse_checkpoint_body
+from verify.errors import MalformedInput, VerificationError
+from verify.note import parse_note
 
 
 @dataclass(frozen=True)
@@ -62,3 +64,38 @@ def read_timestamps(store: ObjectStore, size: int) -> list[StoredTimestamp]:
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise MalformedInput(f"archived token {key} is unreadable: {exc}", subject=key) from exc
     return out
+
+
+def seal_key(size: int) -> str:
+    return f"{SEALS_PREFIX}{size:015d}.json"
+
+
+def sealed_root(seal: ArchivedSeal) -> bytes:
+    """The root the seal's checkpoint signs (its signature is checked by the caller)."""
+    try:
+        return parse_checkpoint_body(parse_note(seal.note).text).root
+    except VerificationError as exc:
+        raise MalformedInput(
+            f"archived seal {seal.key} has no readable checkpoint: {exc}", subject=seal.key
+        ) from exc
+
+
+def archived_root(store: ObjectStore, size: int) -> bytes | None:
+    """The root the archive holds for a checkpoint of `size`, or None if it holds none.
+
+    One existence check in the common case (the size is new), so cheap enough to make
+    before every signature.
+    """
+    key = seal_key(size)
+    if not store.exists(key):
+        return None
+    return sealed_root(read_seal(store, key))
+
+
+def last_seal(store: ObjectStore) -> ArchivedSeal | None:
+    """The archive's newest seal (keys are zero-padded sizes, listed in order)."""
+    last = None
+    for key in store.list_keys(SEALS_PREFIX):
+        if key.endswith(".json"):
+            last = key
+    return None if last is None else read_seal(store, last)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 
 from custody.archive import ArchivedSeal, iter_seals, read_timestamps
+from custody.integrity import database_integrity
 from custody.models import CheckpointRow, LedgerEvent, TimestampRow, TreeNode
 from storage.base import ObjectStore, VersionedStore
 from storage.errors import StorageError
@@ -465,6 +466,12 @@ def audit_published_keys(
     report.run("published keys", lambda: f"{len(expected)} published keys match the key directory")
 
 
+def audit_database(engine: Engine, report: Report) -> bool:
+    """The database's own integrity (SQLite `quick_check`): a damaged file is named here,
+    before anything is read from it."""
+    return report.run("database integrity", lambda: database_integrity(engine))
+
+
 def audit_vault(
     engine: Engine,
     store: ObjectStore,
@@ -477,8 +484,12 @@ def audit_vault(
     progress: Progress | None = None,
     published: Mapping[str, str] | None = None,
     expected_keys: Mapping[str, str] | None = None,
+    report: Report | None = None,
 ) -> Report:
-    report = Report(subject="vault audit")
+    """`report`, if given, holds checks already made, the database's integrity among them."""
+    if report is None:
+        report = Report(subject="vault audit")
+        audit_database(engine, report)
     if published is not None and expected_keys is not None:
         audit_published_keys(published, expected_keys, report)
     verifier = Verifier(

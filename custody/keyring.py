@@ -1,7 +1,13 @@
-"""The vault's key directory: Ed25519 checkpoint key and the built-in TSA, created once."""
+"""The vault's key directory: Ed25519 checkpoint key and the built-in TSA, created once.
+
+The checkpoint key's high-water mark (`custody.watermark`) lives beside it, so that
+whoever moves the key moves what it has signed with it. (A key kept in a PKCS#11
+token would keep its mark beside the token's configuration instead.)
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -14,8 +20,10 @@ from sqlalchemy import Engine, insert, select
 from custody.models import VaultKey
 from custody.signing import NoteSigner
 from custody.tsa_builtin import BuiltinTSA
+from custody.watermark import HighWaterMark, Mark
 
 LOG_KEY = "log-ed25519.pem"
+LOG_MARK = "log-ed25519.mark"
 TSA_DIR = "tsa"
 VAULT_FILE = "vault.json"
 
@@ -40,8 +48,12 @@ class Keyring:
             raise VaultExists(f"keys already exist in {keys_dir}; refusing to overwrite them")
         keys_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(keys_dir, 0o700)
-        signer = NoteSigner.generate(origin)
+        mark = HighWaterMark(keys_dir / LOG_MARK)
+        signer = NoteSigner.generate(origin).with_mark(mark)
         signer.save(keys_dir / LOG_KEY)
+        # The empty tree: a new key has signed nothing, and a missing mark later on means
+        # a key moved without it (or made before marks), which the start-up check repairs.
+        mark.advance(Mark(0, hashlib.sha256(b"").digest()))
         tsa = BuiltinTSA.create(keys_dir / TSA_DIR)
         (keys_dir / VAULT_FILE).write_text(json.dumps({"origin": origin}, indent=2) + "\n")
         return cls(origin, signer, tsa)
@@ -51,9 +63,8 @@ class Keyring:
         if not (keys_dir / VAULT_FILE).exists():
             raise VaultMissing(f"no vault keys in {keys_dir}: run `locard init` first")
         origin = json.loads((keys_dir / VAULT_FILE).read_text())["origin"]
-        return cls(
-            origin, NoteSigner.load(keys_dir / LOG_KEY, origin), BuiltinTSA.load(keys_dir / TSA_DIR)
-        )
+        signer = NoteSigner.load(keys_dir / LOG_KEY, origin, HighWaterMark(keys_dir / LOG_MARK))
+        return cls(origin, signer, BuiltinTSA.load(keys_dir / TSA_DIR))
 
 
 def publish_keys(engine: Engine, keys: dict[str, str]) -> None:

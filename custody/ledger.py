@@ -238,6 +238,7 @@ class Ledger:
             crash_point("seal.before_commit")
         if checkpoint is None:
             return [refused[i] for i in range(len(drafts))]
+        self.signer.signed_durably(checkpoint.size, checkpoint.root, checkpoint.note)
         crash_point("seal.after_commit")
         self._archive(sealed, checkpoint)
         crash_point("seal.after_archive")

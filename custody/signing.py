@@ -5,6 +5,9 @@ signer identity, normally the log origin) is kept in the same file as an
 RFC 7468 explanatory line before the PEM block, which PEM parsers skip, so
 the file stays readable by OpenSSL and friends and the name cannot drift from
 the key it belongs to.
+
+A signer may carry the key's high-water mark (`custody.watermark`): it then signs
+checkpoints only, and refuses any that would fork what the key signed before.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from custody.watermark import HighWaterMark, Mark
+from verify.checkpoint import parse_checkpoint_body
 from verify.errors import VerificationError
 from verify.note import NoteSignature, NoteVerifier, check_key_name, check_note_text
 
@@ -43,15 +48,18 @@ class NoteTextError(ValueError):
 class NoteSigner:
     """Signs C2SP notes as `name` with an Ed25519 key."""
 
-    __slots__ = ("_key", "_verifier", "name")
+    __slots__ = ("_key", "_verifier", "mark", "name")
 
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
+    def __init__(
+        self, name: str, private_key: Ed25519PrivateKey, mark: HighWaterMark | None = None
+    ) -> None:
         try:
             check_key_name(name)
         except VerificationError as exc:
             raise ValueError(exc.message) from exc
         self.name = name
         self._key = private_key
+        self.mark = mark
         self._verifier = NoteVerifier.from_public_key(name, private_key.public_key())
 
     def __repr__(self) -> str:
@@ -69,8 +77,17 @@ class NoteSigner:
     def generate(cls, name: str) -> NoteSigner:
         return cls(name, Ed25519PrivateKey.generate())
 
+    def with_mark(self, mark: HighWaterMark) -> NoteSigner:
+        """The same key, guarded by `mark`."""
+        return NoteSigner(self.name, self._key, mark)
+
     @classmethod
-    def load(cls, path: str | os.PathLike[str], name: str | None = None) -> NoteSigner:
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        name: str | None = None,
+        mark: HighWaterMark | None = None,
+    ) -> NoteSigner:
         """Read a key file written by `save`.
 
         `name`, if given, must match the name recorded in the file; it is
@@ -89,7 +106,7 @@ class NoteSigner:
             raise KeyFileError(f"{path}: not an unencrypted PKCS#8 PEM private key") from exc
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyFileError(f"{path}: not an Ed25519 key")
-        return cls(chosen, key)
+        return cls(chosen, key, mark)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the key to a new file, mode 0600; never replaces an existing file."""
@@ -126,11 +143,27 @@ class NoteSigner:
             check_note_text(text)
         except VerificationError as exc:
             raise NoteTextError(exc.message) from exc
+        if self.mark is not None:
+            try:
+                checkpoint = parse_checkpoint_body(text)
+            except VerificationError as exc:
+                raise NoteTextError(f"this key signs checkpoints only: {exc}") from exc
+            # Raises WouldEquivocate before the private key is touched.
+            self.mark.check(checkpoint.size, checkpoint.root)
         return NoteSignature(self.name, self.key_id, self._key.sign(text))
 
     def sign_note(self, text: bytes) -> bytes:
         """A complete signed note: text, blank line, this key's signature line."""
         return text + b"\n" + self.sign(text).line()
+
+    def signed_durably(self, size: int, root: bytes, note: bytes) -> None:
+        """The checkpoint of `size` is committed: raise the high-water mark to it.
+
+        Called after the database commit and before the checkpoint is archived or
+        returned to anyone (see `custody.watermark` for why then and not at signing).
+        """
+        if self.mark is not None:
+            self.mark.advance(Mark(size, root, note))
 
 
 def _stored_name(data: bytes) -> str | None:

@@ -49,6 +49,12 @@ def test_two_runs_with_growth(live: LiveVault, tmp_path: Path) -> None:
     assert json.loads(third.stdout)["ok"] is True
 
 
+#: The forger copies the signing key but not its high-water mark, which would refuse to sign
+#: the sizes the honest vault already signed (tests/equivocation): the witness must catch a
+#: key used that way.
+WITHOUT_MARK = shutil.ignore_patterns("*.mark", "*.mark.lock")
+
+
 def test_rewritten_history_is_caught(tmp_path: Path) -> None:
     """A second vault with the same keys but another history, as a vault that rebuilt its
     ledger would be: its checkpoints verify, but no consistency proof links them."""
@@ -61,7 +67,7 @@ def test_rewritten_history_is_caught(tmp_path: Path) -> None:
     size = _state(state)["size"]
 
     forged = make_settings(tmp_path / "b", f"sqlite:///{tmp_path / 'b.db'}")
-    shutil.copytree(honest.keys_dir, forged.keys_dir)
+    shutil.copytree(honest.keys_dir, forged.keys_dir, ignore=WITHOUT_MARK)
     with live_vault(forged) as b:
         assert b.vault.ledger.log_key == _state(state)["log_key"]
         _events(b, 6, title="Rewritten")
@@ -72,7 +78,7 @@ def test_rewritten_history_is_caught(tmp_path: Path) -> None:
         assert state.read_text() == saved  # the last good checkpoint is kept as evidence
 
     shrunk = make_settings(tmp_path / "c", f"sqlite:///{tmp_path / 'c.db'}")
-    shutil.copytree(honest.keys_dir, shrunk.keys_dir)
+    shutil.copytree(honest.keys_dir, shrunk.keys_dir, ignore=WITHOUT_MARK)
     with live_vault(shrunk) as c:
         _events(c, 1)
         assert c.vault.ledger.size() < size
@@ -90,7 +96,7 @@ def test_same_size_other_root_is_caught(tmp_path: Path) -> None:
         assert witness(a, state).returncode == 0
         size = a.vault.ledger.size()
     fork = make_settings(tmp_path / "b", f"sqlite:///{tmp_path / 'b.db'}")
-    shutil.copytree(honest.keys_dir, fork.keys_dir)
+    shutil.copytree(honest.keys_dir, fork.keys_dir, ignore=WITHOUT_MARK)
     with live_vault(fork) as b:
         _events(b, 2, title="Fork")
         assert b.vault.ledger.size() == size
