@@ -37,6 +37,7 @@ from verify.merkle import RootAccumulator, leaf_hash, node_hash
 from verify.policy import VerificationPolicy
 from verify.receipt import TimestampEvidence
 from verify.report import Report
+from verify.times import check_event_time, tightest_bound
 from verify.verifier import Verifier
 
 _EVENTS = LedgerEvent.__table__  # type: ignore[attr-defined]
@@ -103,7 +104,9 @@ def audit_archive(
     walk = ChainWalk()
     note_verifier = None
     seals = 0
+    unconfirmed = 0
     for seal in _seals(store, report):
+        decoded: list[tuple[int, Event]] = []
         seals += 1
         if seal.first != state.size:
             what = "missing" if seal.first > state.size else "overlapping"
@@ -131,6 +134,7 @@ def audit_archive(
                 _fail(report, "item chains", broken)
                 return state
             walk.record(index, ev.chain_key, lh)
+            decoded.append((index, ev))
             acc.append(lh)
             state.leaf_hashes.append(lh)
             state.canonical.append(data)
@@ -161,20 +165,33 @@ def audit_archive(
             state.tokens[(seal.size, t.tsa)] = hashlib.sha256(t.tsr_der).digest()
         stamps = [TimestampEvidence(t.tsa, t.tsr_der, t.chain_der) for t in archived]
         sub = Report(subject=f"checkpoint {seal.size}")
-        verifier.check_timestamps(sub, cp, stamps, 0, label=f"timestamp of {seal.size}")
+        infos = verifier.check_timestamps(sub, cp, stamps, 0, label=f"timestamp of {seal.size}")
         report.warnings.extend(w for w in sub.warnings if w not in report.warnings)
         bad = sub.first_failure
         if bad is not None and bad.error is not None:
             bad.error.subject = f"checkpoint {seal.size}"
             _fail(report, "checkpoint timestamps", bad.error)
             return state
+        # Each event's `at` within its checkpoint's token (and `occurred_at` not after it):
+        # a forged event dated after the token that covers it fails here too, not only in
+        # the offline verifier.
+        bound = tightest_bound(infos)
+        unconfirmed += 0 if bound is not None else len(decoded)
+        for index, ev in decoded:
+            try:
+                check_event_time(ev, bound)
+            except VerificationError as exc:
+                exc.subject = f"event {index}"
+                _fail(report, "event times", exc)
+                return state
         if progress:
             progress("archive", state.size, 0)
     report.run(
         "archive",
         lambda: (
             f"{seals} seals, {state.size} events: contiguous, canonical, chained, signed, "
-            "timestamped"
+            "timestamped, each event's time within its token"
+            + (f" ({unconfirmed} awaiting a token)" if unconfirmed else "")
         ),
     )
     return state

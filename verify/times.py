@@ -43,13 +43,14 @@ def _span(delta: timedelta) -> str:
 
 
 def occurred_at(event: Event) -> datetime | None:
-    """The body's `occurred_at`, parsed; None for bodies without one (event bodies v1).
+    """The body's `occurred_at`, parsed; None for bodies without one (event bodies v1) or
+    with a null one (the actor told no time).
 
     Raises OccurredAtError when it is not an ISO 8601 time with a zone or is later than `at`.
     """
-    if OCCURRED_AT not in event.body:
-        return None
-    value = event.body[OCCURRED_AT]
+    value = event.body.get(OCCURRED_AT)
+    if value is None:
+        return None  # not told: the fact's time is the sealed time
     if not isinstance(value, str) or len(value) > 64:
         raise OccurredAtError("its body's occurred_at is not an ISO 8601 time string")
     try:

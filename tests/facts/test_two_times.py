@@ -99,3 +99,17 @@ def test_v1_bodies_keep_their_meaning() -> None:
     events = v1_case_events()
     f = case_facts("IR-2026-0001", events, "first_action")
     assert f.contained_at == datetime(2026, 11, 1, 10, 5, tzinfo=UTC)
+
+
+def test_audit_fails_an_event_dated_after_its_token(live: LiveVault, case_id: str) -> None:
+    """A vault whose clock runs two years ahead seals events its own TSA token contradicts."""
+    from app.audit import audit
+
+    assert audit(live.vault, content=False).ok
+    live.vault.ledger.clock = lambda: datetime.now(UTC) + timedelta(days=730)
+    with live.client("collector") as c:
+        ok(c.post(f"/v1/cases/{case_id}/notes", json={"text": "from the future"}))
+    report = audit(live.vault, content=False)
+    failed = [c for c in report.checks if not c.ok]
+    assert [c.name for c in failed] == ["event times"], report.to_json()
+    assert type(failed[0].error).__name__ == "EventAfterTimestamp"
