@@ -85,7 +85,7 @@ def test_case_page_and_custody_chain(page: Page, site: Site) -> None:
     expect(chain.nth(1)).to_contain_text("access")
     expect(chain.nth(1)).to_contain_text("triage")
     expect(chain.nth(2)).to_contain_text("transfer")
-    expect(chain.nth(2)).to_contain_text("collector → legal")
+    expect(chain.nth(2)).to_contain_text("passed from collector to legal")
     checklist = page.locator("ul.checklist")
     expect(checklist.locator("li.chk-fail")).to_have_count(0)
     for name in ("custody chain", "checkpoint signature", "inclusion proof", "stored object"):
@@ -233,7 +233,7 @@ def test_timeline_page_filters_and_exports(page: Page, site: Site) -> None:
     with page.expect_download() as dl:
         page.get_by_role("link", name="Export these as CSV").click()
     lines = Path(dl.value.path()).read_text().splitlines()
-    assert lines[0].startswith("index,at,category,type") and len(lines) == 2
+    assert lines[0].startswith("index,occurred_at,at,category,type") and len(lines) == 2
     assert "fs01-memory.raw" in lines[1]
 
 
