@@ -23,6 +23,7 @@ from app.artifacts.streaming import ChunkWriter, copy_multipart, copy_raw, decla
 from app.deps import Collector, Reader, VaultDep
 from app.errors import BadRequest, RangeNotSatisfiable
 from app.text import MultiLine
+from app.uploads.reserve import upload_room
 from app.vault import Vault
 from storage.base import Upload
 from verify.events import chain_key, decode_event
@@ -65,6 +66,7 @@ async def upload(
     """
     limit = vault.settings.max_upload_bytes
     declared = declared_length(request, limit)
+    room = await run_in_threadpool(upload_room, vault, declared)  # 507 before the body
     signature = request.headers.get(SIGNATURE_HEADER)
     content_type = request.headers.get("content-type", "application/octet-stream")
     query = {
@@ -113,6 +115,7 @@ async def upload(
         log.info("client disconnected mid-upload to %s; upload discarded", case_id)
         raise BadRequest("client disconnected before the upload completed") from None
     finally:
+        room.close()
         if writer is not None:
             await writer.drain()  # no write may still be running when we abort
             await run_in_threadpool(writer.upload.abort)  # a no-op after commit

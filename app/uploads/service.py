@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -38,16 +37,17 @@ from app.artifacts.models import Artifact
 from app.auth.models import Principal
 from app.db import session
 from app.errors import AppError, BadRequest, Conflict, NotFound, PayloadTooLarge
+from app.uploads import reserve
 from app.uploads.models import UploadSession, UploadState
+from app.uploads.reserve import SPOOL_DIR
 from app.uploads.settings import upload_settings
 from app.vault import Vault
 from custody.ledger import Receipt
-from storage.errors import DigestMismatch, StorageError, StorageFull
+from storage.errors import DigestMismatch, StorageError
 from storage.fsio import fsync_dir, translate_os_errors, unlink_quietly
 
 log = logging.getLogger(__name__)
 
-SPOOL_DIR = "uploads"
 _READ = 1 << 20
 
 
@@ -186,8 +186,12 @@ class SpoolLock:
             os.close(fd)  # also releases the flock
 
     def remove(self) -> None:
-        """Delete the spool while still holding its lock, so no writer slips in between."""
+        """Delete the spool while still holding its lock, so no writer slips in between.
+
+        Truncated first: an unlinked file keeps its blocks while our descriptor is open,
+        and what follows (the session's row) may need exactly that space on a full disk."""
         with translate_os_errors(f"removing {self.path.name}"):
+            os.ftruncate(self.fd, 0)
             unlink_quietly(self.path)
             fsync_dir(self.path.parent)
 
@@ -294,10 +298,7 @@ def create_upload(
         raise BadRequest("manifest signature is too long for an Ed25519 signature")
     plan = artifacts.plan_ingest(vault, who, case_id, meta, signature)
     directory = spool_dir(vault)
-    free = shutil.disk_usage(directory).free
-    if free < new.size:
-        raise StorageFull(f"the upload spool has {free} bytes free; {new.size} are needed")
-    maybe_sweep(vault)
+    maybe_sweep(vault)  # expired sessions release their space first
     now = datetime.now(UTC)
     row = UploadSession(
         id="upl-" + uuid.uuid4().hex,
@@ -316,6 +317,8 @@ def create_upload(
         expires_at=now + timedelta(hours=upload_settings().expiry_hours),
     )
     with session(vault.engine) as s:
+        quota = upload_settings().quota_bytes
+        reserve.admit_session(s, vault, who.id, new.size, quota, now)
         s.add(row)
         s.commit()
         s.refresh(row)
