@@ -6,13 +6,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from app.events.projection import IndexWriter
 from app.settings import Settings
 from custody import migrations
-from custody.db import make_engine
+from custody.db import is_sqlite, make_engine
 from custody.keyring import (
     LOG_KEY,
     TSA_DIR,
@@ -41,10 +41,30 @@ class Vault:
     authorities: list[TimestampAuthority]
     ledger: Ledger
     sequencer: Sequencer
+    #: SQLite only: an idle connection held open while the vault runs (see `_keep_wal`)
+    wal_keeper: Connection | None = None
 
     def close(self) -> None:
         self.sequencer.stop()
+        if self.wal_keeper is not None:
+            self.wal_keeper.close()
         self.engine.dispose()
+
+
+def _keep_wal(engine: Engine) -> Connection | None:
+    """Keep SQLite's WAL and its index (-shm) in existence between requests.
+
+    Connections are not pooled, and when the last one closes SQLite checkpoints and
+    deletes both files; the next connection must create them again, and on a full disk
+    it cannot ("disk I/O error"): even reads would fail. With one connection always open
+    the files stay, reads need no new space, and small writes reuse the WAL's pages.
+    """
+    if not is_sqlite(engine):
+        return None
+    keeper = engine.connect()
+    keeper.exec_driver_sql("SELECT 1").close()
+    keeper.rollback()
+    return keeper
 
 
 def make_store(settings: Settings) -> ObjectStore:
@@ -139,4 +159,5 @@ def open_vault(settings: Settings, *, start: bool = True) -> Vault:
     )
     if start:
         sequencer.start()
-    return Vault(settings, engine, keyring, store, authorities, ledger, sequencer)
+    keeper = _keep_wal(engine)
+    return Vault(settings, engine, keyring, store, authorities, ledger, sequencer, keeper)

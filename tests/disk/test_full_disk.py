@@ -21,7 +21,7 @@ from app.audit import audit
 from app.db import session
 from app.uploads.models import UploadSession
 from tests.disk.conftest import RESERVE, MiB, new_case
-from tests.support.live_server import LiveVault
+from tests.support.live_server import LiveVault, live_vault, make_settings
 from tests.support.tmpfs import fill, free_bytes
 from tests.uploads.helpers import create, patch, payload, row, snapshot, spool
 
@@ -213,3 +213,41 @@ def test_below_the_reserve_reads_and_holds_work_other_writes_answer_507(
     with tiny.client("collector") as c:
         assert _note(c, case).status_code == 201
     _audit_passes(tiny)
+
+
+def test_a_disk_full_to_the_last_byte_answers_507_never_500(disk: Path) -> None:
+    """No reserve configured (LOCARD_RESERVE_FREE_BYTES=0), so nothing refuses ahead:
+    the database and the store meet ENOSPC themselves. Every write answers 507, reads
+    keep working, and abandoning an upload frees its space even then."""
+    settings = make_settings(
+        disk / "vault", f"sqlite:///{disk / 'vault' / 'locard.db'}", reserve_free_bytes=0
+    )
+    with live_vault(settings) as live:
+        case = new_case(live)
+        partial = payload(2 * MiB, seed=5)
+        with live.client("collector") as c:
+            uid = create(c, case, partial).json()["upload_id"]
+            assert patch(c, uid, 0, partial[:MiB]).status_code == 200
+
+        filler = fill(disk, leave=0)
+        with live.client("collector") as c:
+            statuses = []
+            for i in range(100):
+                r = _note(c, case, f"{i:04d} " + "x" * 19_000)
+                statuses.append(r.status_code)
+                if r.status_code != 201:
+                    _refused_507(r)
+                    break
+            assert statuses[-1] == 507, statuses
+            _refused_507(patch(c, uid, MiB, partial[MiB:]))
+            r = c.get("/v1/cases")
+            assert r.status_code == 200, r.text
+            assert c.get(f"/v1/cases/{case}").status_code == 200
+            assert c.get(f"/v1/uploads/{uid}").json()["offset"] == MiB
+            assert c.delete(f"/v1/uploads/{uid}").status_code == 204
+            assert row(live, uid) is None and not spool(live, uid).exists()
+
+        filler.unlink()
+        with live.client("collector") as c:
+            assert _note(c, case).status_code == 201
+        _audit_passes(live)
