@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         return JSONResponse({"error": code, "detail": str(exc)}, status_code=status)
 
     @app.exception_handler(OperationalError)
-    async def _database_error(_: Request, exc: OperationalError) -> JSONResponse:
+    @app.exception_handler(OSError)
+    async def _disk_error(_: Request, exc: Exception) -> JSONResponse:
         reason = disk_failure(exc)
         if reason is None:
             raise exc  # not the disk: an internal error, as before

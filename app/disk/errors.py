@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 
 from app.errors import AppError
@@ -9,6 +10,7 @@ from app.errors import AppError
 #: SQLite result codes (the primary code, the low byte of an extended one)
 _SQLITE_IOERR = 10
 _SQLITE_FULL = 13
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 #: PostgreSQL's SQLSTATE for disk_full (class 53, insufficient resources)
 _PG_DISK_FULL = "53100"
 
@@ -31,10 +33,13 @@ class UploadQuotaExceeded(InsufficientStorage):
 
 
 def disk_failure(exc: BaseException) -> str | None:
-    """Why a database error was the disk's fault (full, or failing writes), or None.
+    """Why a database or file error was the disk's fault (full, or failing writes), or None.
 
-    SQLite reports a full disk as SQLITE_FULL, and as SQLITE_IOERR ("disk I/O error")
-    when it could not grow its WAL index or journal; PostgreSQL as SQLSTATE 53100."""
+    A file write reports ENOSPC (or EDQUOT, over a filesystem quota). SQLite reports a
+    full disk as SQLITE_FULL, and as SQLITE_IOERR ("disk I/O error") when it could not
+    grow its WAL index or journal; PostgreSQL as SQLSTATE 53100."""
+    if isinstance(exc, OSError):
+        return "no space left on the disk" if exc.errno in _FULL_ERRNOS else None
     orig = getattr(exc, "orig", exc)
     if getattr(orig, "sqlstate", None) == _PG_DISK_FULL:
         return "the database's disk is full"

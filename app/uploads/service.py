@@ -230,7 +230,11 @@ def _spool_gone(vault: Vault, upload_id: str) -> NoReturn:
 
 
 def _spool_missing(vault: Vault, row: UploadSession) -> bool:
-    return not spool_path(vault, row.id).exists()
+    return _spool_missing_id(vault, row.id)
+
+
+def _spool_missing_id(vault: Vault, upload_id: str) -> bool:
+    return not spool_path(vault, upload_id).exists()
 
 
 def _expire_locked(vault: Vault, lock: SpoolLock, row: UploadSession) -> None:
@@ -634,7 +638,25 @@ def sweep(vault: Vault, now: datetime | None = None) -> int:
         if _expire_session(vault, row.id):
             removed += 1
     removed += _remove_orphans(vault, settings.orphan_grace_s)
+    _release_spoolless(vault, now - timedelta(seconds=settings.orphan_grace_s))
     return removed
+
+
+def _release_spoolless(vault: Vault, created_before: datetime) -> None:
+    """Fail open sessions that have no spool file: a crash between the row and the file
+    (or a lost file). Each would otherwise hold its space reservation until it expires.
+    Rows younger than the grace are left: another process may be creating the file."""
+    with session(vault.engine) as s:
+        ids = s.exec(
+            select(UploadSession.id).where(
+                col(UploadSession.state) == UploadState.open.value,
+                col(UploadSession.created_at) <= created_before,
+            )
+        ).all()
+    for upload_id in ids:
+        if _spool_missing_id(vault, upload_id):
+            why = "the server lost the spooled bytes"
+            _set_state(vault.engine, upload_id, UploadState.failed, unless_finished=True, error=why)
 
 
 def _remove_orphans(vault: Vault, grace_s: float) -> int:

@@ -65,3 +65,13 @@ def test_postgresql_disk_full_is_a_disk_failure() -> None:
     wrapped = OperationalError("INSERT ...", {}, psycopg.errors.DiskFull("could not extend file"))
     assert disk_failure(wrapped) == "the database's disk is full"
     assert disk_failure(psycopg.errors.QueryCanceled("canceled")) is None
+
+
+def test_enospc_from_a_file_write_is_a_disk_failure(small: Path) -> None:
+    fill(small, leave=0)
+    with pytest.raises(OSError) as exc:
+        (small / "key.pem").write_bytes(b"k" * 8192)
+    assert disk_failure(exc.value) == "no space left on the disk"
+    with pytest.raises(OSError) as missing:
+        (small / "no" / "such" / "dir").write_bytes(b"")
+    assert disk_failure(missing.value) is None

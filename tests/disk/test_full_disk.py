@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 from app.audit import audit
 from app.db import session
+from app.uploads import service
 from app.uploads.models import UploadSession
+from app.uploads.settings import UploadSettings
 from tests.disk.conftest import RESERVE, MiB, new_case
 from tests.support.live_server import LiveVault, live_vault, make_settings
 from tests.support.tmpfs import fill, free_bytes
@@ -246,8 +249,34 @@ def test_a_disk_full_to_the_last_byte_answers_507_never_500(disk: Path) -> None:
             assert c.get(f"/v1/uploads/{uid}").json()["offset"] == MiB
             assert c.delete(f"/v1/uploads/{uid}").status_code == 204
             assert row(live, uid) is None and not spool(live, uid).exists()
+        filler = fill(disk, leave=0)  # what the abandoned spool gave back, taken again
+        with live.client("legal") as c:
+            # The first signed report creates the report-signing key: a file write.
+            _refused_507(c.get(f"/v1/cases/{case}/report.pdf"))
 
         filler.unlink()
         with live.client("collector") as c:
             assert _note(c, case).status_code == 201
+        with live.client("legal") as c:
+            assert c.get(f"/v1/cases/{case}/report.pdf").status_code == 200
         _audit_passes(live)
+
+
+def test_a_session_whose_spool_a_crash_never_created_releases_its_space(
+    tiny: LiveVault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row is written, then the spool file: a crash in between leaves a session with
+    no bytes that would hold its reservation for a week. The sweep fails it."""
+    case = new_case(tiny)
+    room = free_bytes(tiny.settings.data_dir) - RESERVE
+    data = payload(int(room * 0.3))  # reserves 0.6 of the room: two do not fit
+    with tiny.client("collector") as c:
+        lost = create(c, case, data).json()["upload_id"]
+        spool(tiny, lost).unlink()  # as if the process died before creating it
+        _refused_507(create(c, case, data))
+
+        monkeypatch.setattr(service, "upload_settings", lambda: UploadSettings(orphan_grace_s=0))
+        service.sweep(tiny.vault)
+        assert c.get(f"/v1/uploads/{lost}").json()["state"] == "failed"
+        r = create(c, case, data)
+        assert r.status_code == 201, r.text
