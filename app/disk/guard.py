@@ -35,12 +35,20 @@ def allowed_when_full(method: str, path: str) -> bool:
     return method in _READS or any(m == method and p.fullmatch(path) for m, p in _ALLOWED)
 
 
+def _route_path(scope: Scope) -> str:
+    """The path the routes see: behind a proxy mounting the app under a prefix
+    (`root_path`), the ASGI path may still carry it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 class ReadOnlyGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not allowed_when_full(scope["method"], scope["path"]):
+        if scope["type"] == "http" and not allowed_when_full(scope["method"], _route_path(scope)):
             vault = getattr(scope["app"].state, "vault", None)
             reason = space.low_space(vault.settings) if vault is not None else None
             if reason is not None:

@@ -80,12 +80,6 @@ def cached_volumes(settings: Settings) -> list[Volume]:
     return found
 
 
-def forget(settings: Settings) -> None:
-    """Drop the cached answer: space was just freed or taken on purpose."""
-    with _lock:
-        _cache.pop(settings.data_dir.resolve(), None)
-
-
 def low_space(settings: Settings) -> str | None:
     """Why the vault is read-only now, or None while every disk has its reserve free."""
     reserve = settings.reserve_free_bytes

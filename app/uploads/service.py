@@ -1,13 +1,15 @@
 """Resumable uploads: a session, a spool file that grows chunk by chunk, and completion.
 
 The design in one paragraph. Creating a session runs every check that can refuse the
-artifact (the same `plan_ingest` as the one-shot upload) and creates an empty spool file
-`<data_dir>/uploads/<id>.part`. Each PATCH appends at exactly the session's offset while
-holding an exclusive `flock` on the spool, fsyncs, and only then moves the offset in the
-database: the offset is always a count of bytes that are on disk. Completion streams the
-spool into the object store, which re-hashes everything and refuses a digest that differs
-from the one declared at creation; only then is the ingest event recorded. Until then
-nothing is in the store and nothing is in the ledger.
+artifact (the same `plan_ingest` as the one-shot upload), reserves the space the upload
+will need (`reserve`: 507 if it does not fit, or passes the principal's staging quota)
+and creates an empty spool file `<data_dir>/uploads/<id>.part`. Each PATCH appends at
+exactly the session's offset while holding an exclusive `flock` on the spool, fsyncs, and
+only then moves the offset in the database: the offset is always a count of bytes that
+are on disk. Completion streams the spool into the object store, which re-hashes
+everything and refuses a digest that differs from the one declared at creation; only
+then is the ingest event recorded. Until then nothing is in the store and nothing is in
+the ledger.
 
 The spool lock is an OS lock on the file, so it serialises API processes sharing the data
 dir as well as requests within one process, and a crashed process cannot leave it held.
