@@ -157,7 +157,7 @@ def open_vault(settings: Settings, *, start: bool = True) -> Vault:
         interval=settings.seal_interval_ms / 1000,
         max_batch=settings.seal_max_events,
     )
+    keeper = _keep_wal(engine)
     if start:
         sequencer.start()
-    keeper = _keep_wal(engine)
     return Vault(settings, engine, keyring, store, authorities, ledger, sequencer, keeper)
