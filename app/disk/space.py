@@ -68,7 +68,7 @@ _cache: dict[Path, tuple[float, list[Volume]]] = {}
 
 def cached_volumes(settings: Settings) -> list[Volume]:
     """`volumes`, reused for CACHE_S: cheap enough to ask on every write request."""
-    key = settings.data_dir.resolve()
+    key = settings.data_dir
     now = time.monotonic()
     with _lock:
         hit = _cache.get(key)
