@@ -10,11 +10,15 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from app.actions.views import router as actions_router
 from app.artifacts.views import router as artifacts_router
 from app.bundles.views import router as bundles_router
 from app.cases.views import router as cases_router
+from app.disk import space
+from app.disk.errors import InsufficientStorage, disk_failure
+from app.disk.guard import ReadOnlyGuard
 from app.edge.routes import GuardedRoute
 from app.errors import AppError
 from app.incidents.views import router as incidents_router
@@ -71,6 +75,15 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         status, code = _STORAGE_STATUS.get(type(exc), (503, "storage_error"))
         return JSONResponse({"error": code, "detail": str(exc)}, status_code=status)
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(OSError)
+    async def _disk_error(_: Request, exc: Exception) -> JSONResponse:
+        reason = disk_failure(exc)
+        if reason is None:
+            raise exc  # not the disk: an internal error, as before
+        full = InsufficientStorage(reason)
+        return JSONResponse({"error": full.code, "detail": reason}, status_code=full.status)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
@@ -78,8 +91,9 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         )
 
     @app.get("/healthz", tags=["meta"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz(request: Request) -> dict[str, str]:
+        """`ok`, or `degraded` with the reason (still 200: reads are served)."""
+        return space.health(request.app.state.vault.settings)
 
     for router in (
         cases_router,
@@ -98,6 +112,7 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         assert issubclass(router.route_class, GuardedRoute), router.prefix
         app.include_router(router)
     install_error_pages(app)
+    app.add_middleware(ReadOnlyGuard)
     return app
 
 

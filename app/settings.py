@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     #: Not 0: another API process on the same store may be mid-upload, and an S3
     #: multipart upload's age counts from its start, not its last part.
     staging_cleanup_after_s: float = 24 * 3600
+    #: free space on the data and store filesystems that uploads never take: kept so that
+    #: legal holds, notes and the ledger can still be written when uploads cannot. Below
+    #: it the vault is read-only (reads and legal holds only) and /healthz is degraded.
+    reserve_free_bytes: int = Field(default=64 << 20, ge=0)
 
     host: str = "127.0.0.1"
     port: int = 8700

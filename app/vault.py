@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from app.events.projection import IndexWriter
@@ -15,7 +15,7 @@ from app.settings import Settings
 from custody import migrations
 from custody.archive import archived_root
 from custody.consistency import REBUILD, VaultInconsistent, check_before_start
-from custody.db import make_engine
+from custody.db import is_sqlite, make_engine
 from custody.integrity import DatabaseDamaged, RunMarker, database_integrity
 from custody.keyring import (
     LOG_KEY,
@@ -46,13 +46,33 @@ class Vault:
     ledger: Ledger
     sequencer: Sequencer
     run: RunMarker | None = field(default=None, repr=False)
+    #: SQLite only: an idle connection held open while the vault runs (see `_keep_wal`)
+    wal_keeper: Connection | None = None
 
     def close(self) -> None:
         self.sequencer.stop()
+        if self.wal_keeper is not None:
+            self.wal_keeper.close()
         self.engine.dispose()
         if self.run is not None:
             # Last: a marker left behind is what tells the next start this one died.
             self.run.close()
+
+
+def _keep_wal(engine: Engine) -> Connection | None:
+    """Keep SQLite's WAL and its index (-shm) in existence between requests.
+
+    Connections are not pooled, and when the last one closes SQLite checkpoints and
+    deletes both files; the next connection must create them again, and on a full disk
+    it cannot ("disk I/O error"): even reads would fail. With one connection always open
+    the files stay, reads need no new space, and small writes reuse the WAL's pages.
+    """
+    if not is_sqlite(engine):
+        return None
+    keeper = engine.connect()
+    keeper.exec_driver_sql("SELECT 1").close()
+    keeper.rollback()
+    return keeper
 
 
 def make_store(settings: Settings) -> ObjectStore:
@@ -188,6 +208,7 @@ def _open(
         interval=settings.seal_interval_ms / 1000,
         max_batch=settings.seal_max_events,
     )
+    keeper = _keep_wal(engine)
     if start:
         sequencer.start()
-    return Vault(settings, engine, keyring, store, authorities, ledger, sequencer, run)
+    return Vault(settings, engine, keyring, store, authorities, ledger, sequencer, run, keeper)

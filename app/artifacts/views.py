@@ -24,6 +24,7 @@ from app.deps import Collector, Reader, VaultDep
 from app.edge.routes import GuardedRoute, streams_body
 from app.errors import BadRequest
 from app.text import MultiLine
+from app.uploads.reserve import upload_room
 from app.vault import Vault
 from storage.base import Upload
 from verify.events import chain_key, decode_event
@@ -66,6 +67,7 @@ async def upload(
     """
     limit = vault.settings.max_upload_bytes
     declared = declared_length(request, limit)
+    room = await run_in_threadpool(upload_room, vault, declared)  # 507 before the body
     signature = request.headers.get(SIGNATURE_HEADER)
     content_type = request.headers.get("content-type", "application/octet-stream")
     query = {
@@ -114,6 +116,7 @@ async def upload(
         log.info("client disconnected mid-upload to %s; upload discarded", case_id)
         raise BadRequest("client disconnected before the upload completed") from None
     finally:
+        room.close()
         if writer is not None:
             await writer.drain()  # no write may still be running when we abort
             await run_in_threadpool(writer.upload.abort)  # a no-op after commit

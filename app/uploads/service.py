@@ -1,13 +1,15 @@
 """Resumable uploads: a session, a spool file that grows chunk by chunk, and completion.
 
 The design in one paragraph. Creating a session runs every check that can refuse the
-artifact (the same `plan_ingest` as the one-shot upload) and creates an empty spool file
-`<data_dir>/uploads/<id>.part`. Each PATCH appends at exactly the session's offset while
-holding an exclusive `flock` on the spool, fsyncs, and only then moves the offset in the
-database: the offset is always a count of bytes that are on disk. Completion streams the
-spool into the object store, which re-hashes everything and refuses a digest that differs
-from the one declared at creation; only then is the ingest event recorded. Until then
-nothing is in the store and nothing is in the ledger.
+artifact (the same `plan_ingest` as the one-shot upload), reserves the space the upload
+will need (`reserve`: 507 if it does not fit, or passes the principal's staging quota)
+and creates an empty spool file `<data_dir>/uploads/<id>.part`. Each PATCH appends at
+exactly the session's offset while holding an exclusive `flock` on the spool, fsyncs, and
+only then moves the offset in the database: the offset is always a count of bytes that
+are on disk. Completion streams the spool into the object store, which re-hashes
+everything and refuses a digest that differs from the one declared at creation; only
+then is the ingest event recorded. Until then nothing is in the store and nothing is in
+the ledger.
 
 The spool lock is an OS lock on the file, so it serialises API processes sharing the data
 dir as well as requests within one process, and a crashed process cannot leave it held.
@@ -18,7 +20,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -38,16 +39,17 @@ from app.artifacts.models import Artifact
 from app.auth.models import Principal
 from app.db import session
 from app.errors import AppError, BadRequest, Conflict, NotFound, PayloadTooLarge
+from app.uploads import reserve
 from app.uploads.models import UploadSession, UploadState
+from app.uploads.reserve import SPOOL_DIR
 from app.uploads.settings import upload_settings
 from app.vault import Vault
 from custody.ledger import Receipt
-from storage.errors import DigestMismatch, StorageError, StorageFull
+from storage.errors import DigestMismatch, StorageError
 from storage.fsio import fsync_dir, translate_os_errors, unlink_quietly
 
 log = logging.getLogger(__name__)
 
-SPOOL_DIR = "uploads"
 _READ = 1 << 20
 
 
@@ -186,8 +188,12 @@ class SpoolLock:
             os.close(fd)  # also releases the flock
 
     def remove(self) -> None:
-        """Delete the spool while still holding its lock, so no writer slips in between."""
+        """Delete the spool while still holding its lock, so no writer slips in between.
+
+        Truncated first: an unlinked file keeps its blocks while our descriptor is open,
+        and what follows (the session's row) may need exactly that space on a full disk."""
         with translate_os_errors(f"removing {self.path.name}"):
+            os.ftruncate(self.fd, 0)
             unlink_quietly(self.path)
             fsync_dir(self.path.parent)
 
@@ -226,7 +232,11 @@ def _spool_gone(vault: Vault, upload_id: str) -> NoReturn:
 
 
 def _spool_missing(vault: Vault, row: UploadSession) -> bool:
-    return not spool_path(vault, row.id).exists()
+    return _spool_missing_id(vault, row.id)
+
+
+def _spool_missing_id(vault: Vault, upload_id: str) -> bool:
+    return not spool_path(vault, upload_id).exists()
 
 
 def _expire_locked(vault: Vault, lock: SpoolLock, row: UploadSession) -> None:
@@ -294,10 +304,7 @@ def create_upload(
         raise BadRequest("manifest signature is too long for an Ed25519 signature")
     plan = artifacts.plan_ingest(vault, who, case_id, meta, signature)
     directory = spool_dir(vault)
-    free = shutil.disk_usage(directory).free
-    if free < new.size:
-        raise StorageFull(f"the upload spool has {free} bytes free; {new.size} are needed")
-    maybe_sweep(vault)
+    maybe_sweep(vault)  # expired sessions release their space first
     now = datetime.now(UTC)
     row = UploadSession(
         id="upl-" + uuid.uuid4().hex,
@@ -316,6 +323,8 @@ def create_upload(
         expires_at=now + timedelta(hours=upload_settings().expiry_hours),
     )
     with session(vault.engine) as s:
+        quota = upload_settings().quota_bytes
+        reserve.admit_session(s, vault, who.id, new.size, quota, now)
         s.add(row)
         s.commit()
         s.refresh(row)
@@ -631,7 +640,25 @@ def sweep(vault: Vault, now: datetime | None = None) -> int:
         if _expire_session(vault, row.id):
             removed += 1
     removed += _remove_orphans(vault, settings.orphan_grace_s)
+    _release_spoolless(vault, now - timedelta(seconds=settings.orphan_grace_s))
     return removed
+
+
+def _release_spoolless(vault: Vault, created_before: datetime) -> None:
+    """Fail open sessions that have no spool file: a crash between the row and the file
+    (or a lost file). Each would otherwise hold its space reservation until it expires.
+    Rows younger than the grace are left: another process may be creating the file."""
+    with session(vault.engine) as s:
+        ids = s.exec(
+            select(UploadSession.id).where(
+                col(UploadSession.state) == UploadState.open.value,
+                col(UploadSession.created_at) <= created_before,
+            )
+        ).all()
+    for upload_id in ids:
+        if _spool_missing_id(vault, upload_id):
+            why = "the server lost the spooled bytes"
+            _set_state(vault.engine, upload_id, UploadState.failed, unless_finished=True, error=why)
 
 
 def _remove_orphans(vault: Vault, grace_s: float) -> int:

@@ -25,6 +25,9 @@ class UploadSettings(BaseSettings):
     #: a spool file with no open session is only removed once this old: the session
     #: row and its file are created in two steps, possibly by another API process
     orphan_grace_s: float = Field(default=3600, ge=0)
+    #: bytes one principal's open sessions may declare in all (LOCARD_UPLOAD_QUOTA_BYTES):
+    #: beyond it a new session answers 507 until one is completed or abandoned
+    quota_bytes: int = Field(default=2 << 40, ge=0)
 
 
 @cache

@@ -18,6 +18,7 @@ from storage.base import Retention, StoredObject, Upload
 from storage.errors import IntegrityError, RetentionViolation, StorageFull
 from storage.keys import content_key
 from storage.local import LocalWormStore
+from tests.support.tmpfs import mounted_tmpfs
 
 
 @pytest.fixture
@@ -127,19 +128,8 @@ def test_cleanup_staging_removes_crash_leftovers(store: LocalWormStore) -> None:
 @pytest.fixture
 def tiny_fs(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs: real ENOSPC from the kernel, not a simulated one."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "tiny", "2m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
 
 
 def _contents(root: Path) -> list[str]:
