@@ -76,7 +76,11 @@ def key_of(data: bytes) -> str:
 def new_case(c: httpx.Client, title: str = "Intrusion", **fields: Any) -> str:
     r = c.post("/v1/cases", json={"title": title, "severity": "P1", **fields})
     assert r.status_code == 201, r.text
-    return str(r.json()["case"]["id"])
+    case = str(r.json()["case"]["id"])
+    # legal joins, so that custody can be handed to it (transfers go to members only)
+    r = c.post(f"/v1/cases/{case}/members", json={"principal": "legal"})
+    assert r.status_code == 201, r.text
+    return case
 
 
 def upload(

@@ -151,12 +151,16 @@ def flip_artifact_byte_s3(s: Scene) -> str:
 
 def replace_archived_seal(s: Scene) -> str:
     """tests/tamper's seal edit, as a PUT of the seal's key (a new version)."""
-    key = s.seal_keys()[1]
-    doc = json.loads(s.raw.get_object(Bucket=s.bucket, Key=key)["Body"].read())
-    event = base64.b64decode(doc["events"][0]).replace(b'"log-', b'"LOG-')
-    doc["events"][0] = base64.b64encode(event).decode()
-    s.raw.put_object(Bucket=s.bucket, Key=key, Body=json.dumps(doc, sort_keys=True).encode())
-    return key
+    for key in s.seal_keys():  # the first seal holding an ingest of a log file
+        doc = json.loads(s.raw.get_object(Bucket=s.bucket, Key=key)["Body"].read())
+        for i, data in enumerate(doc["events"]):
+            event = base64.b64decode(data)
+            if b'"log-' in event:
+                doc["events"][i] = base64.b64encode(event.replace(b'"log-', b'"LOG-')).decode()
+                body = json.dumps(doc, sort_keys=True).encode()
+                s.raw.put_object(Bucket=s.bucket, Key=key, Body=body)
+                return key
+    raise AssertionError("no archived event to edit")
 
 
 def delete_marker_on_artifact(s: Scene) -> str:

@@ -81,9 +81,18 @@ def replace_artifact_same_size(v: Vault) -> None:
 
 
 def edit_event_row(v: Vault) -> None:
-    row = one(v.engine, "SELECT canonical FROM ledger_events WHERE leaf_index = 2")
-    edited = bytes(row[0]).replace(b'"log-', b'"LOG-')  # type: ignore[index]
-    run(v.engine, "UPDATE ledger_events SET canonical = :c WHERE leaf_index = 2", c=edited)
+    # The first ingest (principals are created through the ledger, so its index varies)
+    row = one(
+        v.engine,
+        "SELECT leaf_index, canonical FROM ledger_events WHERE type = 'ingest' "
+        "ORDER BY leaf_index LIMIT 1",
+    )
+    index, canonical = row[0], bytes(row[1])  # type: ignore[index]
+    edited = canonical.replace(b'"log-', b'"LOG-')
+    assert edited != canonical
+    run(
+        v.engine, "UPDATE ledger_events SET canonical = :c WHERE leaf_index = :i", c=edited, i=index
+    )
 
 
 def delete_event(v: Vault) -> None:
@@ -169,11 +178,15 @@ def insert_forged_event(v: Vault) -> None:
 
 def edit_archived_seal(v: Vault) -> None:
     """The archive itself edited (root on the store's disk): the signed root no longer fits."""
-    seal = sorted((v.settings.store_dir / "ledger" / "seals").glob("*.json"))[1]
-    doc = json.loads(seal.read_text())
-    ev = base64.b64decode(doc["events"][0]).replace(b'"log-', b'"LOG-')
-    doc["events"][0] = base64.b64encode(ev).decode()
-    writable(seal).write_text(json.dumps(doc, sort_keys=True))
+    for seal in sorted((v.settings.store_dir / "ledger" / "seals").glob("*.json")):
+        doc = json.loads(seal.read_text())
+        for i, data in enumerate(doc["events"]):
+            ev = base64.b64decode(data)
+            if b'"log-' in ev:  # the first seal holding an ingest of a log file
+                doc["events"][i] = base64.b64encode(ev.replace(b'"log-', b'"LOG-')).decode()
+                writable(seal).write_text(json.dumps(doc, sort_keys=True))
+                return
+    raise AssertionError("no archived event to edit")
 
 
 def delete_artifact_row(v: Vault) -> None:
