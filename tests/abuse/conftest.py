@@ -38,7 +38,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     init_vault(settings)
     vault = open_vault(settings)
     try:
-        _, token = create_principal(vault.engine, "collector", "collector")
+        _, token = create_principal(vault, "collector", "collector")
     finally:
         vault.close()
     port = free_port()
