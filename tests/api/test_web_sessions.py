@@ -15,8 +15,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlmodel import select
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlmodel import SQLModel, select
 
+import app.db_metadata  # noqa: F401  (every table on the metadata, for the schema check)
 from app.auth.service import get_principal, issue_token
 from app.auth.web_sessions import (
     WebSession,
@@ -196,3 +200,13 @@ def test_api_write_with_the_cookie_needs_csrf_and_own_origin(
     assert artifact_count(live, case) == before + 2
     # Reads with the cookie need neither: the pages link downloads and exports.
     assert http.get(f"/v1/cases/{case}/artifacts", headers=cookie(session_id)).status_code == 200
+
+
+def test_migration_builds_the_table_the_model_describes(live: LiveVault) -> None:
+    """The vault's schema comes from the migrations; the model must agree with 0006."""
+    with live.vault.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    ours = [d for d in diffs if "web_sessions" in repr(d)]
+    assert ours == []
+    with live.vault.engine.connect() as conn:
+        assert "web_sessions" in inspect(conn).get_table_names()
