@@ -21,6 +21,7 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel, select
 
 import app.db_metadata  # noqa: F401  (every table on the metadata, for the schema check)
+from app.audit import audit
 from app.auth.service import get_principal, issue_token
 from app.auth.web_sessions import (
     WebSession,
@@ -31,6 +32,7 @@ from app.auth.web_sessions import (
 )
 from app.db import session
 from app.errors import Unauthorized
+from app.events.audit import PROJECTED
 from tests.support.live_server import LiveVault
 
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
@@ -210,3 +212,14 @@ def test_migration_builds_the_table_the_model_describes(live: LiveVault) -> None
     assert ours == []
     with live.vault.engine.connect() as conn:
         assert "web_sessions" in inspect(conn).get_table_names()
+
+
+def test_sessions_are_not_ledger_facts(live: LiveVault, http: httpx.Client) -> None:
+    """Signing in and out seals nothing, and the audit (rows against the archived events)
+    stays clean with sessions in the table."""
+    size = live.vault.ledger.size()
+    session_id = sign_in(http, live.tokens["auditor"])
+    assert http.get("/cases", headers=cookie(session_id)).status_code == 200
+    assert live.vault.ledger.size() == size
+    assert "web_sessions" not in {t.name for t, _ in PROJECTED}
+    assert audit(live.vault, content=False).ok
