@@ -7,14 +7,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.auth.csrf import check_api_write
 from app.auth.models import Principal, Role
 from app.auth.service import authenticate
+from app.auth.web_sessions import session_principal
 from app.errors import Forbidden, Unauthorized
 from app.vault import Vault
 
 SESSION_COOKIE = "locard_session"
 #: where the principal authenticated for this request is kept (see app.edge.auth_first)
 _PRINCIPAL = "locard.principal"
+#: set by the page routes, whose views check the CSRF token in the posted form
+#: (app.web.session.check_form) once the body is read; everything else is the API
+FORM_CSRF = "locard.csrf_in_form"
 
 
 def get_vault(request: Request) -> Vault:
@@ -25,24 +30,32 @@ def get_vault(request: Request) -> Vault:
 VaultDep = Annotated[Vault, Depends(get_vault)]
 
 
-def _token_from(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("Authorization must be 'Bearer <token>'")
-        return value.strip()
-    return request.cookies.get(SESSION_COOKIE)
+def _bearer(header: str) -> str:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("Authorization must be 'Bearer <token>'")
+    return value.strip()
 
 
 def current_principal(request: Request, vault: VaultDep) -> Principal:
+    """A bearer token, or the web session cookie (never the token itself: app.web.session).
+
+    A cookie-authenticated API write must also carry the CSRF token and this vault's
+    Origin (app.auth.csrf); it is refused here, before its body is read.
+    """
     known = request.scope.get(_PRINCIPAL)
     if isinstance(known, Principal):
         return known  # authenticated before the body was read
-    token = _token_from(request)
-    if not token:
+    header = request.headers.get("authorization")
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if header:
+        principal = authenticate(vault.engine, _bearer(header))
+    elif session_id:
+        principal = session_principal(vault.engine, session_id)
+        if not request.scope.get(FORM_CSRF):
+            check_api_write(request, session_id)
+    else:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
-    principal = authenticate(vault.engine, token)
     request.state.principal = principal
     request.scope[_PRINCIPAL] = principal
     return principal

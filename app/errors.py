@@ -38,6 +38,12 @@ class Forbidden(AppError):
     code = "forbidden"
 
 
+class CsrfRefused(Forbidden):
+    """A cookie-authenticated write without the page's CSRF token or from another origin."""
+
+    code = "csrf_refused"
+
+
 class NotFound(AppError):
     status = 404
     code = "not_found"

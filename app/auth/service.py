@@ -132,13 +132,21 @@ def authenticate(engine: Engine, token: str) -> Principal:
         principal = s.exec(
             select(Principal).where(Principal.token_hash == hash_token(token))
         ).first()
-        if principal is None or principal.disabled:
+        if principal is None:
             raise Unauthorized("invalid token")
-        expires = principal.token_expires_at
-        if expires is not None and _aware(expires) <= datetime.now(UTC):
-            raise Unauthorized("token expired: ask an admin for a new one (locard user token)")
+        usable(principal)
         s.expunge(principal)
         return principal
+
+
+def usable(principal: Principal, now: datetime | None = None) -> None:
+    """Raises Unauthorized when the principal is disabled or its token has expired: shared
+    by bearer tokens and the web sessions opened with them."""
+    if principal.disabled:
+        raise Unauthorized("invalid token")
+    expires = principal.token_expires_at
+    if expires is not None and _aware(expires) <= (now or datetime.now(UTC)):
+        raise Unauthorized("token expired: ask an admin for a new one (locard user token)")
 
 
 def get_principal(engine: Engine, name: str) -> Principal:

@@ -1,7 +1,9 @@
 """Authenticate a request that sends a body before reading that body.
 
 The principal found here is the one `current_principal` then returns to the view's
-dependencies, so a request is authenticated once.
+dependencies, so a request is authenticated once. A write to the API made with the web
+session cookie is also checked for its CSRF token and Origin here (app.auth.csrf), so a
+forged one is refused before its body is read, let alone stored.
 """
 
 from __future__ import annotations
@@ -13,5 +15,5 @@ from app.deps import current_principal, get_vault
 
 
 async def authenticate_first(request: Request) -> None:
-    """Raises Unauthorized (answered 401 by the app) without touching the body."""
+    """Raises Unauthorized (401) or CsrfRefused (403) without touching the body."""
     await run_in_threadpool(current_principal, request, get_vault(request))

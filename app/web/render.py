@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from app.auth.models import Principal, Role
-from app.deps import SESSION_COOKIE
+from app.deps import FORM_CSRF, SESSION_COOKIE
 from app.edge.routes import GuardedRoute
 from app.errors import AppError, Unauthorized
 from app.incidents.metrics import human_duration
@@ -161,6 +161,7 @@ class WebRoute(GuardedRoute):
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            request.scope[FORM_CSRF] = True  # each page view checks its form's token
             try:
                 return await original(request)
             except Unauthorized:

@@ -1,40 +1,33 @@
 """Browser sessions and CSRF protection for the server-rendered pages.
 
-Session: the `locard_session` cookie carries the principal's API token itself. The API
-already authenticates that cookie exactly like a bearer token (`app.deps`), and the
-server keeps only the token's SHA-256, so there is no second credential store to
-protect or expire. The cookie is HttpOnly (page scripts cannot read it), SameSite=Strict
-(no other site can make the browser send it) and Secure whenever the page is served over
-HTTPS; it lasts a working day. Signing out forgets it in this browser; revoking the
-token itself is an admin action, since the same token works for the API.
+Session: signing in takes the API token once; the `locard_session` cookie then carries
+a random session id, never the token (app.auth.web_sessions keeps only its hash, in the
+database every server process shares). The cookie is HttpOnly (page scripts cannot read
+it), SameSite=Strict (no other site can make the browser send it) and Secure whenever
+the page is served over HTTPS; it lasts a working day. Signing out deletes the session
+on the server, so a copied cookie stops working too.
 
-CSRF: every form carries HMAC-SHA256(token, "locard-csrf/1"). It is bound to the
-session, needs no server state (several API processes agree on it), and cannot be
-computed without the token. Forms are also refused when the browser says they came
-from another origin. SameSite=Strict alone would stop cross-site posts in current
-browsers; the token keeps the pages safe where that is not honoured.
+CSRF: every form carries the session's CSRF token (app.auth.csrf), and forms are refused
+when the browser says they came from another origin. SameSite=Strict does not stop a
+page on another port or subdomain of the same site, which is why the token is needed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 
 from fastapi import Request, Response
 
+from app.auth.csrf import CSRF_FIELD, check_origin, check_token, csrf_for
+from app.auth.web_sessions import SESSION_SECONDS
 from app.deps import SESSION_COOKIE
 from app.errors import Forbidden
 
-SESSION_SECONDS = 8 * 3600
-CSRF_FIELD = "csrf"
-_CSRF_LABEL = b"locard-csrf/1"
 
-
-def set_session(request: Request, response: Response, token: str) -> None:
+def set_session(request: Request, response: Response, session_id: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
-        token,
+        session_id,
         max_age=SESSION_SECONDS,
         path="/",
         httponly=True,
@@ -59,30 +52,23 @@ def _bearer(request: Request) -> bool:
 
 def csrf_token(request: Request) -> str:
     """The token forms must echo; empty when the request is not cookie-authenticated."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return ""
-    return hmac.new(token.encode(), _CSRF_LABEL, hashlib.sha256).hexdigest()
+    session_id = request.cookies.get(SESSION_COOKIE)
+    return csrf_for(session_id) if session_id else ""
 
 
 def same_origin(request: Request) -> None:
-    """Browsers send Origin on every POST; one naming another site is a forged form."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return  # not a browser form (or a very old browser): the CSRF token still applies
-    expected = f"{request.url.scheme}://{request.url.netloc}"
-    if origin != expected:
-        raise Forbidden("this form was sent from another site; reload the page and try again")
+    """Browsers send Origin on every POST; one naming another origin is a forged form."""
+    check_origin(request, required=False)  # no Origin: not a browser; the token still applies
 
 
 def check_form(request: Request, form: Mapping[str, object]) -> None:
     same_origin(request)
     if _bearer(request):
         return  # not a browser session: nothing a forged page could ride on
-    sent = form.get(CSRF_FIELD)
-    expected = csrf_token(request)
-    if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
         raise Forbidden("the form has expired or did not come from this vault; reload the page")
+    check_token(form.get(CSRF_FIELD), session_id)
 
 
 def safe_next(target: str | None, default: str = "/cases") -> str:

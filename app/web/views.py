@@ -23,10 +23,11 @@ from app.artifacts import service as artifacts
 from app.artifacts.models import Artifact
 from app.auth.models import Principal, Role
 from app.auth.service import authenticate
+from app.auth.web_sessions import end_session, open_session
 from app.cases import service as cases
 from app.cases.models import CaseStatus
 from app.cases.schemas import CaseUpdate, HoldIn, PrivacyUpdate
-from app.deps import VaultDep, current_principal
+from app.deps import SESSION_COOKIE, VaultDep, current_principal
 from app.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from app.incidents import reviews as review_service
 from app.incidents import service as incidents
@@ -134,16 +135,24 @@ async def signin(request: Request, vault: VaultDep) -> Response:
             {"next": target, "error": "That token was not accepted."},
             status_code=401,
         )
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:
+        await run_in_threadpool(end_session, vault.engine, previous)
+    # A fresh id on every sign-in: a session id planted before it is never promoted.
+    session_id = await run_in_threadpool(open_session, vault.engine, who)
     response = RedirectResponse(target, status_code=303)
-    set_session(request, response, token)
+    set_session(request, response, session_id)
     request.state.principal = who
     return response
 
 
 @router.post("/signout")
-async def signout(request: Request) -> Response:
+async def signout(request: Request, vault: VaultDep) -> Response:
     form = await request.form()
     check_form(request, form)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await run_in_threadpool(end_session, vault.engine, session_id)
     response = RedirectResponse("/signin?done=signed_out", status_code=303)
     clear_session(request, response)
     return response

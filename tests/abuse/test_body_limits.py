@@ -71,6 +71,40 @@ def test_unauthenticated_body_is_not_read(
     assert json.loads(r.body)["error"] == "unauthorized"
 
 
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("POST", "/v1/cases"),
+        ("PATCH", "/v1/cases/{case}"),
+        ("POST", "/v1/cases/{case}/artifacts"),
+        ("POST", "/v1/cases/{case}/uploads"),
+    ],
+)
+def test_cookie_write_without_csrf_is_refused_before_its_body(
+    module_live: LiveVault, case: str, method: str, target: str
+) -> None:
+    """A same-site page's request with the victim's session cookie and no CSRF token is
+    refused as soon as its head is read: 403, not one body byte read."""
+    with httpx.Client(base_url=module_live.url) as c:
+        signed_in = c.post("/signin", data={"token": module_live.tokens["collector"]})
+        session_id = signed_in.cookies["locard_session"]
+    with untouched(module_live):
+        r = _head_only(
+            module_live,
+            method,
+            target.format(case=case),
+            None,
+            **{
+                "Cookie": f"locard_session={session_id}",
+                "Origin": module_live.url.rsplit(":", 1)[0] + ":1",
+                "Content-Type": "application/json",
+                "Content-Length": str(HUGE),
+            },
+        )
+    assert r.status == 403, r
+    assert json.loads(r.body)["error"] == "csrf_refused"
+
+
 def test_deep_nesting_without_a_token_is_401(module_live: LiveVault) -> None:
     with untouched(module_live), httpx.Client(base_url=module_live.url) as c:
         r = c.post("/v1/cases", content=b"[" * 60_000, headers={"content-type": "application/json"})

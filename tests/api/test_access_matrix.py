@@ -638,6 +638,54 @@ def test_malformed_credentials(world: World, key: tuple[str, str]) -> None:
         _assert_unauthenticated(rule, r, f"{_route_id(key)} with {name}")
 
 
+#: the API's writes, for a signed-in browser session
+COOKIE_WRITES = sorted(
+    k
+    for k, rule in MATRIX.items()
+    if not rule.page and rule.allowed and k[0] not in ("GET", "HEAD", "OPTIONS")
+)
+
+
+def _web_session(world: World, role: str) -> tuple[str, str]:
+    """Signs `role` in through the form; its session id and the CSRF token its pages show."""
+    w = world.http
+    w.cookies.clear()
+    r = w.post("/signin", data={"token": world.live.tokens[role]})
+    session_id = r.cookies["locard_session"]
+    w.cookies.clear()
+    page = w.get("/cases", headers={"Cookie": f"locard_session={session_id}"}).text
+    marker = 'name="csrf" value="'
+    start = page.index(marker) + len(marker)
+    return session_id, page[start : start + 64]
+
+
+@pytest.mark.parametrize("key", COOKIE_WRITES, ids=_route_id)
+def test_api_writes_refuse_a_bare_session_cookie(world: World, key: tuple[str, str]) -> None:
+    """The browser attaches the cookie to any same-site page's request (issue 12): every
+    API write needs the CSRF token and this vault's Origin with it, or is refused before
+    anything is read or written."""
+    rule = MATRIX[key]
+    assert rule.allowed is not None
+    role = sorted(rule.allowed)[0]
+    session_id, csrf = _web_session(world, role)
+    jar = {"Cookie": f"locard_session={session_id}"}
+    foreign = world.live.url.rsplit(":", 1)[0] + ":1"  # same host, another port
+    for what, headers in {
+        "cookie alone": jar,
+        "cookie and own Origin": {**jar, "Origin": world.live.url},
+        "cookie and CSRF token from another origin": {
+            **jar,
+            "X-CSRF-Token": csrf,
+            "Origin": foreign,
+        },
+    }.items():
+        call = rule.build(world, role)  # may make fresh state first
+        with untouched(world.live):
+            r = send(world, call, headers)
+        assert r.status_code == 403, f"{_route_id(key)} as {role}, {what}: {r.text[:300]}"
+        assert r.json()["error"] == "csrf_refused", what
+
+
 def test_public_by_design(world: World) -> None:
     """These answer without credentials; anything else must not."""
     public = {k for k, rule in MATRIX.items() if rule.allowed is None}

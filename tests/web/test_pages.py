@@ -46,6 +46,8 @@ def test_session_cookie_is_httponly_and_strict(context: BrowserContext, site: Si
     sign_in(page, site, "auditor")
     (cookie,) = [c for c in context.cookies() if c["name"] == "locard_session"]
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
+    # A session id, not the API token: the token never leaves the sign-in form.
+    assert cookie["value"].startswith("lws_") and site.live.tokens["auditor"] not in cookie["value"]
     assert page.evaluate("document.cookie") == ""  # scripts cannot read the session
 
 
@@ -342,11 +344,17 @@ def test_error_pages_are_clear(page: Page, site: Site) -> None:
 
 def test_sign_out(page: Page, site: Site) -> None:
     sign_in(page, site, "legal")
-    page.get_by_role("button", name="Sign out").click()
-    expect(page).to_have_url(f"{site.url}/signin?done=signed_out")
-    expect(page.get_by_role("status")).to_have_text("You are signed out.")
-    page.goto(f"{site.url}/cases")
-    expect(page).to_have_url(re.compile(r"/signin\?next="))
+    (copied,) = [c["value"] for c in page.context.cookies() if c["name"] == "locard_session"]
+    with site.live.client() as c:
+        jar = {"Cookie": f"locard_session={copied}"}
+        assert c.get("/v1/cases", headers=jar).status_code == 200
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(f"{site.url}/signin?done=signed_out")
+        expect(page.get_by_role("status")).to_have_text("You are signed out.")
+        page.goto(f"{site.url}/cases")
+        expect(page).to_have_url(re.compile(r"/signin\?next="))
+        # Ended on the server: a copy of the cookie taken before signing out is refused.
+        assert c.get("/v1/cases", headers=jar).status_code == 401
 
 
 def test_rehash_stored_bytes_from_the_artifact_page(page: Page, site: Site) -> None:
