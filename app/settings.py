@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     #: multipart upload's age counts from its start, not its last part.
     staging_cleanup_after_s: float = 24 * 3600
 
+    #: serve tlog-tiles entry bundles (the events themselves) without authentication
+    tlog_public_entries: bool = False
+
     host: str = "127.0.0.1"
     port: int = 8700
 
@@ -57,6 +60,11 @@ class Settings(BaseSettings):
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "store"
+
+    @property
+    def tlog_checkpoint_file(self) -> Path:
+        """The published tlog checkpoint: mutable, so never in the write-once store."""
+        return self.data_dir / "tlog" / "checkpoint"
 
     @property
     def db_url(self) -> str:

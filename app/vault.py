@@ -23,6 +23,7 @@ from custody.keyring import (
 )
 from custody.ledger import Ledger
 from custody.sequencer import Sequencer
+from custody.tiles import CheckpointSlot, FileSlot, TilePublisher
 from custody.timestamps import HttpTSA, TimestampAuthority
 from storage.base import ObjectStore
 from storage.errors import StorageError
@@ -41,6 +42,7 @@ class Vault:
     authorities: list[TimestampAuthority]
     ledger: Ledger
     sequencer: Sequencer
+    tlog_slot: CheckpointSlot
 
     def close(self) -> None:
         self.sequencer.stop()
@@ -125,13 +127,18 @@ def open_vault(settings: Settings, *, start: bool = True) -> Vault:
     _sweep_staging(store, settings.staging_cleanup_after_s)
     authorities = make_authorities(settings, keyring)
     _publish_keys(engine, keyring, authorities)
-    ledger = Ledger(engine, keyring.origin, keyring.signer, authorities, store, state=IndexWriter())
+    slot = FileSlot(settings.tlog_checkpoint_file)
+    tiles = TilePublisher(engine, store, slot)
+    ledger = Ledger(
+        engine, keyring.origin, keyring.signer, authorities, store, state=IndexWriter(), tiles=tiles
+    )
     # A crash between a seal's database commit and its archive write is repaired here,
     # before anything new is sealed.
     ledger.catch_up_archive()
     # Tokens a crash left owed are asked for now, not at the sequencer's first idle
     # retry: until they arrive the checkpoint (and so the audit) lacks its timestamp.
     ledger.retry_pending_timestamps()
+    tiles.catch_up(force=True)
     sequencer = Sequencer(
         ledger,
         interval=settings.seal_interval_ms / 1000,
@@ -139,4 +146,4 @@ def open_vault(settings: Settings, *, start: bool = True) -> Vault:
     )
     if start:
         sequencer.start()
-    return Vault(settings, engine, keyring, store, authorities, ledger, sequencer)
+    return Vault(settings, engine, keyring, store, authorities, ledger, sequencer, slot)

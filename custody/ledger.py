@@ -41,6 +41,7 @@ from custody.proofs import (
 )
 from custody.reader import LedgerReader
 from custody.signing import NoteSigner
+from custody.tiles import TilePublisher
 from custody.timestamps import TimestampAuthority, TimestampToken
 from storage.base import ObjectStore
 from verify.checkpoint import Checkpoint
@@ -199,6 +200,8 @@ class Ledger:
     #: the index tables' single writer (decides preconditions, projects events); None for
     #: a bare ledger
     state: StateWriter | None = None
+    #: publishes the ledger as C2SP tlog-tiles after each seal (never failing it)
+    tiles: TilePublisher | None = None
     _log_key: str = field(init=False, default="")
     _tsa_down_until: dict[str, float] = field(init=False, default_factory=dict)
 
@@ -241,6 +244,8 @@ class Ledger:
         crash_point("seal.after_commit")
         self._archive(sealed, checkpoint)
         crash_point("seal.after_archive")
+        if self.tiles is not None:
+            self.tiles.catch_up()
         checkpoint = self._timestamp(checkpoint)
         proofs = iter(inclusion_proofs([ev.index for ev in sealed], checkpoint.size, source))
         events = iter(sealed)

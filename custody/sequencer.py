@@ -129,6 +129,8 @@ class Sequencer:
                 log.info("obtained %d pending timestamp tokens", got)
         except Exception:
             log.exception("retrying pending timestamps failed")
+        if self.ledger.tiles is not None:
+            self.ledger.tiles.catch_up(force=True)
 
     def _run(self) -> None:
         while (batch := self._take_batch()) is not None:
