@@ -222,4 +222,11 @@ class TilePublisher:
                         .order_by(_EVENTS.c.leaf_index)
                     ).scalars()
                 ]
-                self.store.put_bytes(TILES_PREFIX + entries_path(t.index, t.width), bundle(events))
+                try:
+                    data = bundle(events)
+                except EntryTooLarge as exc:
+                    # The hash tiles still prove everything; only this bundle is missing,
+                    # rather than every tile after it.
+                    log.error("entry bundle %s not published: %s", t.index, exc)
+                    continue
+                self.store.put_bytes(TILES_PREFIX + entries_path(t.index, t.width), data)

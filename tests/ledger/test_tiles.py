@@ -111,3 +111,19 @@ def test_a_failing_store_never_fails_a_seal(ledger: Ledger, tmp_path: Path) -> N
     assert tiles.published_size() == 304
     for size in (303, 304):
         check_tree(ledger, size, ledger.checkpoint(size).note)
+
+
+def test_an_event_too_large_for_a_bundle_leaves_out_only_its_bundle(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    tiles = publishing(ledger, tmp_path)
+    assert isinstance(ledger.store, LocalWormStore)
+    big = EventDraft("annotation", "alice", "collector", {"note": "x" * 70_000}, "IR-1", "a")
+    ledger.seal([draft(0), big])
+    ledger.seal([draft(2)])
+    assert tiles.published_size() == 3
+    reader = TileReader(fetcher(ledger.store), 3)
+    assert reader.root() == verify_checkpoint(ledger.checkpoint().note, ledger.log_key).root
+    assert reader.subtree(0, 1) == ledger.event(1).leaf_hash
+    bundles = ledger.store.root / TILES_PREFIX / "tile/entries"
+    assert not [p for p in bundles.rglob("*") if p.is_file()]
