@@ -24,6 +24,7 @@ from cli.report import report_command
 from cli.trust import policy_from_options
 from cli.upload import upload_command
 from cli.witness import witness
+from cli.witness_server import witness_server_app
 from verify.errors import MalformedInput, VerificationError
 from verify.receipt import MAX_RECEIPT_BYTES
 from verify.verifier import Verifier
@@ -371,6 +372,7 @@ app.command("upload")(upload_command)
 app.command("report")(report_command)
 app.command("export")(export)
 app.command("witness")(witness)
+app.add_typer(witness_server_app, name="witness-server")
 
 
 def main() -> None:
