@@ -18,7 +18,7 @@ from custody.signing import NoteSigner
 from tests.support.witness_server import running_witness
 from verify.checkpoint import Checkpoint
 from verify.cosignature import CosignatureVerifier, cosigned_message, verified_cosignatures
-from verify.errors import SignatureError
+from verify.errors import MalformedInput, SignatureError
 from verify.note import NoteVerifier, verify_note
 
 
@@ -162,9 +162,9 @@ def test_racing_requests_get_one_cosignature(ledger: Ledger, tmp_path: Path) -> 
 
 
 def test_cosignature_verifier_refuses_log_keys_and_bad_lines(ledger: Ledger) -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(MalformedInput):
         CosignatureVerifier.from_vkey(ledger.log_key)  # type 0x01 is a log key
-    with pytest.raises(Exception):
+    with pytest.raises(MalformedInput):
         NoteVerifier.from_vkey(Cosigner(NoteSigner.generate("w.test/k")).vkey())
     ledger.seal([draft(0)])
     cosigner = Cosigner(NoteSigner.generate("w.test/k"))
