@@ -17,6 +17,15 @@ class ExternalTSA(BaseModel):
     timeout: float = 10.0
 
 
+class WitnessConfig(BaseModel):
+    """A C2SP tlog-witness asked to cosign each checkpoint."""
+
+    url: str
+    #: the witness's cosignature/v1 verifier key, `<name>+<key ID>+<base64(0x04 || key)>`
+    vkey: str
+    timeout: float = 5.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOCARD_", env_nested_delimiter="__")
 
@@ -47,6 +56,8 @@ class Settings(BaseSettings):
     #: multipart upload's age counts from its start, not its last part.
     staging_cleanup_after_s: float = 24 * 3600
 
+    #: witnesses asked at each seal, after the TSAs (JSON list of {url, vkey[, timeout]})
+    witnesses: list[WitnessConfig] = []
     #: serve tlog-tiles entry bundles (the events themselves) without authentication
     tlog_public_entries: bool = False
 

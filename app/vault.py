@@ -25,9 +25,11 @@ from custody.ledger import Ledger
 from custody.sequencer import Sequencer
 from custody.tiles import CheckpointSlot, FileSlot, TilePublisher
 from custody.timestamps import HttpTSA, TimestampAuthority
+from custody.witnesses import WitnessClient, WitnessCollector
 from storage.base import ObjectStore
 from storage.errors import StorageError
 from storage.local import LocalWormStore
+from verify.cosignature import CosignatureVerifier
 from verify.timestamp import load_pem_or_der_certs
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,18 @@ def make_authorities(settings: Settings, keyring: Keyring) -> list[TimestampAuth
         roots = load_pem_or_der_certs(Path(ext.ca_file).read_bytes())
         tsas.append(HttpTSA(ext.name, ext.url, roots, timeout=ext.timeout))
     return tsas
+
+
+def make_witnesses(
+    settings: Settings, engine: Engine, store: ObjectStore
+) -> WitnessCollector | None:
+    if not settings.witnesses:
+        return None
+    clients = [
+        WitnessClient(w.url, CosignatureVerifier.from_vkey(w.vkey), timeout=w.timeout)
+        for w in settings.witnesses
+    ]
+    return WitnessCollector(engine, clients, store)
 
 
 def init_vault(settings: Settings) -> Keyring:
@@ -130,7 +144,14 @@ def open_vault(settings: Settings, *, start: bool = True) -> Vault:
     slot = FileSlot(settings.tlog_checkpoint_file)
     tiles = TilePublisher(engine, store, slot)
     ledger = Ledger(
-        engine, keyring.origin, keyring.signer, authorities, store, state=IndexWriter(), tiles=tiles
+        engine,
+        keyring.origin,
+        keyring.signer,
+        authorities,
+        store,
+        state=IndexWriter(),
+        tiles=tiles,
+        witnesses=make_witnesses(settings, engine, store),
     )
     # A crash between a seal's database commit and its archive write is repaired here,
     # before anything new is sealed.
