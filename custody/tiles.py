@@ -172,7 +172,9 @@ class TilePublisher:
             done = 0
             for size, note in self._pending():
                 self._publish(self._last, size)
-                self.slot.write(note)
+                # Another process on the same data directory may have published further.
+                if self.published_size() < size:
+                    self.slot.write(note)
                 self._last = size
                 done += 1
             self._down_until = 0.0

@@ -184,12 +184,3 @@ class WitnessCollector:
                 self.store.put_bytes(key, line)
             except Exception as exc:  # the database row stands; the audit reports the gap
                 log.warning("could not archive cosignature %s: %s", key, exc)
-
-    def lines(self, size: int) -> tuple[bytes, ...]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(_COSIGS.c.line)
-                .where(_COSIGS.c.checkpoint_size == size)
-                .order_by(_COSIGS.c.witness)
-            ).scalars()
-            return tuple(str(r).encode() for r in rows)
