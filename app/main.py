@@ -26,6 +26,7 @@ from app.ledger.views import router as ledger_router
 from app.principals.views import router as principals_router
 from app.reports.views import router as reports_router
 from app.settings import Settings
+from app.tlog.views import router as tlog_router
 from app.uploads.views import router as uploads_router
 from app.vault import Vault, open_vault
 from app.verification.views import router as verification_router
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         uploads_router,
         reports_router,
         verification_router,
+        tlog_router,
     ):
         # every route authenticates before, and caps, the body it reads (app.edge)
         assert issubclass(router.route_class, GuardedRoute), router.prefix

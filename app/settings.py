@@ -17,6 +17,15 @@ class ExternalTSA(BaseModel):
     timeout: float = 10.0
 
 
+class WitnessConfig(BaseModel):
+    """A C2SP tlog-witness asked to cosign each checkpoint."""
+
+    url: str
+    #: the witness's cosignature/v1 verifier key, `<name>+<key ID>+<base64(0x04 || key)>`
+    vkey: str
+    timeout: float = 5.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOCARD_", env_nested_delimiter="__")
 
@@ -51,6 +60,11 @@ class Settings(BaseSettings):
     #: it the vault is read-only (reads and legal holds only) and /healthz is degraded.
     reserve_free_bytes: int = Field(default=64 << 20, ge=0)
 
+    #: witnesses asked at each seal, after the TSAs (JSON list of {url, vkey[, timeout]})
+    witnesses: list[WitnessConfig] = []
+    #: serve tlog-tiles entry bundles (the events themselves) without authentication
+    tlog_public_entries: bool = False
+
     host: str = "127.0.0.1"
     port: int = 8700
 
@@ -77,6 +91,11 @@ class Settings(BaseSettings):
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "store"
+
+    @property
+    def tlog_checkpoint_file(self) -> Path:
+        """The published tlog checkpoint: mutable, so never in the write-once store."""
+        return self.data_dir / "tlog" / "checkpoint"
 
     @property
     def db_url(self) -> str:

@@ -27,10 +27,13 @@ from custody.keyring import (
 )
 from custody.ledger import Ledger
 from custody.sequencer import Sequencer
+from custody.tiles import CheckpointSlot, FileSlot, TilePublisher
 from custody.timestamps import HttpTSA, TimestampAuthority
+from custody.witnesses import WitnessClient, WitnessCollector
 from storage.base import ObjectStore
 from storage.errors import StorageError
 from storage.local import LocalWormStore
+from verify.cosignature import CosignatureVerifier
 from verify.timestamp import load_pem_or_der_certs
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ class Vault:
     authorities: list[TimestampAuthority]
     ledger: Ledger
     sequencer: Sequencer
+    tlog_slot: CheckpointSlot
     run: RunMarker | None = field(default=None, repr=False)
     #: SQLite only: an idle connection held open while the vault runs (see `_keep_wal`)
     wal_keeper: Connection | None = None
@@ -99,6 +103,18 @@ def make_authorities(settings: Settings, keyring: Keyring) -> list[TimestampAuth
         roots = load_pem_or_der_certs(Path(ext.ca_file).read_bytes())
         tsas.append(HttpTSA(ext.name, ext.url, roots, timeout=ext.timeout))
     return tsas
+
+
+def make_witnesses(
+    settings: Settings, engine: Engine, store: ObjectStore
+) -> WitnessCollector | None:
+    if not settings.witnesses:
+        return None
+    clients = [
+        WitnessClient(w.url, CosignatureVerifier.from_vkey(w.vkey), timeout=w.timeout)
+        for w in settings.witnesses
+    ]
+    return WitnessCollector(engine, clients, store)
 
 
 def init_vault(settings: Settings) -> Keyring:
@@ -196,13 +212,25 @@ def _open(
     _sweep_staging(store, settings.staging_cleanup_after_s)
     authorities = make_authorities(settings, keyring)
     _publish_keys(engine, keyring, authorities)
-    ledger = Ledger(engine, keyring.origin, keyring.signer, authorities, store, state=IndexWriter())
+    slot = FileSlot(settings.tlog_checkpoint_file)
+    tiles = TilePublisher(engine, store, slot)
+    ledger = Ledger(
+        engine,
+        keyring.origin,
+        keyring.signer,
+        authorities,
+        store,
+        state=IndexWriter(),
+        tiles=tiles,
+        witnesses=make_witnesses(settings, engine, store),
+    )
     # A crash between a seal's database commit and its archive write is repaired here,
     # before anything new is sealed.
     ledger.catch_up_archive()
     # Tokens a crash left owed are asked for now, not at the sequencer's first idle
     # retry: until they arrive the checkpoint (and so the audit) lacks its timestamp.
     ledger.retry_pending_timestamps()
+    tiles.catch_up(force=True)
     sequencer = Sequencer(
         ledger,
         interval=settings.seal_interval_ms / 1000,
@@ -211,4 +239,6 @@ def _open(
     keeper = _keep_wal(engine)
     if start:
         sequencer.start()
-    return Vault(settings, engine, keyring, store, authorities, ledger, sequencer, run, keeper)
+    return Vault(
+        settings, engine, keyring, store, authorities, ledger, sequencer, slot, run, keeper
+    )

@@ -45,6 +45,7 @@ from bench import common
 from bench import concurrency as concurrency_bench
 from bench import ingest as ingest_bench
 from bench import ledger as ledger_bench
+from bench import tlog as tlog_bench
 from bench import verify as verify_bench
 from bench.common import machine_info
 from custody import migrations
@@ -515,6 +516,11 @@ MODULES: tuple[tuple[ModuleType, str, tuple[str, ...]], ...] = (
         verify_bench,
         "Offline verification (bench/verify.py)",
         ("--artifact-mib", "16", "--files", "2", "--events", "1000"),
+    ),
+    (
+        tlog_bench,
+        "tlog-tiles and witnesses (bench/tlog.py)",
+        ("--events", "600", "--batch", "100", "--seals", "10"),
     ),
     (
         concurrency_bench,

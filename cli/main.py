@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -22,9 +23,10 @@ from cli.output import (
     reports_json,
 )
 from cli.report import report_command
-from cli.trust import policy_from_options
+from cli.trust import load_witness_policy, policy_from_options
 from cli.upload import upload_command
 from cli.witness import witness
+from cli.witness_server import witness_server_app
 from verify.errors import MalformedInput, VerificationError
 from verify.receipt import MAX_RECEIPT_BYTES
 from verify.verifier import Verifier
@@ -126,6 +128,13 @@ def verify(
         typer.Option("--trusted-tsa-ca", help="PEM/DER root certificate of a trusted TSA."),
     ] = None,
     origin: Annotated[str | None, typer.Option(help="Require this checkpoint origin.")] = None,
+    witness_policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--witness-policy",
+            help="Require a quorum of witness cosignatures (policy file, see README).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Verify evidence offline: no server, no database, no network.
@@ -138,7 +147,10 @@ def verify(
     VERIFIED (unpinned): every check passed, but --trusted-key or --trusted-tsa-ca was missing.
     """
     try:
-        verifier = Verifier(policy_from_options(trusted_key, trusted_tsa_ca, origin))
+        policy = policy_from_options(trusted_key, trusted_tsa_ca, origin)
+        if witness_policy is not None:
+            policy = replace(policy, witness_policy=load_witness_policy(witness_policy))
+        verifier = Verifier(policy)
         from cli.export import is_bundle, verify_bundle_cli
 
         if is_bundle(evidence):
@@ -411,6 +423,7 @@ app.command("upload")(upload_command)
 app.command("report")(report_command)
 app.command("export")(export)
 app.command("witness")(witness)
+app.add_typer(witness_server_app, name="witness-server")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from verify.errors import PolicyError, VerificationError
 from verify.policy import VerificationPolicy, parse_trusted_keys
 from verify.timestamp import load_pem_or_der_certs
+from verify.witness_policy import WitnessPolicy, parse_witness_policy
 
 #: Pins are a line or a small PEM file; a bigger file is a mistake, not a key.
 MAX_PIN_FILE = 1024 * 1024
@@ -66,3 +67,13 @@ def policy_from_options(
         trusted_tsa_roots=tuple(der for ca in cas or () for der in trusted_roots(ca)),
         origin=origin,
     )
+
+
+def load_witness_policy(path: Path) -> WitnessPolicy:
+    """A `--witness-policy` file; PolicyError when it cannot be used."""
+    data = read_small(path, MAX_PIN_FILE, "--witness-policy file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"--witness-policy file {path} is not UTF-8 text") from exc
+    return parse_witness_policy(text, f"--witness-policy file {path}")

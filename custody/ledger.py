@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from custody.db import lock_sequencer, sequencer_connection
 from custody.faults import crash_point
-from custody.models import ChainHead, CheckpointRow, LedgerEvent, TimestampRow
+from custody.models import ChainHead, CheckpointRow, CosignatureRow, LedgerEvent, TimestampRow
 from custody.nodes import DbNodeSource, LayeredNodeSource, insert_nodes
 from custody.proofs import (
     MissingNode,
@@ -41,7 +41,9 @@ from custody.proofs import (
 )
 from custody.reader import LedgerReader
 from custody.signing import NoteSigner
+from custody.tiles import TilePublisher
 from custody.timestamps import TimestampAuthority, TimestampToken
+from custody.witnesses import WitnessCollector
 from storage.base import ObjectStore
 from verify.checkpoint import Checkpoint
 from verify.errors import LeafHashMismatch, VerificationError
@@ -56,6 +58,7 @@ _EVENTS = LedgerEvent.__table__  # type: ignore[attr-defined]
 _HEADS = ChainHead.__table__  # type: ignore[attr-defined]
 _CHECKPOINTS = CheckpointRow.__table__  # type: ignore[attr-defined]
 _TIMESTAMPS = TimestampRow.__table__  # type: ignore[attr-defined]
+_COSIGNATURES = CosignatureRow.__table__  # type: ignore[attr-defined]
 
 
 SEALS_PREFIX = "ledger/seals/"
@@ -139,6 +142,14 @@ class SignedCheckpoint:
     note: bytes
     timestamps: tuple[StoredTimestamp, ...]
     tokens_pending: int
+    #: witnesses' cosignature lines (C2SP tlog-cosignature), in witness key order
+    cosignatures: tuple[bytes, ...] = ()
+
+    @property
+    def cosigned_note(self) -> bytes:
+        """The signed checkpoint with every witness cosignature gathered so far appended: still
+        one signed note, which a verifier that knows no witness reads as before."""
+        return self.note + b"".join(self.cosignatures)
 
 
 @dataclass(frozen=True)
@@ -163,7 +174,7 @@ class Receipt:
             leaf_hash=self.event.leaf_hash,
             tree_size=self.checkpoint.size,
             inclusion_proof=self.inclusion_proof,
-            checkpoint=self.checkpoint.note,
+            checkpoint=self.checkpoint.cosigned_note,
             timestamps=[
                 timestamp_entry(t.tsa, t.gen_time, t.tsr_der, t.chain_der)
                 for t in self.checkpoint.timestamps
@@ -199,6 +210,10 @@ class Ledger:
     #: the index tables' single writer (decides preconditions, projects events); None for
     #: a bare ledger
     state: StateWriter | None = None
+    #: publishes the ledger as C2SP tlog-tiles after each seal (never failing it)
+    tiles: TilePublisher | None = None
+    #: asks witnesses to cosign each checkpoint after the TSAs (never failing the seal)
+    witnesses: WitnessCollector | None = None
     _log_key: str = field(init=False, default="")
     _tsa_down_until: dict[str, float] = field(init=False, default_factory=dict)
 
@@ -242,7 +257,10 @@ class Ledger:
         crash_point("seal.after_commit")
         self._archive(sealed, checkpoint)
         crash_point("seal.after_archive")
+        if self.tiles is not None:
+            self.tiles.catch_up()
         checkpoint = self._timestamp(checkpoint)
+        checkpoint = self._cosign(checkpoint)
         proofs = iter(inclusion_proofs([ev.index for ev in sealed], checkpoint.size, source))
         events = iter(sealed)
         outcomes: list[Outcome] = []
@@ -384,6 +402,28 @@ class Ledger:
             if token is not None:
                 got.append(self._save_token(checkpoint.size, token))
         return self.checkpoint(checkpoint.size) if got else checkpoint
+
+    def _cosign(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
+        """Witness cosignatures on the new checkpoint; a witness that fails stays pending."""
+        if self.witnesses is None:
+            return checkpoint
+        try:
+            if self.witnesses.collect(checkpoint.size, checkpoint.note, self.consistency):
+                return self.checkpoint(checkpoint.size)
+        except Exception:  # the seal stands without them; `retry_cosignatures` catches up
+            log.exception("collecting cosignatures for checkpoint %d failed", checkpoint.size)
+        return checkpoint
+
+    def retry_cosignatures(self) -> int:
+        """Bring witnesses that missed checkpoints up to the latest one."""
+        if self.witnesses is None:
+            return 0
+
+        def latest() -> tuple[int, bytes]:
+            cp = self.checkpoint()
+            return cp.size, cp.note
+
+        return self.witnesses.retry(latest, self.consistency)
 
     def _ask(self, tsa: TimestampAuthority, digest: bytes, size: int) -> TimestampToken | None:
         """A token, or None (pending) when the TSA fails or is backing off after a failure."""
@@ -597,12 +637,21 @@ class Ledger:
                 )
                 for t in tokens
             )
+            cosigs = tuple(
+                str(line).encode()
+                for line in conn.execute(
+                    select(_COSIGNATURES.c.line)
+                    .where(_COSIGNATURES.c.checkpoint_size == row["size"])
+                    .order_by(_COSIGNATURES.c.witness)
+                ).scalars()
+            )
         return SignedCheckpoint(
             int(row["size"]),
             bytes(row["root"]),
             row["note"].encode(),
             stamps,
             int(row["tokens_pending"]),
+            cosigs,
         )
 
     def event(self, index: int) -> SealedEvent:

@@ -84,3 +84,17 @@ class VaultKey(SQLModel, table=True):
 
     name: str = Field(sa_column=Column(String(160), primary_key=True))
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CosignatureRow(SQLModel, table=True):
+    """A witness's tlog-cosignature/v1 line on a checkpoint (C2SP tlog-witness)."""
+
+    __tablename__ = "cosignatures"
+
+    checkpoint_size: int = Field(
+        sa_column=Column(BigInteger, primary_key=True, autoincrement=False)
+    )
+    #: the witness's vkey: name and key ID identify its line, the key checks it
+    witness: str = Field(sa_column=Column(String(255), primary_key=True))
+    line: str = Field(sa_column=Column(Text, nullable=False))
+    timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -129,6 +129,13 @@ class Sequencer:
                 log.info("obtained %d pending timestamp tokens", got)
         except Exception:
             log.exception("retrying pending timestamps failed")
+        if self.ledger.tiles is not None:
+            self.ledger.tiles.catch_up(force=True)
+        try:
+            if got := self.ledger.retry_cosignatures():
+                log.info("obtained %d pending witness cosignatures", got)
+        except Exception:
+            log.exception("retrying witness cosignatures failed")
 
     def _run(self) -> None:
         while (batch := self._take_batch()) is not None:

@@ -245,3 +245,16 @@ class OccurredAtError(EventTimeError):
     """The body's `occurred_at` is not an ISO 8601 time with a zone, or is later than `at`."""
 
     check = "occurred-at"
+
+
+class QuorumNotMet(VerificationError):
+    """The checkpoint lacks the witness cosignatures the witness policy requires."""
+
+    check = "witness-quorum"
+
+    def __init__(
+        self, message: str, *, missing: tuple[str, ...] = (), subject: str | None = None
+    ) -> None:
+        super().__init__(message, subject=subject)
+        #: witnesses (policy names) whose cosignature is absent
+        self.missing = missing

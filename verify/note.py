@@ -5,7 +5,8 @@
     — <key name> base64(4-byte key ID || signature)
     ...
 
-Only signature type 0x01 (Ed25519) is understood. Signatures by keys the
+Signature types 0x01 (Ed25519, the log's key) and 0x04 (tlog-cosignature/v1, a
+witness's, see `verify.cosignature`) are understood. Signatures by keys the
 caller does not trust are kept out of the result, as the spec requires; a
 signature by a trusted key that fails to verify rejects the whole note.
 """
@@ -18,6 +19,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -110,6 +112,20 @@ def format_note(note: Note) -> bytes:
     return note.text + b"\n" + b"".join(sig.line() for sig in note.signatures)
 
 
+class SignatureVerifier(Protocol):
+    """A trusted key of any signature type: its name and key ID pick its signature lines."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_id(self) -> bytes: ...
+
+    def verify(self, text: bytes, signature: bytes) -> bool: ...
+
+    def __hash__(self) -> int: ...
+
+
 @dataclass(frozen=True, eq=False)
 class NoteVerifier:
     """A trusted Ed25519 note key, written as `<name>+<hex key ID>+<base64(0x01 || key)>`."""
@@ -177,14 +193,14 @@ class NoteVerifier:
         return hash(self._identity())
 
 
-def verify_note(data: bytes, verifiers: Sequence[NoteVerifier]) -> Note:
+def verify_note(data: bytes, verifiers: Sequence[SignatureVerifier]) -> Note:
     """Parse and verify a note; the result lists only signatures by `verifiers` that verified.
 
     Raises CheckpointFormatError for a malformed note, SignatureError when a
     trusted key's signature is invalid or when no trusted key signed at all.
     """
     note = parse_note(data)
-    by_id: dict[tuple[str, bytes], set[NoteVerifier]] = {}
+    by_id: dict[tuple[str, bytes], set[SignatureVerifier]] = {}
     for v in verifiers:
         by_id.setdefault((v.name, v.key_id), set()).add(v)
     verified: list[NoteSignature] = []

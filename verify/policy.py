@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from verify.errors import PolicyError, VerificationError
 from verify.note import NoteVerifier
 from verify.strict_json import load_strict_json
+from verify.witness_policy import WitnessPolicy
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,8 @@ class VerificationPolicy:
     trusted_tsa_roots: tuple[bytes, ...] = ()
     origin: str | None = None
     require_timestamp: bool = True
+    #: require a quorum of witness cosignatures on each checkpoint (None: not checked)
+    witness_policy: WitnessPolicy | None = None
 
 
 def parse_trusted_keys(text: str, source: str = "trusted key") -> tuple[str, ...]:

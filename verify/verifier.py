@@ -128,6 +128,20 @@ class Verifier:
         verify_inclusion(leaf_hash, index, cp.size, proof, cp.root)
         return f"leaf {index} is in the tree of {cp.size} ({len(proof)} hashes)"
 
+    def check_witnesses(self, report: Report, note: bytes, cp: Checkpoint) -> None:
+        """The witness policy's quorum on the checkpoint (when a policy is given)."""
+        policy = self.policy.witness_policy
+        if policy is None:
+            return
+
+        def _quorum() -> str:
+            verdict, _ = policy.check(note, cp.size)
+            return verdict
+
+        report.run("witness quorum", _quorum)
+        if cp.size < policy.since:
+            report.warn(f"checkpoint {cp.size} is unwitnessed before size {policy.since}")
+
     def check_timestamps(
         self,
         report: Report,
@@ -235,6 +249,7 @@ class Verifier:
 
         if not report.run("inclusion proof", _inclusion):
             return report
+        self.check_witnesses(report, r.checkpoint_note, cp)
         before = len(report.checks)
         infos = self.check_timestamps(report, cp, r.timestamps, r.timestamps_pending)
         # A token that failed bounds nothing; no token at all leaves the time unconfirmed.

@@ -226,7 +226,7 @@ def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
         chains: dict[tuple[str, tuple[bytes, ...]], str] = {}
         for size in sizes:
             cp = vault.ledger.checkpoint(size)
-            w.put(checkpoint_member(size), cp.note)
+            w.put(checkpoint_member(size), cp.cosigned_note)
             stamps = []
             for t in cp.timestamps:
                 w.put(token_member(size, t.tsa), t.tsr_der)

@@ -99,6 +99,7 @@ class _BundleCheck:
         self.members = members
         self.manifest: BundleManifest | None = None
         self.checkpoints: dict[int, Checkpoint] = {}
+        self.notes: dict[int, bytes] = {}
         #: the tightest verified token of each checkpoint; None until every token verified
         self.bounds: CheckpointBounds | None = None
 
@@ -114,6 +115,8 @@ class _BundleCheck:
         key = r.step("log key", self._log_key)
         if key is None or not r.run("checkpoint signatures", lambda: self._checkpoints(key)):
             return
+        if self.v.policy.witness_policy is not None:
+            r.run("witness quorum", self._quorum)
         # Tokens and history are independent of each event's inclusion: report all three.
         r.run("timestamps", self._timestamps)
         r.run("consistency", self._consistency)
@@ -179,6 +182,15 @@ class _BundleCheck:
             f"exported by {m.exported_by[:200]} at {m.created_at[:64]}"
         )
 
+    def _quorum(self) -> str:
+        """The witness quorum on the anchor: every event is proved in it, and the
+        consistency proofs tie every earlier checkpoint to it."""
+        policy = self.v.policy.witness_policy
+        assert policy is not None
+        with about(f"checkpoint {self.m.anchor}"):
+            verdict, _ = policy.check(self.notes[self.m.anchor], self.m.anchor)
+        return verdict
+
     def _log_key(self) -> tuple[NoteVerifier, str]:
         self.members.stage = "keys"
         with about(LOG_KEY_MEMBER):
@@ -198,6 +210,7 @@ class _BundleCheck:
                 if cp.size != entry.size:
                     raise CheckpointFormatError(f"the note is the checkpoint of size {cp.size}")
                 self.checkpoints[cp.size] = cp
+                self.notes[cp.size] = note
         sizes = sorted(self.checkpoints)
         return (
             f"{len(sizes)} checkpoint(s), sizes {sizes[0]} … {sizes[-1]}, "
