@@ -15,11 +15,12 @@ from fastapi.responses import Response
 
 from app.auth.models import Role
 from app.deps import VaultDep, current_principal, require
+from app.edge.routes import GuardedRoute
 from app.errors import NotFound
 from custody.tiles import TILES_PREFIX
 from storage.errors import ObjectNotFound
 
-router = APIRouter(prefix="/tlog", tags=["tlog"])
+router = APIRouter(prefix="/tlog", tags=["tlog"], route_class=GuardedRoute)
 
 #: `<N>` as the spec writes it, optionally with the partial-tile suffix
 _INDEX = r"(?:x[0-9]{3}/)*[0-9]{3}(?:\.p/(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))?"

@@ -30,6 +30,11 @@ PROOF_READERS = frozenset({"auditor", "legal", "admin"})
 ADMIN = frozenset({"admin"})
 
 
+def _tlog(w: World, path: str) -> Call:
+    """A tile that every published tree has (tiles are published as each seal happens)."""
+    return Call("GET", f"/tlog/{path}")
+
+
 def app_routes() -> set[tuple[str, str]]:
     """(method, path) of every route. FastAPI keeps included routers as one entry each in
     `app.routes`; `iter_route_contexts` flattens them into the routes that serve requests."""
@@ -246,6 +251,13 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("HEAD", "/redoc"): Rule(None, lambda w, r: Call("HEAD", "/redoc")),
     ("GET", "/healthz"): Rule(None, _get("/healthz")),
     ("GET", "/v1/keys"): Rule(None, _get("/v1/keys")),
+    # The ledger as C2SP tlog-tiles: checkpoint and hash tiles are public (they reveal
+    # nothing); entry bundles hold the events (names, reasons), so proof readers only.
+    ("GET", "/tlog/checkpoint"): Rule(None, _get("/tlog/checkpoint")),
+    ("GET", "/tlog/tile/{path}"): Rule(None, lambda w, r: _tlog(w, "tile/0/000.p/1")),
+    ("GET", "/tlog/tile/entries/{path}"): Rule(
+        PROOF_READERS, lambda w, r: _tlog(w, "tile/entries/000.p/1")
+    ),
     # Cases
     ("POST", "/v1/cases"): Rule(
         WRITERS,
@@ -696,6 +708,9 @@ def test_public_by_design(world: World) -> None:
     } | {
         ("GET", "/healthz"),
         ("GET", "/v1/keys"),
+        # the ledger's checkpoint and hash tiles (C2SP tlog-tiles)
+        ("GET", "/tlog/checkpoint"),
+        ("GET", "/tlog/tile/{path}"),
         # the web sign-in itself
         ("GET", "/"),
         ("GET", "/signin"),
