@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from cli.export import export
+from cli.keys import keys_app
 from cli.output import (
     EXIT_UNUSABLE,
     clean,
@@ -72,21 +73,6 @@ def init(
     console.print(f"  origin:      {keyring.origin}")
     console.print(f"  log key:     {keyring.signer.vkey()}")
     console.print(f"  TSA root:    {settings.keys_dir / 'tsa' / 'tsa-root.pem'} (self-operated)")
-
-
-@app.command()
-def keys(data_dir: DataDir = None) -> None:
-    """Print the vault's public keys (what auditors pin)."""
-    from app.settings import Settings
-    from custody.keyring import Keyring, VaultMissing
-
-    settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    try:
-        keyring = Keyring.load(settings.keys_dir)
-    except VaultMissing as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    console.print(keyring.signer.vkey())
 
 
 def _read_evidence(path: Path) -> bytes:
@@ -209,6 +195,7 @@ def serve(
 
 user_app = typer.Typer(help="Manage principals (people and automation) and their tokens.")
 app.add_typer(user_app, name="user")
+app.add_typer(keys_app, name="keys")
 
 
 @user_app.command("add")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from app.deps import ProofReader, VaultDep
 from app.edge.routes import GuardedRoute
 from app.errors import BadRequest, NotFound
-from custody.keyring import published_keys
+from custody.keyring import TSA_DIR, published_keys
 from custody.ledger import UnknownEntry, timestamp_json
+from custody.pki import PKIError, current_crl
 from verify.events import decode_event
 
 router = APIRouter(prefix="/v1", tags=["ledger"], route_class=GuardedRoute)
@@ -130,6 +131,19 @@ def public_keys(vault: VaultDep) -> dict[str, Any]:
         ],
         "builtin_tsa_self_operated": vault.settings.builtin_tsa,
     }
+
+
+@router.get("/keys/crl")
+def issuing_ca_crl(vault: VaultDep) -> Response:
+    """The issuing CA's current CRL (DER), public like the keys: PAdES validators and
+    auditors need it to validate reports long after they were issued."""
+    try:
+        der = current_crl(vault.settings.keys_dir / TSA_DIR)
+    except PKIError as exc:
+        raise NotFound(f"no CRL: {exc}") from exc
+    if der is None:
+        raise NotFound("this vault's PKI has a single tier (an earlier release): it has no CRL")
+    return Response(content=der, media_type="application/pkix-crl")
 
 
 def _split_pem(pem: str) -> list[str]:

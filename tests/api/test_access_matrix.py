@@ -246,6 +246,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("HEAD", "/redoc"): Rule(None, lambda w, r: Call("HEAD", "/redoc")),
     ("GET", "/healthz"): Rule(None, _get("/healthz")),
     ("GET", "/v1/keys"): Rule(None, _get("/v1/keys")),
+    ("GET", "/v1/keys/crl"): Rule(None, _get("/v1/keys/crl")),
     # Cases
     ("POST", "/v1/cases"): Rule(
         WRITERS,
