@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -91,7 +93,8 @@ def init_vault(settings: Settings) -> Keyring:
     """
     if any((settings.keys_dir / name).exists() for name in (LOG_KEY, TSA_DIR)):
         raise VaultExists(f"keys already exist in {settings.keys_dir}; refusing to overwrite them")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(settings.data_dir, 0o700)  # whatever the umask or an existing directory had
     make_store(settings)
     engine = make_engine(settings.db_url)
     try:
@@ -144,6 +147,10 @@ def open_vault(settings: Settings, *, start: bool = True, check: bool = True) ->
     `check=False` skips the refusals, for `locard audit`, which names the problems instead.
     """
     keyring = Keyring.load(settings.keys_dir)
+    with contextlib.suppress(OSError):
+        # A data directory from an earlier release may be world-readable: the database,
+        # the local store and the keys all live below it.
+        os.chmod(settings.data_dir, 0o700)
     engine = make_engine(settings.db_url)
     run = RunMarker.open(settings.data_dir)
     try:

@@ -7,6 +7,7 @@ token would keep its mark beside the token's configuration instead.)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -46,7 +47,7 @@ class Keyring:
     def create(cls, keys_dir: Path, origin: str) -> Keyring:
         if (keys_dir / LOG_KEY).exists() or (keys_dir / TSA_DIR).exists():
             raise VaultExists(f"keys already exist in {keys_dir}; refusing to overwrite them")
-        keys_dir.mkdir(parents=True, exist_ok=True)
+        keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(keys_dir, 0o700)
         mark = HighWaterMark(keys_dir / LOG_MARK)
         signer = NoteSigner.generate(origin).with_mark(mark)
@@ -63,6 +64,9 @@ class Keyring:
         if not (keys_dir / VAULT_FILE).exists():
             raise VaultMissing(f"no vault keys in {keys_dir}: run `locard init` first")
         origin = json.loads((keys_dir / VAULT_FILE).read_text())["origin"]
+        for directory in (keys_dir, keys_dir / TSA_DIR):
+            with contextlib.suppress(OSError):
+                os.chmod(directory, 0o700)  # tightens a key directory of an earlier release
         signer = NoteSigner.load(keys_dir / LOG_KEY, origin, HighWaterMark(keys_dir / LOG_MARK))
         return cls(origin, signer, BuiltinTSA.load(keys_dir / TSA_DIR))
 

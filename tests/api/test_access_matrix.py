@@ -649,6 +649,7 @@ def test_public_by_design(world: World) -> None:
     } | {
         ("GET", "/healthz"),
         ("GET", "/v1/keys"),
+        ("GET", "/v1/keys/crl"),
         # the web sign-in itself
         ("GET", "/"),
         ("GET", "/signin"),
