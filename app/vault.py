@@ -107,7 +107,9 @@ def init_vault(settings: Settings) -> Keyring:
 
 
 def _publish_keys(engine: Engine, keyring: Keyring, authorities: list[TimestampAuthority]) -> None:
-    keys = keys_to_publish(keyring.signer, {t.name: list(t.trust_roots()) for t in authorities})
+    keys = keys_to_publish(
+        keyring.original_key, {t.name: list(t.trust_roots()) for t in authorities}
+    )
     try:
         publish_keys(engine, keys)
     except IntegrityError:

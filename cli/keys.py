@@ -81,3 +81,48 @@ def remove_root(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     console.print("root CA key removed; the vault keeps issuing with its issuing CA")
+
+
+@keys_app.command("rotate")
+def rotate(
+    reason: Annotated[str, typer.Option(help="Why the key is rotated (sealed in the ledger).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Replace the log signing key: the hand-over is sealed under the old key, and every
+    later checkpoint is signed by the new one. Stop the servers sharing the vault first."""
+    from app.events import EventType, draft
+    from app.events.key_events import KeyRotated
+    from app.settings import Settings
+    from cli.main import _open
+    from custody import rotation
+    from custody.ledger import Refused
+    from custody.signing import KeyFileError
+
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    vault = _open(settings)
+    try:
+        old = vault.keyring.signer
+        try:
+            new, signature = rotation.prepare(settings.keys_dir, old)
+        except (rotation.RotationError, KeyFileError) as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+        body = KeyRotated(
+            old_key=old.vkey(), new_key=new.vkey(), new_key_signature=signature, reason=reason
+        )
+        try:
+            [sealed] = vault.ledger.seal(
+                [draft("locard-cli", "admin", EventType.key_rotated, body)]
+            )
+        except Refused as exc:
+            (settings.keys_dir / rotation.NEXT_KEY).unlink()  # it signed nothing
+            err.print(f"[red]error:[/red] {getattr(exc, 'message', exc)}")
+            raise typer.Exit(1) from exc
+        history = rotation.complete(settings.keys_dir, old, new, sealed)
+    finally:
+        vault.close()
+    console.print(new.vkey())
+    err.print(
+        f"log key rotated at size {sealed.checkpoint.size}; {len(history)} hand-over(s) in "
+        f"{settings.keys_dir / rotation.HISTORY_FILE} and at GET /v1/keys"
+    )

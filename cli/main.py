@@ -113,6 +113,14 @@ def verify(
     ] = None,
     origin: Annotated[str | None, typer.Option(help="Require this checkpoint origin.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    key_history: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-history",
+            help="The vault's log key hand-overs (its /v1/keys JSON): trust the pinned key's "
+            "successors from their hand-over on.",
+        ),
+    ] = None,
 ) -> None:
     """Verify evidence offline: no server, no database, no network.
 
@@ -124,7 +132,7 @@ def verify(
     VERIFIED (unpinned): every check passed, but --trusted-key or --trusted-tsa-ca was missing.
     """
     try:
-        verifier = Verifier(policy_from_options(trusted_key, trusted_tsa_ca, origin))
+        verifier = Verifier(policy_from_options(trusted_key, trusted_tsa_ca, origin, key_history))
         from cli.export import is_bundle, verify_bundle_cli
 
         if is_bundle(evidence):

@@ -19,9 +19,12 @@ from cryptography.x509 import load_der_x509_certificate
 from sqlalchemy import Engine, insert, select
 
 from custody.models import VaultKey
+from custody.rotation import finish_switch, read_history
 from custody.signing import NoteSigner
 from custody.tsa_builtin import BuiltinTSA
 from custody.watermark import HighWaterMark, Mark
+from verify.keyhistory import Handover
+from verify.note import NoteVerifier
 
 LOG_KEY = "log-ed25519.pem"
 LOG_MARK = "log-ed25519.mark"
@@ -42,6 +45,13 @@ class Keyring:
     origin: str
     signer: NoteSigner
     tsa: BuiltinTSA
+    #: the log key's hand-overs (`custody.rotation`), oldest first; empty until a rotation
+    history: tuple[Handover, ...] = ()
+
+    @property
+    def original_key(self) -> str:
+        """The first log key: what auditors pinned at the start, and what `/v1/keys` names."""
+        return self.history[0].old_key if self.history else self.signer.vkey()
 
     @classmethod
     def create(cls, keys_dir: Path, origin: str) -> Keyring:
@@ -67,8 +77,12 @@ class Keyring:
         for directory in (keys_dir, keys_dir / TSA_DIR):
             with contextlib.suppress(OSError):
                 os.chmod(directory, 0o700)  # tightens a key directory of an earlier release
+        history = read_history(keys_dir)
+        finish_switch(keys_dir, history)  # a rotation cut short after its hand-over was sealed
         signer = NoteSigner.load(keys_dir / LOG_KEY, origin, HighWaterMark(keys_dir / LOG_MARK))
-        return cls(origin, signer, BuiltinTSA.load(keys_dir / TSA_DIR))
+        predecessors = tuple(NoteVerifier.from_vkey(h.old_key) for h in history)
+        signer = signer.with_predecessors(predecessors)
+        return cls(origin, signer, BuiltinTSA.load(keys_dir / TSA_DIR), history)
 
 
 def publish_keys(engine: Engine, keys: dict[str, str]) -> None:
@@ -88,8 +102,10 @@ def published_keys(engine: Engine) -> dict[str, str]:
         return {n: v for n, v in conn.execute(select(table.c.name, table.c.value))}
 
 
-def keys_to_publish(signer: NoteSigner, tsa_roots: dict[str, list[bytes]]) -> dict[str, str]:
-    out = {"log": signer.vkey()}
+def keys_to_publish(log_key: str, tsa_roots: dict[str, list[bytes]]) -> dict[str, str]:
+    """`log_key` is the vault's original log key: after a rotation auditors keep pinning it
+    and follow the published hand-overs (`Keyring.history`)."""
+    out = {"log": log_key}
     for name, roots in tsa_roots.items():
         out[f"tsa:{name}"] = "".join(
             load_der_x509_certificate(r).public_bytes(Encoding.PEM).decode() for r in roots

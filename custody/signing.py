@@ -48,10 +48,14 @@ class NoteTextError(ValueError):
 class NoteSigner:
     """Signs C2SP notes as `name` with an Ed25519 key."""
 
-    __slots__ = ("_key", "_verifier", "mark", "name")
+    __slots__ = ("_key", "_verifier", "mark", "name", "predecessors")
 
     def __init__(
-        self, name: str, private_key: Ed25519PrivateKey, mark: HighWaterMark | None = None
+        self,
+        name: str,
+        private_key: Ed25519PrivateKey,
+        mark: HighWaterMark | None = None,
+        predecessors: tuple[NoteVerifier, ...] = (),
     ) -> None:
         try:
             check_key_name(name)
@@ -60,6 +64,9 @@ class NoteSigner:
         self.name = name
         self._key = private_key
         self.mark = mark
+        #: the keys this one took over from (`locard keys rotate`), oldest first: the
+        #: vault's own history was signed by them
+        self.predecessors = predecessors
         self._verifier = NoteVerifier.from_public_key(name, private_key.public_key())
 
     def __repr__(self) -> str:
@@ -79,7 +86,10 @@ class NoteSigner:
 
     def with_mark(self, mark: HighWaterMark) -> NoteSigner:
         """The same key, guarded by `mark`."""
-        return NoteSigner(self.name, self._key, mark)
+        return NoteSigner(self.name, self._key, mark, self.predecessors)
+
+    def with_predecessors(self, predecessors: tuple[NoteVerifier, ...]) -> NoteSigner:
+        return NoteSigner(self.name, self._key, self.mark, predecessors)
 
     @classmethod
     def load(
@@ -133,6 +143,10 @@ class NoteSigner:
 
     def verifier(self) -> NoteVerifier:
         return self._verifier
+
+    def history_verifiers(self) -> tuple[NoteVerifier, ...]:
+        """This key and its predecessors: what the vault's own checkpoints are signed by."""
+        return (*self.predecessors, self._verifier)
 
     def vkey(self) -> str:
         return self._verifier.vkey()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from verify.errors import PolicyError, VerificationError
+from verify.keyhistory import Handover
 from verify.note import NoteVerifier
 from verify.strict_json import load_strict_json
 
@@ -17,6 +18,8 @@ class VerificationPolicy:
     trusted_tsa_roots: tuple[bytes, ...] = ()
     origin: str | None = None
     require_timestamp: bool = True
+    #: hand-overs from a pinned key to its successors (`verify.keyhistory`), in order
+    log_key_history: tuple[Handover, ...] = ()
 
 
 def parse_trusted_keys(text: str, source: str = "trusted key") -> tuple[str, ...]:

@@ -130,6 +130,10 @@ def public_keys(vault: VaultDep) -> dict[str, Any]:
             if name.startswith("tsa:")
         ],
         "builtin_tsa_self_operated": vault.settings.builtin_tsa,
+        # After `locard keys rotate`: the key signing new checkpoints, and the signed
+        # hand-overs from `log_key` to it (`locard verify --key-history`).
+        "log_key_current": vault.keyring.signer.vkey(),
+        "log_key_history": [h.to_json() for h in vault.keyring.history],
     }
 
 
