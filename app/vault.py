@@ -28,6 +28,7 @@ from custody.keyring import (
     publish_keys,
 )
 from custody.ledger import Ledger
+from custody.pkcs11_keys import TokenConfig
 from custody.sequencer import Sequencer
 from custody.timestamps import HttpTSA, TimestampAuthority
 from storage.base import ObjectStore
@@ -99,7 +100,12 @@ def init_vault(settings: Settings) -> Keyring:
     engine = make_engine(settings.db_url)
     try:
         migrations.upgrade(engine)
-        keyring = Keyring.create(settings.keys_dir, settings.origin)
+        token = None
+        if settings.pkcs11_module:
+            token = TokenConfig(
+                settings.pkcs11_module, settings.pkcs11_token or "", settings.pkcs11_key_label
+            )
+        keyring = Keyring.create(settings.keys_dir, settings.origin, token)
         _publish_keys(engine, keyring, make_authorities(settings, keyring))
     finally:
         engine.dispose()

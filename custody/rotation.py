@@ -50,6 +50,10 @@ def read_history(keys_dir: Path) -> tuple[Handover, ...]:
 
 def prepare(keys_dir: Path, signer: NoteSigner) -> tuple[NoteSigner, str]:
     """Make the next key; returns it and its signature (base64) over the hand-over."""
+    if not signer.in_file:
+        raise RotationError(
+            "the log key lives in a PKCS#11 token: rotating a token key is not supported yet"
+        )
     if (keys_dir / NEXT_KEY).exists():
         raise RotationError(
             f"{keys_dir / NEXT_KEY} exists: an earlier rotation stopped before its hand-over "

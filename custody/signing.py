@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -45,6 +46,14 @@ class NoteTextError(ValueError):
     """The text cannot be signed as a note (no final newline, control characters, ...)."""
 
 
+class Ed25519Signing(Protocol):
+    """An Ed25519 private key in a file (`Ed25519PrivateKey`) or in a token."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
+    def public_key(self) -> Ed25519PublicKey: ...
+
+
 class NoteSigner:
     """Signs C2SP notes as `name` with an Ed25519 key."""
 
@@ -53,7 +62,7 @@ class NoteSigner:
     def __init__(
         self,
         name: str,
-        private_key: Ed25519PrivateKey,
+        private_key: Ed25519Signing,
         mark: HighWaterMark | None = None,
         predecessors: tuple[NoteVerifier, ...] = (),
     ) -> None:
@@ -73,8 +82,13 @@ class NoteSigner:
         return f"NoteSigner({self.vkey()!r})"
 
     @property
-    def private_key(self) -> Ed25519PrivateKey:
+    def private_key(self) -> Ed25519Signing:
         return self._key
+
+    @property
+    def in_file(self) -> bool:
+        """The key can be written to a file (False: it lives in a token)."""
+        return isinstance(self._key, Ed25519PrivateKey)
 
     @property
     def key_id(self) -> bytes:
@@ -121,6 +135,8 @@ class NoteSigner:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the key to a new file, mode 0600; never replaces an existing file."""
         target = Path(path)
+        if not isinstance(self._key, Ed25519PrivateKey):
+            raise KeyFileError("this key lives in a token: it is never written to a file")
         pem = self._key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
         data = f"{_NAME_LABEL}{self.name}\n".encode() + pem
         try:
