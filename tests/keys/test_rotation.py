@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import load_pem_x509_certificate
 
+from app.audit import audit
 from app.settings import Settings
 from app.vault import open_vault
 from custody import rotation
@@ -113,6 +114,13 @@ def test_receipts_before_and_after_verify_with_the_pinned_original_key(
     assert not _verifier(d, old, history=False).verify_receipt(after_new_event).ok
     # ...and an auditor who pinned the new key directly needs no history.
     assert _verifier(d, new, history=False).verify_receipt(after_new_event).ok
+    # The vault's own audit walks the archive across the rotation.
+    vault = open_vault(Settings(data_dir=d), start=False)
+    try:
+        audited = audit(vault)
+    finally:
+        vault.close()
+    assert audited.ok, [c for c in audited.checks if not c.ok]
 
 
 def test_the_retired_key_cannot_sign_past_its_hand_over(
