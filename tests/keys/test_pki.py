@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import stat
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -179,3 +181,32 @@ def test_single_tier_vault_from_an_earlier_release_keeps_working(tmp_path: Path)
     assert identity.issuers == (pki.load_cert(tsa_dir / pki.ROOT_CERT_FILE),)
     signed = sign_pdf(_pdf(), identity, tsa, origin=ORIGIN, reason="test")
     _validate(signed.pdf, tsa.root_cert_der)
+
+
+def test_poppler_and_nss_trust_the_report_signer_under_the_pinned_root(tmp_path: Path) -> None:
+    """`pdfsig` (poppler over NSS) checks the signer for e-mail signing usage: what the
+    report signer's EKUs are chosen for. Only the root is in the NSS database."""
+    if shutil.which("pdfsig") is None or shutil.which("certutil") is None:
+        pytest.skip("pdfsig and certutil (poppler-utils, libnss3-tools) are not installed")
+    keys = tmp_path / "keys"
+    keyring = Keyring.create(keys, ORIGIN)
+    signed = sign_pdf(
+        _pdf(), load_or_create_identity(keys, ORIGIN), keyring.tsa, origin=ORIGIN, reason="t"
+    )
+    (tmp_path / "report.pdf").write_bytes(signed.pdf)
+    nss = tmp_path / "nss"
+    nss.mkdir()
+    db = f"sql:{nss}"
+    subprocess.run(["certutil", "-N", "-d", db, "--empty-password"], check=True)
+    root = str(keys / TSA_DIR / pki.ROOT_CERT_FILE)
+    subprocess.run(
+        ["certutil", "-A", "-d", db, "-n", "root", "-t", "CT,C,C", "-i", root], check=True
+    )
+    out = subprocess.run(
+        ["pdfsig", "-nssdir", db, str(tmp_path / "report.pdf")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    first = out.split("Signature #2")[0]
+    assert "Signature is Valid" in first and "Certificate is Trusted" in first, out
