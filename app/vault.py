@@ -29,6 +29,7 @@ from custody.keyring import (
 )
 from custody.ledger import Ledger
 from custody.pkcs11_keys import TokenConfig
+from custody.pki import PKIError, crl_store_key, current_crl
 from custody.sequencer import Sequencer
 from custody.timestamps import HttpTSA, TimestampAuthority
 from storage.base import ObjectStore
@@ -124,6 +125,23 @@ def _publish_keys(engine: Engine, keyring: Keyring, authorities: list[TimestampA
         publish_keys(engine, keys)
 
 
+def archive_crl(settings: Settings, store: ObjectStore) -> bytes | None:
+    """The issuing CA's current CRL (re-signed when near its nextUpdate), also kept in the
+    write-once store; None for a single-tier PKI. A store that refuses it is logged, not
+    fatal: the CRL is re-signed and archived again at the next start."""
+    try:
+        der = current_crl(settings.keys_dir / TSA_DIR)
+    except PKIError as exc:
+        log.warning("no CRL: %s", exc)
+        return None
+    if der is not None:
+        try:
+            store.put_bytes(crl_store_key(der), der)
+        except StorageError as exc:
+            log.warning("could not archive the CRL: %s", exc)
+    return der
+
+
 def _sweep_staging(store: ObjectStore, older_than_s: float) -> None:
     """Remove what uploads cut short by a crash left in staging (never visible as objects)."""
     try:
@@ -189,6 +207,7 @@ def _open(
     if check:
         check_before_start(engine, store, keyring.signer, keyring.origin)
     _sweep_staging(store, settings.staging_cleanup_after_s)
+    archive_crl(settings, store)
     authorities = make_authorities(settings, keyring)
     _publish_keys(engine, keyring, authorities)
     ledger = Ledger(engine, keyring.origin, keyring.signer, authorities, store, state=IndexWriter())

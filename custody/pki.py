@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,8 @@ ROOT_KEY_FILE = "tsa-root.key"
 ISSUING_CERT_FILE = "issuing-ca.pem"
 ISSUING_KEY_FILE = "issuing-ca.key"
 CRL_FILE = "issuing-ca.crl"
+#: CRLs kept in the write-once store, so long-term validation finds them after the vault
+CRL_STORE_PREFIX = "pki/crl/"
 #: written by `export_root`: the SHA-256 of the exported key, so removal can check it was kept
 ROOT_EXPORTED_FILE = "tsa-root.exported"
 
@@ -226,6 +229,11 @@ def current_crl(tsa_dir: Path) -> bytes | None:
     return der
 
 
+def crl_store_key(der: bytes) -> str:
+    """Where the write-once store keeps a CRL: each one ever issued, by its hash."""
+    return f"{CRL_STORE_PREFIX}{hashlib.sha256(der).hexdigest()}.crl"
+
+
 def export_root(tsa_dir: Path, out: Path) -> str:
     """Copy the root key to `out` (a new file, 0600); returns the key's SHA-256 (hex)."""
     src = tsa_dir / ROOT_KEY_FILE
@@ -291,9 +299,8 @@ def write_new(path: Path, data: bytes, mode: int) -> None:
 
 def replace_file(path: Path, data: bytes, mode: int) -> None:
     """Write `data` to `path` atomically (temporary file, fsync, rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
+    # Unique per call: two threads may re-sign the CRL at once (the last rename wins).
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     try:
         write_new(tmp, data, mode)
         os.replace(tmp, path)

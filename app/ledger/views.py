@@ -10,9 +10,9 @@ from fastapi.responses import PlainTextResponse, Response
 from app.deps import ProofReader, VaultDep
 from app.edge.routes import GuardedRoute
 from app.errors import BadRequest, NotFound
-from custody.keyring import TSA_DIR, published_keys
+from app.vault import archive_crl
+from custody.keyring import published_keys
 from custody.ledger import UnknownEntry, timestamp_json
-from custody.pki import PKIError, current_crl
 from verify.events import decode_event
 
 router = APIRouter(prefix="/v1", tags=["ledger"], route_class=GuardedRoute)
@@ -141,10 +141,7 @@ def public_keys(vault: VaultDep) -> dict[str, Any]:
 def issuing_ca_crl(vault: VaultDep) -> Response:
     """The issuing CA's current CRL (DER), public like the keys: PAdES validators and
     auditors need it to validate reports long after they were issued."""
-    try:
-        der = current_crl(vault.settings.keys_dir / TSA_DIR)
-    except PKIError as exc:
-        raise NotFound(f"no CRL: {exc}") from exc
+    der = archive_crl(vault.settings, vault.store)
     if der is None:
         raise NotFound("this vault's PKI has a single tier (an earlier release): it has no CRL")
     return Response(content=der, media_type="application/pkix-crl")

@@ -50,3 +50,5 @@ def test_the_vault_serves_the_issuing_cas_crl(live: LiveVault) -> None:
     public = issuing.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)
     assert crl.issuer == issuing.subject and crl.is_signature_valid(public)
+    # Kept in the write-once store too, for validation after the vault is gone.
+    assert live.vault.store.read_bytes(pki.crl_store_key(r.content)) == r.content
