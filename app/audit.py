@@ -85,16 +85,18 @@ def audit(
         vault.engine,
         vault.store,
         vault.keyring.origin,
-        vault.keyring.signer.vkey(),
+        vault.keyring.original_key,
         roots,
         artifact_records(vault.engine),
         content=content,
         progress=progress,
         published=published_keys(vault.engine),
         expected_keys=keys_to_publish(
-            vault.keyring.signer, {t.name: list(t.trust_roots()) for t in vault.authorities}
+            vault.keyring.original_key,
+            {t.name: list(t.trust_roots()) for t in vault.authorities},
         ),
         report=report,
+        log_key_history=vault.keyring.history,
     )
     check_rows(report, vault.engine, vault.store)
     return report
@@ -116,9 +118,10 @@ def rebuild(
             engine,
             store,
             keyring.origin,
-            keyring.signer.vkey(),
+            keyring.original_key,
             roots,
             artifact_records(engine),
+            log_key_history=keyring.history,
         )
         check_rows(report, engine, store)
         return events, report

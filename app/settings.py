@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     seal_interval_ms: int = 250
     seal_max_events: int = 1000
     builtin_tsa: bool = True
+    #: `locard init` makes the log key in this PKCS#11 token (module path, token label)
+    #: instead of a key file; the PIN is read from LOCARD_PKCS11_PIN at every start
+    pkcs11_module: str | None = None
+    pkcs11_token: str | None = None
+    pkcs11_key_label: str = "locard-log"
     external_tsas: list[ExternalTSA] = []
 
     store: Literal["local", "s3"] = "local"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -26,6 +28,8 @@ from custody.keyring import (
     publish_keys,
 )
 from custody.ledger import Ledger
+from custody.pkcs11_keys import TokenConfig
+from custody.pki import PKIError, crl_store_key, current_crl
 from custody.sequencer import Sequencer
 from custody.tiles import CheckpointSlot, FileSlot, TilePublisher
 from custody.timestamps import HttpTSA, TimestampAuthority
@@ -127,12 +131,18 @@ def init_vault(settings: Settings) -> Keyring:
     """
     if any((settings.keys_dir / name).exists() for name in (LOG_KEY, TSA_DIR)):
         raise VaultExists(f"keys already exist in {settings.keys_dir}; refusing to overwrite them")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(settings.data_dir, 0o700)  # whatever the umask or an existing directory had
     make_store(settings)
     engine = make_engine(settings.db_url)
     try:
         migrations.upgrade(engine)
-        keyring = Keyring.create(settings.keys_dir, settings.origin)
+        token = None
+        if settings.pkcs11_module:
+            token = TokenConfig(
+                settings.pkcs11_module, settings.pkcs11_token or "", settings.pkcs11_key_label
+            )
+        keyring = Keyring.create(settings.keys_dir, settings.origin, token)
         _publish_keys(engine, keyring, make_authorities(settings, keyring))
     finally:
         engine.dispose()
@@ -140,13 +150,32 @@ def init_vault(settings: Settings) -> Keyring:
 
 
 def _publish_keys(engine: Engine, keyring: Keyring, authorities: list[TimestampAuthority]) -> None:
-    keys = keys_to_publish(keyring.signer, {t.name: list(t.trust_roots()) for t in authorities})
+    keys = keys_to_publish(
+        keyring.original_key, {t.name: list(t.trust_roots()) for t in authorities}
+    )
     try:
         publish_keys(engine, keys)
     except IntegrityError:
         # Another process sharing the database published them between our read and our
         # insert; what is still missing (nothing, normally) is inserted now.
         publish_keys(engine, keys)
+
+
+def archive_crl(settings: Settings, store: ObjectStore) -> bytes | None:
+    """The issuing CA's current CRL (re-signed when near its nextUpdate), also kept in the
+    write-once store; None for a single-tier PKI. A store that refuses it is logged, not
+    fatal: the CRL is re-signed and archived again at the next start."""
+    try:
+        der = current_crl(settings.keys_dir / TSA_DIR)
+    except PKIError as exc:
+        log.warning("no CRL: %s", exc)
+        return None
+    if der is not None:
+        try:
+            store.put_bytes(crl_store_key(der), der)
+        except StorageError as exc:
+            log.warning("could not archive the CRL: %s", exc)
+    return der
 
 
 def _sweep_staging(store: ObjectStore, older_than_s: float) -> None:
@@ -180,6 +209,10 @@ def open_vault(settings: Settings, *, start: bool = True, check: bool = True) ->
     `check=False` skips the refusals, for `locard audit`, which names the problems instead.
     """
     keyring = Keyring.load(settings.keys_dir)
+    with contextlib.suppress(OSError):
+        # A data directory from an earlier release may be world-readable: the database,
+        # the local store and the keys all live below it.
+        os.chmod(settings.data_dir, 0o700)
     engine = make_engine(settings.db_url)
     run = RunMarker.open(settings.data_dir)
     try:
@@ -210,6 +243,7 @@ def _open(
     if check:
         check_before_start(engine, store, keyring.signer, keyring.origin)
     _sweep_staging(store, settings.staging_cleanup_after_s)
+    archive_crl(settings, store)
     authorities = make_authorities(settings, keyring)
     _publish_keys(engine, keyring, authorities)
     slot = FileSlot(settings.tlog_checkpoint_file)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from cli.export import export
+from cli.keys import keys_app
 from cli.output import (
     EXIT_UNUSABLE,
     clean,
@@ -76,21 +77,6 @@ def init(
     console.print(f"  TSA root:    {settings.keys_dir / 'tsa' / 'tsa-root.pem'} (self-operated)")
 
 
-@app.command()
-def keys(data_dir: DataDir = None) -> None:
-    """Print the vault's public keys (what auditors pin)."""
-    from app.settings import Settings
-    from custody.keyring import Keyring, VaultMissing
-
-    settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    try:
-        keyring = Keyring.load(settings.keys_dir)
-    except VaultMissing as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    console.print(keyring.signer.vkey())
-
-
 def _read_evidence(path: Path) -> bytes:
     with path.open("rb") as fh:
         data = fh.read(MAX_RECEIPT_BYTES + 1)
@@ -136,6 +122,14 @@ def verify(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    key_history: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-history",
+            help="The vault's log key hand-overs (its /v1/keys JSON): trust the pinned key's "
+            "successors from their hand-over on.",
+        ),
+    ] = None,
 ) -> None:
     """Verify evidence offline: no server, no database, no network.
 
@@ -147,7 +141,7 @@ def verify(
     VERIFIED (unpinned): every check passed, but --trusted-key or --trusted-tsa-ca was missing.
     """
     try:
-        policy = policy_from_options(trusted_key, trusted_tsa_ca, origin)
+        policy = policy_from_options(trusted_key, trusted_tsa_ca, origin, key_history)
         if witness_policy is not None:
             policy = replace(policy, witness_policy=load_witness_policy(witness_policy))
         verifier = Verifier(policy)
@@ -221,6 +215,7 @@ def serve(
 
 user_app = typer.Typer(help="Manage principals (people and automation) and their tokens.")
 app.add_typer(user_app, name="user")
+app.add_typer(keys_app, name="keys")
 
 
 @user_app.command("add")

@@ -10,12 +10,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from verify.errors import PolicyError, VerificationError
+from verify.keyhistory import Handover, parse_key_history
 from verify.policy import VerificationPolicy, parse_trusted_keys
 from verify.timestamp import load_pem_or_der_certs
 from verify.witness_policy import WitnessPolicy, parse_witness_policy
 
 #: Pins are a line or a small PEM file; a bigger file is a mistake, not a key.
 MAX_PIN_FILE = 1024 * 1024
+#: a hand-over is a few kilobytes; this allows thousands of rotations
+MAX_HISTORY_FILE = 64 * 1024 * 1024
 
 
 def read_small(path: Path, limit: int, what: str) -> bytes:
@@ -59,13 +62,17 @@ def trusted_roots(path: Path) -> list[bytes]:
 
 
 def policy_from_options(
-    keys: Iterable[str] | None, cas: Iterable[Path] | None, origin: str | None = None
+    keys: Iterable[str] | None,
+    cas: Iterable[Path] | None,
+    origin: str | None = None,
+    key_history: Path | None = None,
 ) -> VerificationPolicy:
     """The policy for the repeated `--trusted-key` / `--trusted-tsa-ca` options."""
     return VerificationPolicy(
         trusted_log_keys=tuple(k for value in keys or () for k in trusted_keys(value)),
         trusted_tsa_roots=tuple(der for ca in cas or () for der in trusted_roots(ca)),
         origin=origin,
+        log_key_history=_key_history(key_history) if key_history is not None else (),
     )
 
 
@@ -77,3 +84,12 @@ def load_witness_policy(path: Path) -> WitnessPolicy:
     except UnicodeDecodeError as exc:
         raise PolicyError(f"--witness-policy file {path} is not UTF-8 text") from exc
     return parse_witness_policy(text, f"--witness-policy file {path}")
+
+
+def _key_history(path: Path) -> tuple[Handover, ...]:
+    data = read_small(path, MAX_HISTORY_FILE, "--key-history file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"--key-history file {path} is not UTF-8 text") from exc
+    return parse_key_history(text, f"--key-history file {path}")

@@ -33,6 +33,7 @@ from verify.errors import (
 )
 from verify.event_types import EventType
 from verify.events import Event, decode_event
+from verify.keyhistory import Handover
 from verify.merkle import RootAccumulator, leaf_hash, node_hash
 from verify.policy import VerificationPolicy
 from verify.receipt import TimestampEvidence
@@ -502,6 +503,7 @@ def audit_vault(
     published: Mapping[str, str] | None = None,
     expected_keys: Mapping[str, str] | None = None,
     report: Report | None = None,
+    log_key_history: tuple[Handover, ...] = (),
 ) -> Report:
     """`report`, if given, holds checks already made, the database's integrity among them."""
     if report is None:
@@ -511,7 +513,10 @@ def audit_vault(
         audit_published_keys(published, expected_keys, report)
     verifier = Verifier(
         VerificationPolicy(
-            trusted_log_keys=(log_vkey,), trusted_tsa_roots=tuple(tsa_roots), origin=origin
+            trusted_log_keys=(log_vkey,),
+            trusted_tsa_roots=tuple(tsa_roots),
+            origin=origin,
+            log_key_history=log_key_history,
         )
     )
     state = audit_archive(store, verifier, origin, report, progress)

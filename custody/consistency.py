@@ -88,7 +88,7 @@ def _check_archive(
     origin: str,
 ) -> None:
     try:
-        verify_checkpoint_note(archived.note, signer.verifier(), origin=origin)
+        verify_checkpoint_note(archived.note, signer.history_verifiers(), origin=origin)
     except VerificationError as exc:
         raise VaultInconsistent(
             f"the archive's last seal (size {archived.size}) does not verify with this "
@@ -133,7 +133,7 @@ def _raise_mark(signer: NoteSigner, origin: str, last: _Checkpoint, mark: Mark |
     """The database holds a newer checkpoint than the mark: a crash between a seal's commit
     and its mark write, another process's seal, or a key moved without its mark."""
     try:
-        verify_checkpoint_note(last.note, signer.verifier(), origin=origin)
+        verify_checkpoint_note(last.note, signer.history_verifiers(), origin=origin)
     except VerificationError as exc:
         raise VaultInconsistent(
             f"the database's last checkpoint (size {last.size}) is not signed by this "

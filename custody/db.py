@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ def sqlite_url(path: Path) -> str:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 60},
@@ -30,6 +32,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the database file 0600 (or tighten an older one) before SQLite opens it.
+
+    SQLite gives its -wal and -shm files the main file's mode, so this covers all three.
+    """
+    path = url.removeprefix("sqlite:///")
+    if not path or path == url or ":memory:" in path or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return  # SQLite itself reports an unusable path, with its own message
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -74,7 +74,7 @@ class RunMarker:
     @classmethod
     def open(cls, data_dir: Path) -> RunMarker:
         run = data_dir / RUN_DIR
-        run.mkdir(parents=True, exist_ok=True)
+        run.mkdir(parents=True, exist_ok=True, mode=0o700)
         host = socket.gethostname()
         stale = tuple(p for p in sorted(run.glob("*.open")) if not _alive(p, host))
         path = run / f"{os.getpid()}-{secrets.token_hex(4)}.open"

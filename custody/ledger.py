@@ -554,7 +554,7 @@ class Ledger:
                     select(_CHECKPOINTS.c.size).order_by(_CHECKPOINTS.c.size)
                 ).scalars()
             ]
-        verifier = self.signer.verifier()
+        verifier = self.signer.history_verifiers()
         written = 0
         previous = 0
         for size in sizes:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -45,13 +46,25 @@ class NoteTextError(ValueError):
     """The text cannot be signed as a note (no final newline, control characters, ...)."""
 
 
+class Ed25519Signing(Protocol):
+    """An Ed25519 private key in a file (`Ed25519PrivateKey`) or in a token."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
+    def public_key(self) -> Ed25519PublicKey: ...
+
+
 class NoteSigner:
     """Signs C2SP notes as `name` with an Ed25519 key."""
 
-    __slots__ = ("_key", "_verifier", "mark", "name")
+    __slots__ = ("_key", "_verifier", "mark", "name", "predecessors")
 
     def __init__(
-        self, name: str, private_key: Ed25519PrivateKey, mark: HighWaterMark | None = None
+        self,
+        name: str,
+        private_key: Ed25519Signing,
+        mark: HighWaterMark | None = None,
+        predecessors: tuple[NoteVerifier, ...] = (),
     ) -> None:
         try:
             check_key_name(name)
@@ -60,14 +73,22 @@ class NoteSigner:
         self.name = name
         self._key = private_key
         self.mark = mark
+        #: the keys this one took over from (`locard keys rotate`), oldest first: the
+        #: vault's own history was signed by them
+        self.predecessors = predecessors
         self._verifier = NoteVerifier.from_public_key(name, private_key.public_key())
 
     def __repr__(self) -> str:
         return f"NoteSigner({self.vkey()!r})"
 
     @property
-    def private_key(self) -> Ed25519PrivateKey:
+    def private_key(self) -> Ed25519Signing:
         return self._key
+
+    @property
+    def in_file(self) -> bool:
+        """The key can be written to a file (False: it lives in a token)."""
+        return isinstance(self._key, Ed25519PrivateKey)
 
     @property
     def key_id(self) -> bytes:
@@ -79,7 +100,10 @@ class NoteSigner:
 
     def with_mark(self, mark: HighWaterMark) -> NoteSigner:
         """The same key, guarded by `mark`."""
-        return NoteSigner(self.name, self._key, mark)
+        return NoteSigner(self.name, self._key, mark, self.predecessors)
+
+    def with_predecessors(self, predecessors: tuple[NoteVerifier, ...]) -> NoteSigner:
+        return NoteSigner(self.name, self._key, self.mark, predecessors)
 
     @classmethod
     def load(
@@ -111,6 +135,8 @@ class NoteSigner:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the key to a new file, mode 0600; never replaces an existing file."""
         target = Path(path)
+        if not isinstance(self._key, Ed25519PrivateKey):
+            raise KeyFileError("this key lives in a token: it is never written to a file")
         pem = self._key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
         data = f"{_NAME_LABEL}{self.name}\n".encode() + pem
         try:
@@ -133,6 +159,10 @@ class NoteSigner:
 
     def verifier(self) -> NoteVerifier:
         return self._verifier
+
+    def history_verifiers(self) -> tuple[NoteVerifier, ...]:
+        """This key and its predecessors: what the vault's own checkpoints are signed by."""
+        return (*self.predecessors, self._verifier)
 
     def vkey(self) -> str:
         return self._verifier.vkey()

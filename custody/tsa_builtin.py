@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,30 +23,36 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from custody import pki
+from custody.pki import ISSUING_CERT_FILE, ISSUING_KEY_FILE, ROOT_CERT_FILE, ROOT_KEY_FILE
 from custody.timestamps import TimestampToken, build_request, new_nonce
 from verify.errors import VerificationError
 from verify.timestamp import TimeStampResponse, verify_timestamp
 
-__all__ = ["POLICY_OID", "BuiltinTSA", "BuiltinTSAError", "TSAKeyExists"]
+__all__ = [
+    "CERT_FILE",
+    "KEY_FILE",
+    "POLICY_OID",
+    "ROOT_CERT_FILE",
+    "ROOT_KEY_FILE",
+    "BuiltinTSA",
+    "BuiltinTSAError",
+    "TSAKeyExists",
+]
 
 #: TSA policy of the built-in TSA. A UUID-derived OID under the ITU-T X.667 arc 2.25, which
 #: anyone may mint without registering, so it cannot collide with a real TSA's policy. It means
 #: "Locard built-in, self-operated TSA: the vault operator's own clock, no external assurance".
 POLICY_OID = "2.25.214759889696743871913303803508136909867"
 
-ROOT_CERT_FILE = "tsa-root.pem"
-ROOT_KEY_FILE = "tsa-root.key"
 CERT_FILE = "tsa.pem"
 KEY_FILE = "tsa.key"
-_FILES = (ROOT_CERT_FILE, ROOT_KEY_FILE, CERT_FILE, KEY_FILE)
-_ORGANIZATION = "Locard (self-operated)"
+_FILES = (ROOT_CERT_FILE, ROOT_KEY_FILE, ISSUING_CERT_FILE, ISSUING_KEY_FILE, CERT_FILE, KEY_FILE)
 # Hashes a client may use for its imprint (RFC 3161 §2.4.1), with their digest sizes.
 _IMPRINT_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
 _ACCURACY_SECONDS = 1
-# Backdated so that a verifier whose clock lags a little still sees a valid certificate.
-_BACKDATE = timedelta(minutes=5)
 
 
 class BuiltinTSAError(Exception):
@@ -71,6 +76,7 @@ class BuiltinTSA:
         key: ec.EllipticCurvePrivateKey,
         cert_der: bytes,
         root_cert_der: bytes,
+        intermediates_der: Sequence[bytes] = (),
         name: str = "builtin",
         policy_oid: str = POLICY_OID,
     ) -> None:
@@ -79,6 +85,9 @@ class BuiltinTSA:
         self._key = key
         self._cert_der = cert_der
         self._root_cert_der = root_cert_der
+        # The issuing CA (two-tier) or nothing (single-tier, from earlier releases).
+        self._intermediates_der = tuple(intermediates_der)
+        self._intermediates = [asn1_x509.Certificate.load(c) for c in self._intermediates_der]
         self._name = name
         self._policy_oid = policy_oid
         cert = asn1_x509.Certificate.load(cert_der)
@@ -117,9 +126,10 @@ class BuiltinTSA:
         common_name: str = "Locard built-in TSA (self-operated)",
         name: str = "builtin",
     ) -> BuiltinTSA:
-        """Make a root CA (10 years) and a TSA certificate (5 years) in `directory`.
+        """Make a root CA (10 years), an issuing CA signed by it (9 years), a TSA certificate
+        issued by the issuing CA (5 years) and the issuing CA's first CRL in `directory`.
 
-        Refuses, with `TSAKeyExists`, if any of the four files is already there: replacing a
+        Refuses, with `TSAKeyExists`, if any of the key files is already there: replacing a
         TSA key silently would orphan every token it issued.
         """
         directory = Path(directory)
@@ -129,20 +139,27 @@ class BuiltinTSA:
             raise TSAKeyExists(
                 f"{directory} already holds {', '.join(existing)}; refusing to overwrite"
             )
-        root_key, root_cert, key, cert = _new_hierarchy(common_name)
+        (root_key, root_cert), issuer, (key, cert) = _new_hierarchy(common_name)
+        pem = serialization.Encoding.PEM
         files = {
-            ROOT_CERT_FILE: (root_cert.public_bytes(serialization.Encoding.PEM), 0o644),
-            ROOT_KEY_FILE: (_pem_key(root_key), 0o600),
-            CERT_FILE: (cert.public_bytes(serialization.Encoding.PEM), 0o644),
-            KEY_FILE: (_pem_key(key), 0o600),
+            ROOT_CERT_FILE: (root_cert.public_bytes(pem), 0o644),
+            ROOT_KEY_FILE: (pki.pem_key(root_key), 0o600),
+            ISSUING_CERT_FILE: (issuer.cert.public_bytes(pem), 0o644),
+            ISSUING_KEY_FILE: (pki.pem_key(issuer.key), 0o600),
+            CERT_FILE: (cert.public_bytes(pem), 0o644),
+            KEY_FILE: (pki.pem_key(key), 0o600),
+            pki.CRL_FILE: (pki.new_crl(issuer), 0o644),
         }
         written: list[Path] = []
         try:
             for file_name, (data, mode) in files.items():
                 path = directory / file_name
-                _write_new(path, data, mode)
+                try:
+                    pki.write_new(path, data, mode)
+                except FileExistsError as exc:
+                    raise TSAKeyExists(f"{path} already exists; refusing to overwrite") from exc
                 written.append(path)
-            _fsync_dir(directory)
+            pki.fsync_dir(directory)
         except BaseException:
             # No half-made key directory: it would fail `load` and block the next `create`.
             for path in written:
@@ -153,6 +170,7 @@ class BuiltinTSA:
             key=key,
             cert_der=cert.public_bytes(serialization.Encoding.DER),
             root_cert_der=root_cert.public_bytes(serialization.Encoding.DER),
+            intermediates_der=(issuer.cert.public_bytes(serialization.Encoding.DER),),
             name=name,
         )
 
@@ -164,6 +182,11 @@ class BuiltinTSA:
             key = serialization.load_pem_private_key((directory / KEY_FILE).read_bytes(), None)
             cert = x509.load_pem_x509_certificate((directory / CERT_FILE).read_bytes())
             root = x509.load_pem_x509_certificate((directory / ROOT_CERT_FILE).read_bytes())
+            intermediates = (
+                [x509.load_pem_x509_certificate((directory / ISSUING_CERT_FILE).read_bytes())]
+                if (directory / ISSUING_CERT_FILE).exists()
+                else []
+            )
         except (OSError, ValueError, TypeError) as exc:
             raise BuiltinTSAError(f"cannot read the built-in TSA from {directory}: {exc}") from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey):
@@ -174,6 +197,7 @@ class BuiltinTSA:
             key=key,
             cert_der=cert.public_bytes(serialization.Encoding.DER),
             root_cert_der=root.public_bytes(serialization.Encoding.DER),
+            intermediates_der=[c.public_bytes(serialization.Encoding.DER) for c in intermediates],
             name=name,
         )
         try:
@@ -200,6 +224,11 @@ class BuiltinTSA:
     def root_cert_der(self) -> bytes:
         return self._root_cert_der
 
+    @property
+    def intermediates_der(self) -> tuple[bytes, ...]:
+        """The issuing CA's certificate (two-tier), or nothing (single-tier)."""
+        return self._intermediates_der
+
     def trust_roots(self) -> Sequence[bytes]:
         return (self._root_cert_der,)
 
@@ -216,7 +245,7 @@ class BuiltinTSA:
             tsa=self._name,
             tsr_der=tsr,
             info=info,
-            chain_der=(self._cert_der, self._root_cert_der),
+            chain_der=(self._cert_der, *self._intermediates_der, self._root_cert_der),
         )
 
     def respond(self, request_der: bytes) -> bytes:
@@ -299,7 +328,8 @@ class BuiltinTSA:
             "signer_infos": [signer_info],
         }
         if request["cert_req"].native:
-            signed_data["certificates"] = [self._cert]
+            # With the issuing CA, so that a verifier pinning only the root finds the path.
+            signed_data["certificates"] = [self._cert, *self._intermediates]
         token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
         response = TimeStampResponse({"status": {"status": "granted"}, "time_stamp_token": token})
         return bytes(response.dump())
@@ -321,99 +351,38 @@ def _rejection(fail_info: str, text: str) -> bytes:
 def _new_hierarchy(
     common_name: str,
 ) -> tuple[
-    ec.EllipticCurvePrivateKey, x509.Certificate, ec.EllipticCurvePrivateKey, x509.Certificate
+    tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
+    pki.Issuer,
+    tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
 ]:
-    start = datetime.now(UTC) - _BACKDATE
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root_name = _name(f"{common_name} root CA")
-    root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=3653))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
-        .add_extension(root_ski, critical=False)
-        .sign(root_key, hashes.SHA256())
-    )
+    root_key, root = pki.new_root(common_name)
+    ca_key, ca_cert = pki.new_issuing_ca(root_key, root, common_name)
+    issuer = pki.Issuer(ca_key, ca_cert, (ca_cert, root))
+    return (root_key, root), issuer, _issue_tsa_cert(issuer, common_name)
+
+
+def _issue_tsa_cert(
+    issuer: pki.Issuer, common_name: str
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    start = datetime.now(UTC) - pki.BACKDATE
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(root_name)
+        .subject_name(pki.name(common_name))
+        .issuer_name(issuer.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=1826))
+        .not_valid_after(min(start + timedelta(days=1826), issuer.cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(digital_signature=True), critical=True)
+        .add_extension(pki.key_usage(digital_signature=True), critical=True)
         # RFC 3161 §2.3: exactly id-kp-timeStamping, critical.
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski),
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
             critical=False,
         )
-        .sign(root_key, hashes.SHA256())
+        .sign(issuer.key, hashes.SHA256())
     )
-    return root_key, root, key, cert
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORGANIZATION),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
-def _key_usage(
-    *, digital_signature: bool = False, key_cert_sign: bool = False, crl_sign: bool = False
-) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=key_cert_sign,
-        crl_sign=crl_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError as exc:
-        raise TSAKeyExists(f"{path} already exists; refusing to overwrite") from exc
-    try:
-        os.fchmod(fd, mode)  # explicit, so the result does not depend on the umask
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return key, cert

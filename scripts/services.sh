@@ -10,6 +10,10 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
 command -v jq >/dev/null || need_apt+=(jq)
 command -v curl >/dev/null || need_apt+=(curl)
+# The PKCS#11 tests keep the log key in a SoftHSM2 token.
+command -v softhsm2-util >/dev/null || need_apt+=(softhsm2)
+# `pdfsig` checks report signatures against an NSS database made with certutil.
+command -v certutil >/dev/null || need_apt+=(libnss3-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -65,7 +65,8 @@ def make_dirs(path: Path, stop: Path) -> None:
         current = current.parent
     for directory in reversed(missing):
         try:
-            directory.mkdir()
+            # Private to the vault's user, whatever the umask allows.
+            directory.mkdir(mode=0o700)
         except FileExistsError:
             continue
         fsync_dir(directory.parent)

@@ -55,7 +55,9 @@ from storage.keys import check_key, check_named_write, check_prefix, content_key
 from storage.local_meta import ProtectionRecords
 from storage.upload import BaseUpload
 
-_READ_ONLY = 0o444
+#: owner read-only: evidence is neither writable nor readable by other users of the machine
+_READ_ONLY = 0o400
+_PRIVATE_DIR = 0o700
 #: an upload's bytes go to the disk and leave the page cache in windows of this size
 _WRITEBACK_WINDOW = 8 << 20
 _INTERNAL_DIRS = ("staging", "meta")
@@ -67,7 +69,9 @@ class LocalWormStore:
         self._staging = self.root / "staging"
         with translate_os_errors(f"creating the store at {self.root}"):
             for directory in (self.root, self._staging, self.root / "meta"):
-                directory.mkdir(parents=True, exist_ok=True)
+                directory.mkdir(parents=True, exist_ok=True, mode=_PRIVATE_DIR)
+            # Tightens a store made by an earlier release (or under a loose umask).
+            os.chmod(self.root, _PRIVATE_DIR)
         self._records = ProtectionRecords(self.root / "meta")
 
     def __repr__(self) -> str:

@@ -33,6 +33,7 @@ class EventType(StrEnum):
     report_issued = "report.issued"
     review_recorded = "review.recorded"
     review_item_updated = "review.item_updated"
+    key_rotated = "key.rotated"
 
 
 __all__ = ["EventType"]

@@ -223,14 +223,15 @@ def verify_note(data: bytes, verifiers: Sequence[SignatureVerifier]) -> Note:
 
 
 def verify_checkpoint_note(
-    data: bytes, verifier: NoteVerifier, origin: str | None = None
+    data: bytes, verifier: NoteVerifier | Sequence[NoteVerifier], origin: str | None = None
 ) -> Checkpoint:
     """Verify a signed checkpoint and return its body.
 
     The signature is checked before the body is read: unverified text means
     nothing. Pass `origin` to pin the log; None accepts any origin the key signed.
+    Several verifiers: a signature by any of them will do (a key and its predecessors).
     """
-    note = verify_note(data, [verifier])
+    note = verify_note(data, [verifier] if isinstance(verifier, NoteVerifier) else verifier)
     checkpoint = parse_checkpoint_body(note.text)
     if origin is not None and checkpoint.origin != origin:
         raise CheckpointOriginMismatch(

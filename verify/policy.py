@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from verify.errors import PolicyError, VerificationError
+from verify.keyhistory import Handover
 from verify.note import NoteVerifier
 from verify.strict_json import load_strict_json
 from verify.witness_policy import WitnessPolicy
@@ -20,6 +21,8 @@ class VerificationPolicy:
     require_timestamp: bool = True
     #: require a quorum of witness cosignatures on each checkpoint (None: not checked)
     witness_policy: WitnessPolicy | None = None
+    #: hand-overs from a pinned key to its successors (`verify.keyhistory`), in order
+    log_key_history: tuple[Handover, ...] = ()
 
 
 def parse_trusted_keys(text: str, source: str = "trusted key") -> tuple[str, ...]:

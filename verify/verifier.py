@@ -31,6 +31,7 @@ from verify.errors import (
     VerificationError,
 )
 from verify.events import Event
+from verify.keyhistory import KeyEra, claimed_size, key_eras
 from verify.manifest import check_ingest_signature
 from verify.merkle import verify_inclusion
 from verify.note import NoteVerifier, verify_checkpoint_note
@@ -65,6 +66,23 @@ class Verifier:
                 label(self.policy.origin, "the required origin")
             except MalformedInput as exc:
                 raise PolicyError(exc.message) from exc
+        self._eras = self._key_eras()
+
+    def _key_eras(self) -> tuple[KeyEra, ...]:
+        """The pinned key's successors, each trusted from its hand-over on (none: no history)."""
+        history = self.policy.log_key_history
+        if not history:
+            return ()
+        if not self._pinned:
+            raise PolicyError("a key history needs the original log key pinned (--trusted-key)")
+        failure: VerificationError | None = None
+        for pinned in self._pinned:
+            try:
+                return key_eras(pinned, history, self.policy.origin)
+            except VerificationError as exc:
+                failure = exc
+        assert failure is not None
+        raise PolicyError(f"the log key history does not verify: {failure.message}")
 
     def missing_pins(self) -> list[str]:
         """The trust anchors this policy leaves to the evidence (PIN_LOG_KEY, PIN_TSA_ROOT)."""
@@ -86,6 +104,9 @@ class Verifier:
             )
             return embedded
         if embedded in self._pinned:
+            return embedded
+        era = next((e for e in self._eras if e.verifier == embedded), None)
+        if era is not None:
             return embedded
         trusted = ", ".join(key_label(v) for v in self._pinned)
         raise KeyMismatch(
@@ -109,8 +130,20 @@ class Verifier:
     def check_checkpoint(
         self, note: bytes, verifier: NoteVerifier, origin: str | None
     ) -> Checkpoint:
-        """Verify the signed note; its origin must be the pinned one and the one claimed."""
-        checkpoint = verify_checkpoint_note(note, verifier, origin=self.policy.origin)
+        """Verify the signed note; its origin must be the pinned one and the one claimed.
+
+        With a key history, the note must be signed by the key trusted for its size, which
+        may be a predecessor or successor of `verifier` (a bundle spans a rotation).
+        """
+        keys: list[NoteVerifier] = [verifier]
+        if any(e.verifier == verifier for e in self._eras):
+            size = claimed_size(note)
+            keys = [e.verifier for e in self._eras if size is not None and e.covers(size)]
+            if not keys:
+                raise KeyMismatch(
+                    f"no key in the log key history is trusted for a checkpoint of size {size}"
+                )
+        checkpoint = verify_checkpoint_note(note, keys, origin=self.policy.origin)
         if origin is not None and checkpoint.origin != origin:
             raise CheckpointOriginMismatch(
                 f"the evidence claims log {origin!r} but its checkpoint is for "

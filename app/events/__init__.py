@@ -4,6 +4,7 @@ from app.events import (  # noqa: F401  (each module declares its types on impor
     artifact_events,
     case_events,
     incident_events,
+    key_events,
     principal_events,
 )
 from app.events.catalogue import (

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from app.deps import ProofReader, VaultDep
 from app.edge.routes import GuardedRoute
 from app.errors import BadRequest, NotFound
+from app.vault import archive_crl
 from custody.keyring import published_keys
 from custody.ledger import UnknownEntry, timestamp_json
 from verify.events import decode_event
@@ -129,7 +130,21 @@ def public_keys(vault: VaultDep) -> dict[str, Any]:
             if name.startswith("tsa:")
         ],
         "builtin_tsa_self_operated": vault.settings.builtin_tsa,
+        # After `locard keys rotate`: the key signing new checkpoints, and the signed
+        # hand-overs from `log_key` to it (`locard verify --key-history`).
+        "log_key_current": vault.keyring.signer.vkey(),
+        "log_key_history": [h.to_json() for h in vault.keyring.history],
     }
+
+
+@router.get("/keys/crl")
+def issuing_ca_crl(vault: VaultDep) -> Response:
+    """The issuing CA's current CRL (DER), public like the keys: PAdES validators and
+    auditors need it to validate reports long after they were issued."""
+    der = archive_crl(vault.settings, vault.store)
+    if der is None:
+        raise NotFound("this vault's PKI has a single tier (an earlier release): it has no CRL")
+    return Response(content=der, media_type="application/pkix-crl")
 
 
 def _split_pem(pem: str) -> list[str]:

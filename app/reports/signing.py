@@ -3,14 +3,17 @@
 The signature makes the PDF tamper-evident on its own, without the vault: any PAdES
 validator (pyHanko, Adobe, `pdfsig`) checks it against the root a third party already pins
 for the vault's TSA tokens. The signing certificate is therefore issued by the built-in
-TSA's root CA when its key is available, so one trust anchor covers checkpoints and
-reports; otherwise it is self-signed and must be pinned itself.
+PKI's issuing CA (`custody.pki`), so one trust anchor covers checkpoints and reports and
+the root key need not be on the box. A single-tier vault from an earlier release issues it
+from its root when that key is still there; otherwise it is self-signed and must be pinned
+itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import io
 import logging
@@ -27,7 +30,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID, ObjectIdentifier
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from pyhanko.pdf_utils import embed
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
@@ -35,9 +38,10 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from custody import pki
 from custody.keyring import TSA_DIR
 from custody.timestamps import HttpTSA, TimestampAuthority
-from custody.tsa_builtin import ROOT_CERT_FILE, ROOT_KEY_FILE, BuiltinTSA
+from custody.tsa_builtin import BuiltinTSA
 
 SIGNER_FILE = "report-signer.pem"
 SIGNATURE_FIELD = "LocardCustodyReport"
@@ -52,8 +56,9 @@ _BACKDATE = timedelta(minutes=5)
 
 
 class _ExpectedNoFetch(logging.Filter):
-    """pyHanko warns on every signature that it may not fetch revocation data. Nothing in
-    this trust hierarchy publishes CRLs or OCSP, so the warning would only drown real ones."""
+    """pyHanko warns on every signature that it may not fetch revocation data. The vault
+    hands it the issuing CA's CRL itself and nothing here is fetched over the network, so
+    the warning would only drown real ones."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "fetching is not allowed" not in record.getMessage()
@@ -72,6 +77,8 @@ class SigningIdentity:
     cert: x509.Certificate
     #: issuer certificates up to the root; empty when the certificate is self-signed
     issuers: tuple[x509.Certificate, ...]
+    #: the issuing CA's current CRL (DER), embedded so the report validates long-term
+    crls: tuple[bytes, ...] = ()
 
     @property
     def root(self) -> x509.Certificate:
@@ -103,20 +110,19 @@ def load_or_create_identity(keys_dir: Path, origin: str) -> SigningIdentity:
     if not path.exists():
         identity = _new_identity(keys_dir, origin)
         _publish(path, _to_pem(identity))
-    return _load(path)
+    identity = _load(path)
+    crl: bytes | None = None
+    with contextlib.suppress(pki.PKIError, OSError):
+        crl = pki.current_crl(keys_dir / TSA_DIR)
+    return dataclasses.replace(identity, crls=(crl,) if crl is not None else ())
 
 
 def _new_identity(keys_dir: Path, origin: str) -> SigningIdentity:
-    tsa_dir = keys_dir / TSA_DIR
-    issuer_key: ec.EllipticCurvePrivateKey | None = None
-    issuer_cert: x509.Certificate | None = None
-    with contextlib.suppress(OSError, ValueError):
-        loaded = serialization.load_pem_private_key((tsa_dir / ROOT_KEY_FILE).read_bytes(), None)
-        root = x509.load_pem_x509_certificate((tsa_dir / ROOT_CERT_FILE).read_bytes())
-        if isinstance(loaded, ec.EllipticCurvePrivateKey) and loaded.public_key() == (
-            root.public_key()
-        ):
-            issuer_key, issuer_cert = loaded, root
+    issuer: pki.Issuer | None = None
+    with contextlib.suppress(pki.PKIError):
+        issuer = pki.issuer_of(keys_dir / TSA_DIR)
+    issuer_key = issuer.key if issuer is not None else None
+    issuer_cert = issuer.cert if issuer is not None else None
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(
         [
@@ -152,7 +158,12 @@ def _new_identity(keys_dir: Path, origin: str) -> SigningIdentity:
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([_DOCUMENT_SIGNING]), critical=False)
+        # NSS (poppler's `pdfsig`) checks a PDF signer for e-mail signing usage, which a
+        # certificate with an EKU only passes when it lists emailProtection.
+        .add_extension(
+            x509.ExtendedKeyUsage([_DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]),
+            critical=False,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     if issuer_cert is not None and issuer_key is not None:
@@ -161,7 +172,8 @@ def _new_identity(keys_dir: Path, origin: str) -> SigningIdentity:
             critical=False,
         )
         cert = builder.sign(issuer_key, hashes.SHA256())
-        return SigningIdentity(key, cert, (issuer_cert,))
+        assert issuer is not None
+        return SigningIdentity(key, cert, issuer.chain)
     return SigningIdentity(key, builder.sign(key, hashes.SHA256()), ())
 
 
@@ -267,8 +279,13 @@ def validation_context(
 ) -> ValidationContext:
     roots = [_asn1_cert(identity.root)]
     roots += [asn1_x509.Certificate.load(r) for r in authority.trust_roots()]
-    # Nothing here publishes CRLs or OCSP; never reach out to the network for them.
-    return ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
+    # The issuing CA's CRL comes with the identity; never reach out to the network for more.
+    return ValidationContext(
+        trust_roots=roots,
+        crls=list(identity.crls),
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+    )
 
 
 def sign_pdf(

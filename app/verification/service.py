@@ -59,7 +59,8 @@ def _verifier(vault: Vault, require_timestamp: bool) -> Verifier:
     roots = tuple(r for tsa in vault.authorities for r in tsa.trust_roots())
     return Verifier(
         VerificationPolicy(
-            trusted_log_keys=(vault.ledger.log_key,),
+            trusted_log_keys=(vault.keyring.original_key,),
+            log_key_history=vault.keyring.history,
             trusted_tsa_roots=roots,
             origin=vault.ledger.origin,
             require_timestamp=require_timestamp,

@@ -259,6 +259,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/tlog/tile/entries/{path:path}"): Rule(
         PROOF_READERS, lambda w, r: _tlog(w, "tile/entries/000.p/1")
     ),
+    ("GET", "/v1/keys/crl"): Rule(None, _get("/v1/keys/crl")),
     # Cases
     ("POST", "/v1/cases"): Rule(
         WRITERS,
@@ -713,6 +714,7 @@ def test_public_by_design(world: World) -> None:
         # the ledger's checkpoint and hash tiles (C2SP tlog-tiles)
         ("GET", "/tlog/checkpoint"),
         ("GET", "/tlog/tile/{path:path}"),
+        ("GET", "/v1/keys/crl"),
         # the web sign-in itself
         ("GET", "/"),
         ("GET", "/signin"),

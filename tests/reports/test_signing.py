@@ -30,6 +30,7 @@ from app.reports.signing import (
     sign_pdf,
 )
 from custody.keyring import Keyring
+from custody.pki import ISSUING_KEY_FILE
 from custody.timestamps import HttpTSA
 from custody.tsa_builtin import ROOT_KEY_FILE
 from tests.reports.conftest import populate
@@ -60,9 +61,11 @@ def test_identity_is_made_once_0600_and_issued_by_the_tsa_root(
     identity = load_or_create_identity(keys, ORIGIN)
     assert stat.S_IMODE((keys / SIGNER_FILE).stat().st_mode) == 0o600
     root = x509.load_der_x509_certificate(keyring.tsa.root_cert_der)
+    issuing = x509.load_der_x509_certificate(keyring.tsa.intermediates_der[0])
     assert identity.issued_by_tsa_root and identity.root == root
-    assert identity.cert.issuer == root.subject
-    pub = root.public_key()
+    assert identity.issuers == (issuing, root)
+    assert identity.cert.issuer == issuing.subject
+    pub = issuing.public_key()
     assert isinstance(pub, ec.EllipticCurvePublicKey)
     sig_hash = identity.cert.signature_hash_algorithm
     assert isinstance(sig_hash, hashes.SHA256)
@@ -90,10 +93,12 @@ def test_concurrent_first_use_agrees_on_one_identity(keyring: Keyring, tmp_path:
     assert len(got) == 8 and len(set(got)) == 1
 
 
-def test_without_the_root_key_the_signer_is_self_signed(tmp_path: Path) -> None:
+def test_without_any_ca_key_the_signer_is_self_signed(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     kr = Keyring.create(keys, ORIGIN)
-    (keys / "tsa" / ROOT_KEY_FILE).unlink()  # an operator who keeps the root CA offline
+    # An operator who keeps both CA keys off the box.
+    (keys / "tsa" / ROOT_KEY_FILE).unlink()
+    (keys / "tsa" / ISSUING_KEY_FILE).unlink()
     identity = load_or_create_identity(keys, ORIGIN)
     assert not identity.issued_by_tsa_root and identity.root == identity.cert
     signed = sign_pdf(_tiny_pdf(), identity, kr.tsa, origin=ORIGIN, reason="test")

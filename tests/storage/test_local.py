@@ -39,8 +39,8 @@ def _mode(path: Path) -> int:
 def test_stored_files_are_read_only(store: LocalWormStore) -> None:
     stored = _upload(store, b"disk image")
     store.put_bytes("ledger/seals/1.json", b"{}")
-    assert _mode(store.root / stored.key) == 0o444
-    assert _mode(store.root / "ledger/seals/1.json") == 0o444
+    assert _mode(store.root / stored.key) == 0o400
+    assert _mode(store.root / "ledger/seals/1.json") == 0o400
 
 
 @pytest.mark.parametrize("key", ["objects", "ledger"])

@@ -14,6 +14,7 @@ import pytest
 from asn1crypto import algos, cms, tsp
 from cryptography import x509
 
+from custody.pki import ISSUING_CERT_FILE
 from custody.timestamps import TimestampAuthority, build_request
 from custody.tsa_builtin import (
     CERT_FILE,
@@ -85,8 +86,13 @@ def test_tsa_certificate_profile(builtin_tsa: BuiltinTSA) -> None:
     assert eku.critical and list(eku.value) == [x509.oid.ExtendedKeyUsageOID.TIME_STAMPING]
     ku = cert.extensions.get_extension_for_class(x509.KeyUsage)
     assert ku.critical and ku.value.digital_signature
+    # Two tiers: the root signs the issuing CA, which issues the TSA certificate.
     root = x509.load_der_x509_certificate(builtin_tsa.root_cert_der)
-    cert.verify_directly_issued_by(root)
+    (issuing_der,) = builtin_tsa.intermediates_der
+    issuing = x509.load_der_x509_certificate(issuing_der)
+    issuing.verify_directly_issued_by(root)
+    cert.verify_directly_issued_by(issuing)
+    assert issuing.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert "self-operated" in cert.subject.rfc4514_string()
 
 
@@ -96,7 +102,11 @@ def test_token_verifies_with_us_and_openssl(
     authority: TimestampAuthority = builtin_tsa
     token = authority.timestamp(digest)
     assert token.tsa == authority.name == "builtin"
-    assert token.chain_der == (builtin_tsa.cert_der, builtin_tsa.root_cert_der)
+    assert token.chain_der == (
+        builtin_tsa.cert_der,
+        *builtin_tsa.intermediates_der,
+        builtin_tsa.root_cert_der,
+    )
     info = verify_timestamp(
         token.tsr_der, digest, roots=builtin_tsa.trust_roots(), policy=POLICY_OID
     )
@@ -116,7 +126,11 @@ def test_response_fields(builtin_tsa: BuiltinTSA, digest: bytes) -> None:
     assert tst["accuracy"]["seconds"].native == 1
     attrs = {a["type"].native for a in signed_data["signer_infos"][0]["signed_attrs"]}
     assert attrs == {"content_type", "signing_time", "message_digest", "signing_certificate_v2"}
-    assert [c.chosen.dump() for c in signed_data["certificates"]] == [builtin_tsa.cert_der]
+    # A DER SET OF: sorted, so compared as a set.
+    assert {c.chosen.dump() for c in signed_data["certificates"]} == {
+        builtin_tsa.cert_der,
+        *builtin_tsa.intermediates_der,
+    }
     verify_timestamp(response, digest, roots=builtin_tsa.trust_roots(), nonce=123456789)
 
 
@@ -136,15 +150,20 @@ def test_without_cert_req_the_certificate_is_left_out(
     assert signed_data["certificates"].native is None
     with pytest.raises(TimestampFormatError):
         verify_timestamp(response, digest, roots=builtin_tsa.trust_roots())
+    # The TSA certificate and the issuing CA's then come from outside the token.
     info = verify_timestamp(
-        response, digest, roots=builtin_tsa.trust_roots(), intermediates=[builtin_tsa.cert_der]
+        response,
+        digest,
+        roots=builtin_tsa.trust_roots(),
+        intermediates=[builtin_tsa.cert_der, *builtin_tsa.intermediates_der],
     )
     assert info.nonce == 7
     openssl_ts_verify(
         response,
         digest,
         _root_pem(builtin_tsa_dir),
-        untrusted_pem=(builtin_tsa_dir / CERT_FILE).read_bytes(),
+        untrusted_pem=(builtin_tsa_dir / CERT_FILE).read_bytes()
+        + (builtin_tsa_dir / ISSUING_CERT_FILE).read_bytes(),
     )
 
 
