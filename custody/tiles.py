@@ -132,7 +132,7 @@ class FileSlot:
             return None
 
     def write(self, note: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
         with tmp.open("wb") as fh:
             fh.write(note)
