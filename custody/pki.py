@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from storage.fsio import fsync_dir_quietly as fsync_dir
+
 ROOT_CERT_FILE = "tsa-root.pem"
 ROOT_KEY_FILE = "tsa-root.key"
 ISSUING_CERT_FILE = "issuing-ca.pem"
@@ -308,16 +310,3 @@ def replace_file(path: Path, data: bytes, mode: int) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     fsync_dir(path.parent)
-
-
-def fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

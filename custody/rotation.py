@@ -20,9 +20,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from custody.pki import fsync_dir, replace_file
+from custody.pki import replace_file
 from custody.signing import NoteSigner
 from custody.watermark import HighWaterMark
+from storage.fsio import fsync_dir_quietly as fsync_dir
 from verify.keyhistory import Handover, handover_statement
 from verify.note import NoteVerifier
 

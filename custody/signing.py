@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from custody.watermark import HighWaterMark, Mark
+from storage.fsio import fsync_dir_quietly as _fsync_dir
 from verify.checkpoint import parse_checkpoint_body
 from verify.errors import VerificationError
 from verify.note import NoteSignature, NoteVerifier, check_key_name, check_note_text
@@ -214,17 +215,3 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the new directory entry durable; not every platform can open a directory.
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)

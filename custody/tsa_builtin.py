@@ -28,6 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from custody import pki
 from custody.pki import ISSUING_CERT_FILE, ISSUING_KEY_FILE, ROOT_CERT_FILE, ROOT_KEY_FILE
 from custody.timestamps import TimestampToken, build_request, new_nonce
+from storage.fsio import fsync_dir_quietly
 from verify.errors import VerificationError
 from verify.timestamp import TimeStampResponse, verify_timestamp
 
@@ -159,7 +160,7 @@ class BuiltinTSA:
                 except FileExistsError as exc:
                     raise TSAKeyExists(f"{path} already exists; refusing to overwrite") from exc
                 written.append(path)
-            pki.fsync_dir(directory)
+            fsync_dir_quietly(directory)
         except BaseException:
             # No half-made key directory: it would fail `load` and block the next `create`.
             for path in written:

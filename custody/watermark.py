@@ -43,6 +43,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.fsio import fsync_dir_quietly as _fsync_dir
+
 MARK_FORMAT = "locard-mark/1"
 _MODE = 0o600
 
@@ -178,16 +180,3 @@ class HighWaterMark:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise MarkFileError(f"{self.path}: cannot write the high-water mark: {exc}") from exc
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

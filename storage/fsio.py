@@ -47,6 +47,21 @@ def release_pages(fd: int, offset: int = 0, length: int = 0) -> None:
             advise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
+def fsync_dir_quietly(path: Path) -> None:
+    """`fsync_dir` where durability of the name is wanted but not every platform or file
+    system can open or sync a directory: failures are ignored."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(path: Path) -> None:
     """Persist a directory's entries (a new or removed name), not just the file data."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
