@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from verify.errors import MalformedInput, SignatureError
-from verify.note import parse_note
+from verify.note import KeyIdentity, parse_note
 
 SIG_TYPE_COSIGNATURE_V1 = 0x04
 KEY_ID_SIZE = 4
@@ -55,7 +55,7 @@ def cosignature_timestamp(signature: bytes) -> int:
 
 
 @dataclass(frozen=True, eq=False)
-class CosignatureVerifier:
+class CosignatureVerifier(KeyIdentity):
     """A trusted witness key, as a vkey `<name>+<hex key ID>+<base64(0x04 || key)>`."""
 
     name: str
@@ -109,14 +109,6 @@ class CosignatureVerifier:
 
     def _identity(self) -> tuple[str, bytes, bytes]:
         return (self.name, self.key_id, self.raw_public_key)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CosignatureVerifier):
-            return NotImplemented
-        return self._identity() == other._identity()
-
-    def __hash__(self) -> int:
-        return hash(self._identity())
 
 
 @dataclass(frozen=True)

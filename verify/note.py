@@ -126,8 +126,25 @@ class SignatureVerifier(Protocol):
     def __hash__(self) -> int: ...
 
 
+class KeyIdentity:
+    """Equality and hashing of a verifier by (name, key id, raw key): Ed25519PublicKey is
+    not hashable, so they go through the raw key. Shared by note and cosignature verifiers."""
+
+    def _identity(self) -> tuple[str, bytes, bytes]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, KeyIdentity)
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+
 @dataclass(frozen=True, eq=False)
-class NoteVerifier:
+class NoteVerifier(KeyIdentity):
     """A trusted Ed25519 note key, written as `<name>+<hex key ID>+<base64(0x01 || key)>`."""
 
     name: str
@@ -167,6 +184,9 @@ class NoteVerifier:
     def raw_public_key(self) -> bytes:
         return self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
+    def _identity(self) -> tuple[str, bytes, bytes]:
+        return (self.name, self.key_id, self.raw_public_key)
+
     def vkey(self) -> str:
         material = base64.b64encode(bytes([SIG_TYPE_ED25519]) + self.raw_public_key)
         return f"{self.name}+{self.key_id.hex()}+{material.decode('ascii')}"
@@ -179,18 +199,6 @@ class NoteVerifier:
         except InvalidSignature:
             return False
         return True
-
-    def _identity(self) -> tuple[str, bytes, bytes]:
-        return (self.name, self.key_id, self.raw_public_key)
-
-    # Ed25519PublicKey is not hashable, so equality goes through the raw key.
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, NoteVerifier):
-            return NotImplemented
-        return self._identity() == other._identity()
-
-    def __hash__(self) -> int:
-        return hash(self._identity())
 
 
 def verify_note(data: bytes, verifiers: Sequence[SignatureVerifier]) -> Note:
