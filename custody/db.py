@@ -7,11 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 BEGIN_OPTION = "locard_begin"
 #: any fixed 64-bit key: all Locard processes sharing a database serialise on it
 SEQUENCER_LOCK_ID = 0x4C4F43415244  # "LOCARD"
+
+
+#: connections kept open per engine; beyond it up to `max_overflow` more are opened and closed
+SQLITE_POOL: dict[str, Any] = {"poolclass": QueuePool, "pool_size": 64, "max_overflow": 256}
 
 
 def sqlite_url(path: Path) -> str:
@@ -21,10 +25,13 @@ def sqlite_url(path: Path) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         _private_sqlite_file(url)
+        # Pooled: opening a SQLite connection (file open, WAL set-up, four PRAGMAs) costs
+        # several times a short query, and every request used to pay it.
+        pooling: dict[str, Any] = {} if ":memory:" in url else SQLITE_POOL
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 60},
-            poolclass=NullPool if ":memory:" not in url else None,
+            **pooling,
             **kwargs,
         )
         _configure_sqlite(engine)
@@ -66,7 +73,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(conn.get_execution_options().get(BEGIN_OPTION, "BEGIN"))
+        # Straight to the driver: through `exec_driver_sql` the BEGIN cost as much as the
+        # query that follows it.
+        begin = conn.get_execution_options().get(BEGIN_OPTION, "BEGIN")
+        conn.connection.dbapi_connection.execute(begin)  # type: ignore[union-attr]
 
 
 def is_sqlite(engine: Engine) -> bool:

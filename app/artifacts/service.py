@@ -16,7 +16,7 @@ from app.auth.models import Principal, Role
 from app.auth.service import get_principal
 from app.cases.models import Case
 from app.cases.service import get_case, is_member, readable_case, writable_case
-from app.db import session
+from app.db import read_one, session
 from app.errors import BadRequest, Forbidden, NotFound
 from app.events import EventType, record
 from app.events.artifact_events import (
@@ -128,11 +128,9 @@ def get_artifact(engine: Engine, artifact_id: str, who: Principal) -> Artifact:
     if "\x00" in artifact_id:
         # No id holds NUL, and PostgreSQL refuses the query itself (a 500, not a 404).
         raise NotFound(f"no artifact {artifact_id!r}")
-    with session(engine) as s:
-        art = s.get(Artifact, artifact_id)
-        if art is None or art.ingest_index is None:
-            raise NotFound(f"no artifact {artifact_id!r}")
-        s.expunge(art)
+    art = read_one(engine, Artifact, col(Artifact.id) == artifact_id)
+    if art is None or art.ingest_index is None:
+        raise NotFound(f"no artifact {artifact_id!r}")
     readable_case(engine, art.case_id, who)  # collectors: 404 for others' cases
     return art
 

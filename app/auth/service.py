@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.auth.models import Principal, Role
-from app.db import session
+from app.db import read_one, session
 from app.errors import BadRequest, Conflict, NotFound, Unauthorized
 from app.events import EventType, draft
 from app.events.catalogue import iso
@@ -128,15 +128,11 @@ def create_principal(
 def authenticate(engine: Engine, token: str) -> Principal:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         raise Unauthorized("invalid token")
-    with session(engine) as s:
-        principal = s.exec(
-            select(Principal).where(Principal.token_hash == hash_token(token))
-        ).first()
-        if principal is None:
-            raise Unauthorized("invalid token")
-        usable(principal)
-        s.expunge(principal)
-        return principal
+    principal = read_one(engine, Principal, col(Principal.token_hash) == hash_token(token))
+    if principal is None:
+        raise Unauthorized("invalid token")
+    usable(principal)
+    return principal
 
 
 def usable(principal: Principal, now: datetime | None = None) -> None:

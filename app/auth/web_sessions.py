@@ -22,7 +22,7 @@ from sqlmodel import Field, SQLModel, col
 
 from app.auth.models import Principal
 from app.auth.service import usable
-from app.db import session
+from app.db import session, write_session
 from app.errors import Unauthorized
 from custody.types import UtcDateTime
 
@@ -58,7 +58,7 @@ def open_session(
     the cookie carries. Expired rows are swept on the way, so the table stays small."""
     now = now or datetime.now(UTC)
     session_id = SESSION_PREFIX + secrets.token_urlsafe(32)
-    with session(engine) as s:
+    with write_session(engine) as s:
         s.execute(delete(WebSession).where(col(WebSession.expires_at) <= now))
         s.add(
             WebSession(
@@ -92,7 +92,7 @@ def session_principal(engine: Engine, session_id: str, now: datetime | None = No
 
 def end_session(engine: Engine, session_id: str) -> bool:
     """Sign-out: the row goes, so a copy of the cookie stops working everywhere."""
-    with session(engine) as s:
+    with write_session(engine) as s:
         gone = s.execute(
             delete(WebSession).where(col(WebSession.id_hash) == hash_session_id(session_id))
         )
@@ -103,7 +103,7 @@ def end_session(engine: Engine, session_id: str) -> bool:
 def sweep(engine: Engine, now: datetime | None = None) -> int:
     """Deletes expired sessions; returns how many."""
     now = now or datetime.now(UTC)
-    with session(engine) as s:
+    with write_session(engine) as s:
         gone = s.execute(delete(WebSession).where(col(WebSession.expires_at) <= now))
         s.commit()
         return int(gone.rowcount)  # type: ignore[attr-defined]

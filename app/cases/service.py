@@ -12,7 +12,7 @@ from app.auth.models import Principal, Role
 from app.auth.service import get_principal
 from app.cases.models import Case, CaseMember
 from app.cases.schemas import CaseCreate, CaseUpdate, PrivacyUpdate
-from app.db import session
+from app.db import exists, read_one, session
 from app.errors import Conflict, Forbidden, NotFound
 from app.events import EventType, record, sealed_case
 from app.events.case_events import CaseCreatedV2, CaseUpdatedV2, Hold, MemberAdded
@@ -30,20 +30,22 @@ from custody.ledger import Receipt
 
 
 def is_member(engine: Engine, case_id: str, principal_id: str) -> bool:
-    with session(engine) as s:
-        return s.get(CaseMember, (case_id, principal_id)) is not None
+    return exists(
+        engine,
+        CaseMember,
+        col(CaseMember.case_id) == case_id,
+        col(CaseMember.principal_id) == principal_id,
+    )
 
 
 def get_case(engine: Engine, case_id: str) -> Case:
     if "\x00" in case_id:
         # No id holds NUL, and PostgreSQL refuses the query itself (a 500, not a 404).
         raise NotFound(f"no case {case_id!r}")
-    with session(engine) as s:
-        case = s.get(Case, case_id)
-        if case is None:
-            raise NotFound(f"no case {case_id!r}")
-        s.expunge(case)
-        return case
+    case = read_one(engine, Case, col(Case.id) == case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id!r}")
+    return case
 
 
 def readable_case(engine: Engine, case_id: str, who: Principal) -> Case:

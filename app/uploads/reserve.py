@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, func, text
 from sqlmodel import Session, col, select
 
-from app.db import session
+from app.db import write_session
 from app.disk import space
 from app.disk.errors import InsufficientStorage, UploadQuotaExceeded
 from app.uploads.models import UploadSession, UploadState
@@ -148,7 +148,7 @@ def streaming(vault: Vault, length: int | None, now: datetime) -> Iterator[None]
     if length is None or vault.settings.store != "local":
         yield
         return
-    with session(vault.engine) as s:
+    with write_session(vault.engine) as s:
         held = outstanding(s, now)
     dev = space.probe("store", vault.settings.store_dir).dev
     with _streams_lock:  # checked and counted at once: concurrent uploads see each other

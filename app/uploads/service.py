@@ -37,7 +37,7 @@ from app.artifacts.ingest import Ingest
 from app.artifacts.metadata import ArtifactMeta
 from app.artifacts.models import Artifact
 from app.auth.models import Principal
-from app.db import session
+from app.db import session, write_session
 from app.errors import AppError, BadRequest, Conflict, NotFound, PayloadTooLarge
 from app.uploads import reserve
 from app.uploads.models import UploadSession, UploadState
@@ -322,7 +322,7 @@ def create_upload(
         updated_at=now,
         expires_at=now + timedelta(hours=upload_settings().expiry_hours),
     )
-    with session(vault.engine) as s:
+    with write_session(vault.engine) as s:
         quota = upload_settings().quota_bytes
         reserve.admit_session(s, vault, who.id, new.size, quota, now)
         s.add(row)
@@ -339,7 +339,7 @@ def create_upload(
             os.close(fd)
             fsync_dir(directory)
     except BaseException:
-        with session(vault.engine) as s:
+        with write_session(vault.engine) as s:
             gone = s.get(UploadSession, row.id)
             if gone is not None:
                 s.delete(gone)
@@ -589,7 +589,7 @@ def abandon_upload(vault: Vault, who: Principal, upload_id: str) -> None:
     try:
         if lock is not None:
             lock.remove()
-        with session(vault.engine) as s:
+        with write_session(vault.engine) as s:
             gone = s.get(UploadSession, upload_id)
             if gone is not None:
                 s.delete(gone)
