@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from app.auth.csrf import check_api_write
 from app.auth.models import Principal, Role
@@ -22,9 +23,15 @@ _PRINCIPAL = "locard.principal"
 FORM_CSRF = "locard.csrf_in_form"
 
 
-def get_vault(request: Request) -> Vault:
+def vault_of(request: Request) -> Vault:
     vault: Vault = request.app.state.vault
     return vault
+
+
+async def get_vault(request: Request) -> Vault:
+    # async, as every dependency that does no I/O: FastAPI would run a plain `def` on the
+    # thread pool, and each such hop costs more than the work it does
+    return vault_of(request)
 
 
 VaultDep = Annotated[Vault, Depends(get_vault)]
@@ -37,11 +44,12 @@ def _bearer(header: str) -> str:
     return value.strip()
 
 
-def current_principal(request: Request, vault: VaultDep) -> Principal:
+def principal_for(request: Request, vault: Vault) -> Principal:
     """A bearer token, or the web session cookie (never the token itself: app.web.session).
 
     A cookie-authenticated API write must also carry the CSRF token and this vault's
-    Origin (app.auth.csrf); it is refused here, before its body is read.
+    Origin (app.auth.csrf); it is refused here, before its body is read. Blocking (it
+    reads the database): call it from a worker thread.
     """
     known = request.scope.get(_PRINCIPAL)
     if isinstance(known, Principal):
@@ -61,15 +69,24 @@ def current_principal(request: Request, vault: VaultDep) -> Principal:
     return principal
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
-    allowed = {r.value for r in roles}
+async def current_principal(request: Request, vault: VaultDep) -> Principal:
+    """The request's principal (see `principal_for`); once known, without a thread hop."""
+    known = request.scope.get(_PRINCIPAL)
+    if isinstance(known, Principal):
+        return known
+    return await run_in_threadpool(principal_for, request, vault)
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role not in allowed:
-            raise Forbidden(
-                f"role {principal.role!r} may not do this (needs one of {sorted(allowed)})"
-            )
-        return principal
+
+def check_role(principal: Principal, *roles: Role) -> Principal:
+    allowed = sorted(r.value for r in roles)
+    if principal.role not in allowed:
+        raise Forbidden(f"role {principal.role!r} may not do this (needs one of {allowed})")
+    return principal
+
+
+def require(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        return check_role(principal, *roles)
 
     return check
 

@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Sealing waits park a worker thread each; the default pool of 40 would cap
         # concurrent writers well below what the sequencer can batch.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = 256
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         own = vault is None
         app.state.vault = vault or open_vault(settings)
         try:

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
 
     #: witnesses asked at each seal, after the TSAs (JSON list of {url, vkey[, timeout]})
     witnesses: list[WitnessConfig] = []
+    #: threads serving blocking work (database reads, sealing waits)
+    worker_threads: int = Field(default=256, ge=4)
+    #: uvicorn's access log, one line per request (custody accesses are ledger events)
+    access_log: bool = False
+    #: publish tlog tiles and the checkpoint at most this often (0: after every seal)
+    tlog_interval_ms: int = Field(default=1000, ge=0)
     #: serve tlog-tiles entry bundles (the events themselves) without authentication
     tlog_public_entries: bool = False
 

@@ -8,12 +8,11 @@ forged one is refused before its body is read, let alone stored.
 
 from __future__ import annotations
 
-from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from app.deps import current_principal, get_vault
+from app.deps import current_principal, vault_of
 
 
 async def authenticate_first(request: Request) -> None:
     """Raises Unauthorized (401) or CsrfRefused (403) without touching the body."""
-    await run_in_threadpool(current_principal, request, get_vault(request))
+    await current_principal(request, vault_of(request))

@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.deps import current_principal, get_vault
+from app.deps import current_principal, vault_of
 from app.edge.auth_first import authenticate_first
 from app.edge.body import announces_body
 from app.edge.body_cap import read_capped
@@ -44,7 +44,7 @@ class GuardedRoute(APIRoute):
                 if needs_principal:
                     await authenticate_first(request)
                 if capped:
-                    limit = get_vault(request).settings.max_body_bytes
+                    limit = vault_of(request).settings.max_body_bytes
                     request = await read_capped(request, limit)
             return await handler(request)
 

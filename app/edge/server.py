@@ -23,6 +23,9 @@ def server_config(
         host=host or settings.host,
         port=port or settings.port,
         log_level=log_level,
+        # Off by default: a log line per request cost ~5% of a request's CPU, and what
+        # matters to custody (every access to evidence) is a ledger event anyway.
+        access_log=settings.access_log,
         lifespan="on",
         http=guarded_protocol(EdgeLimits.from_settings(settings)),
         ws="none",

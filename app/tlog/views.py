@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from app.auth.models import Role
-from app.deps import VaultDep, current_principal, require
+from app.deps import VaultDep, check_role, principal_for
 from app.edge.routes import GuardedRoute
 from app.errors import NotFound
 from custody.tiles import TILES_PREFIX
@@ -32,8 +32,7 @@ _IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 def _entry_reader(request: Request, vault: VaultDep) -> None:
     if vault.settings.tlog_public_entries:
         return
-    principal = current_principal(request, vault)
-    require(Role.auditor, Role.legal, Role.admin)(principal)
+    check_role(principal_for(request, vault), Role.auditor, Role.legal, Role.admin)
 
 
 EntryReader = Annotated[None, Depends(_entry_reader)]
