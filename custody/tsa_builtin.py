@@ -116,6 +116,18 @@ class BuiltinTSA:
                 ]
             }
         )
+        # asn1crypto re-encodes a constructed value on every dump (a SET OF sorts by
+        # encoding each member), which made the static parts of each token most of its
+        # cost; encoded once here and loaded lazily per token, they dump as stored.
+        self._tsa_name_der = self._tsa_name.dump()
+        self._sid_der = self._sid.dump()
+        self._signing_cert_v2_der = self._signing_cert_v2.dump()
+        self._certs_der = cms.CertificateSet(
+            [
+                cms.CertificateChoices(name="certificate", value=c)
+                for c in (cert, *self._intermediates)
+            ]
+        ).dump()
 
     # -- key directory ------------------------------------------------------------------------
 
@@ -283,7 +295,7 @@ class BuiltinTSA:
             "serial_number": secrets.randbits(127) | 1,
             "gen_time": now,
             "accuracy": {"seconds": _ACCURACY_SECONDS},
-            "tsa": self._tsa_name,
+            "tsa": asn1_x509.GeneralName.load(self._tsa_name_der),
         }
         if not isinstance(request["nonce"], core.Void):
             fields["nonce"] = request["nonce"].native
@@ -302,7 +314,10 @@ class BuiltinTSA:
                     {"type": "message_digest", "values": [hashlib.sha256(tst_der).digest()]}
                 ),
                 cms.CMSAttribute(
-                    {"type": "signing_certificate_v2", "values": [self._signing_cert_v2]}
+                    {
+                        "type": "signing_certificate_v2",
+                        "values": [tsp.SigningCertificateV2.load(self._signing_cert_v2_der)],
+                    }
                 ),
             ]
         )
@@ -312,7 +327,7 @@ class BuiltinTSA:
         signer_info = cms.SignerInfo(
             {
                 "version": "v1",
-                "sid": self._sid,
+                "sid": cms.SignerIdentifier.load(self._sid_der),
                 "digest_algorithm": {"algorithm": "sha256"},
                 "signed_attrs": signed_attrs,
                 "signature_algorithm": {"algorithm": "sha256_ecdsa"},
@@ -330,7 +345,7 @@ class BuiltinTSA:
         }
         if request["cert_req"].native:
             # With the issuing CA, so that a verifier pinning only the root finds the path.
-            signed_data["certificates"] = [self._cert, *self._intermediates]
+            signed_data["certificates"] = cms.CertificateSet.load(self._certs_der)
         token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
         response = TimeStampResponse({"status": {"status": "granted"}, "time_stamp_token": token})
         return bytes(response.dump())
