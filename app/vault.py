@@ -247,7 +247,7 @@ def _open(
     authorities = make_authorities(settings, keyring)
     _publish_keys(engine, keyring, authorities)
     slot = FileSlot(settings.tlog_checkpoint_file)
-    tiles = TilePublisher(engine, store, slot)
+    tiles = TilePublisher(engine, store, slot, interval_s=settings.tlog_interval_ms / 1000)
     ledger = Ledger(
         engine,
         keyring.origin,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
-from sqlalchemy import Connection, and_, insert, or_, select
+from sqlalchemy import Connection, insert, select, tuple_
 
 from custody.models import TreeNode
 from custody.proofs import MissingNode, NodeSource
@@ -25,7 +25,9 @@ class DbNodeSource:
         table = TreeNode.__table__  # type: ignore[attr-defined]
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
-            cond = or_(*(and_(table.c.level == lv, table.c.index == ix) for lv, ix in chunk))
+            # One expanding tuple IN: its SQL is compiled once and cached, where an OR of
+            # per-node conditions was a new expression tree to build for every proof.
+            cond = tuple_(table.c.level, table.c.index).in_(chunk)
             for level, index, digest in self._conn.execute(
                 select(table.c.level, table.c.index, table.c.hash).where(cond)
             ):

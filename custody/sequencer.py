@@ -115,8 +115,19 @@ class Sequencer:
                     self._cond.wait(due - now)
                 elif self._stopping:
                     return None
-                elif not self._cond.wait(self.retry_interval):
+                elif not self._cond.wait(self._idle_wait()):
                     return []  # idle: time for maintenance
+
+    def _idle_wait(self) -> float:
+        tiles = self.ledger.tiles
+        owed = tiles.owed_in() if tiles is not None else None
+        # never 0: a publication another thread is making would be waited for in a spin
+        return self.retry_interval if owed is None else min(self.retry_interval, owed + 0.01)
+
+    def _publish_owed_tiles(self) -> None:
+        tiles = self.ledger.tiles
+        if tiles is not None and tiles.owed_in() == 0:
+            tiles.catch_up()
 
     def _retry_pending(self) -> None:
         if time.monotonic() - self._last_retry < self.retry_interval:
@@ -141,6 +152,7 @@ class Sequencer:
         while (batch := self._take_batch()) is not None:
             self._retry_pending()
             if not batch:
+                self._publish_owed_tiles()
                 continue
             try:
                 outcomes = self.ledger.seal_each([w.draft for w in batch])

@@ -151,9 +151,15 @@ class TilePublisher:
     #: after a failure, seals skip publishing for this long rather than wait on a sick
     #: store each time; the sequencer's idle pass and later seals catch up
     backoff_s: float = 30.0
+    #: publish at most this often: the seals in between go out together in the next
+    #: publication (fewer, fuller partial tiles), and a quiet ledger gets a trailing one
+    #: from the sequencer (`owed_in`). The published checkpoint lags by at most this.
+    interval_s: float = 0.0
     clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _down_until: float = field(init=False, default=0.0)
+    _next_at: float = field(init=False, default=0.0)
+    _owed: bool = field(init=False, default=False)
     _last: int = field(init=False, default=0)
 
     def published_size(self) -> int:
@@ -162,7 +168,8 @@ class TilePublisher:
 
     def catch_up(self, *, force: bool = False) -> int:
         """Publish every checkpoint past the slot's; never raises. Returns checkpoints published."""
-        if not force and self.clock() < self._down_until:
+        if not force and self.clock() < max(self._down_until, self._next_at):
+            self._owed = True
             return 0
         # A second caller (the sequencer while a request-side retry runs) would only
         # repeat the same writes: it skips instead of waiting.
@@ -178,13 +185,23 @@ class TilePublisher:
                 self._last = size
                 done += 1
             self._down_until = 0.0
+            self._owed = False
+            self._next_at = self.clock() + self.interval_s
             return done
         except Exception as exc:  # the seal stands; the tiles are written on a later pass
             log.warning("publishing tiles failed (will retry): %s", exc)
             self._down_until = self.clock() + self.backoff_s
+            self._owed = True
             return 0
         finally:
             self._lock.release()
+
+    def owed_in(self) -> float | None:
+        """Seconds until a publication held back by the interval (or a failure) is due;
+        None when everything sealed has been published."""
+        if not self._owed:
+            return None
+        return max(0.0, max(self._down_until, self._next_at) - self.clock())
 
     def _pending(self) -> Iterator[tuple[int, bytes]]:
         self._last = self.published_size()

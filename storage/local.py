@@ -60,15 +60,19 @@ _READ_ONLY = 0o400
 _PRIVATE_DIR = 0o700
 #: an upload's bytes go to the disk and leave the page cache in windows of this size
 _WRITEBACK_WINDOW = 8 << 20
-_INTERNAL_DIRS = ("staging", "meta")
+#: uploads stage in staging/; whole small objects (ledger archive, tokens, tiles, CRLs),
+#: written by the ledger's own threads at any moment, in staging-small/, so an upload's
+#: staging says only what uploads left behind
+_INTERNAL_DIRS = ("staging", "staging-small", "meta")
 
 
 class LocalWormStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._staging = self.root / "staging"
+        self._small_staging = self.root / "staging-small"
         with translate_os_errors(f"creating the store at {self.root}"):
-            for directory in (self.root, self._staging, self.root / "meta"):
+            for directory in (self.root, self._staging, self._small_staging, self.root / "meta"):
                 directory.mkdir(parents=True, exist_ok=True, mode=_PRIVATE_DIR)
             # Tightens a store made by an earlier release (or under a loose umask).
             os.chmod(self.root, _PRIVATE_DIR)
@@ -101,8 +105,8 @@ class LocalWormStore:
             self, expected_sha256=expected_sha256, max_size=max_size, retention=retention
         )
 
-    def _new_staging_file(self) -> tuple[Path, int]:
-        path = self._staging / f"{uuid.uuid4().hex}.tmp"
+    def _new_staging_file(self, *, small: bool = False) -> tuple[Path, int]:
+        path = (self._small_staging if small else self._staging) / f"{uuid.uuid4().hex}.tmp"
         with translate_os_errors("creating a staging file"):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         return path, fd
@@ -140,7 +144,7 @@ class LocalWormStore:
         if retention is not None:
             retention.require_future()
         if not self._same_content(key, path, data):
-            tmp, fd = self._new_staging_file()
+            tmp, fd = self._new_staging_file(small=True)
             try:
                 with translate_os_errors(f"writing {key}"):
                     try:
@@ -279,15 +283,18 @@ class LocalWormStore:
         cutoff = time.time() - older_than_s
         removed = 0
         with translate_os_errors("cleaning staging"):
-            for entry in os.scandir(self._staging):
-                try:
-                    if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime <= cutoff:
-                        os.unlink(entry.path)
-                        removed += 1
-                except FileNotFoundError:
-                    continue
-            if removed:
-                fsync_dir(self._staging)
+            for directory in (self._staging, self._small_staging):
+                swept = 0
+                for entry in os.scandir(directory):
+                    try:
+                        if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime <= cutoff:
+                            os.unlink(entry.path)
+                            swept += 1
+                    except FileNotFoundError:
+                        continue
+                if swept:
+                    fsync_dir(directory)
+                removed += swept
         return removed
 
 
