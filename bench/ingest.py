@@ -493,6 +493,7 @@ def py_spy(pid: int, out: Path) -> Iterator[None]:
             "--rate",
             "200",
             "--threads",
+            "--nonblocking",
             "--format",
             fmt,
             "-o",

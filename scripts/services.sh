@@ -14,6 +14,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v softhsm2-util >/dev/null || need_apt+=(softhsm2)
 # `pdfsig` checks report signatures against an NSS database made with certutil.
 command -v certutil >/dev/null || need_apt+=(libnss3-tools)
+# bench/http.py (and its quick run in the suite) loads the server with wrk.
+command -v wrk >/dev/null || need_apt+=(wrk)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
