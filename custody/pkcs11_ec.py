@@ -107,7 +107,21 @@ def generate(config: TokenConfig) -> TokenECKey:
         raise
 
 
+#: keys loaded in this process, one session each for its whole life: a report is signed on
+#: every issue, and closing a session can log the whole process out of the token (C_Logout)
+_loaded: dict[TokenConfig, TokenECKey] = {}
+_loading = threading.Lock()
+
+
 def load(config: TokenConfig) -> TokenECKey:
+    with _loading:
+        key = _loaded.get(config)
+        if key is None:
+            key = _loaded[config] = _open(config)
+        return key
+
+
+def _open(config: TokenConfig) -> TokenECKey:
     from pkcs11 import KeyType, ObjectClass, PKCS11Error
 
     session = open_session(config, rw=False)

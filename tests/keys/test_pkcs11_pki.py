@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import x509 as asn1_x509
@@ -35,7 +36,7 @@ from custody.pkcs11_ec import TokenECKey
 from custody.pkcs11_keys import PIN_ENV, TokenConfig, TokenKeyError, open_session
 from custody.tsa_builtin import CERT_FILE, KEY_FILE
 from tests.keys.conftest import MODULE, PIN
-from tests.support.live_server import make_settings
+from tests.support.live_server import live_vault, make_settings
 from tests.support.openssl_tsa import openssl_ts_verify, run_openssl
 from verify.timestamp import verify_timestamp
 
@@ -76,6 +77,14 @@ def _pdf() -> bytes:
     canvas.drawString(72, 720, "custody")
     canvas.save()
     return buf.getvalue()
+
+
+def _validate(pdf: bytes, root_der: bytes) -> Any:
+    sig = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
+    context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(root_der)])
+    status = validate_pdf_signature(sig, signer_validation_context=context)
+    assert status.bottom_line and status.intact and status.valid, str(status)
+    return status
 
 
 def test_the_keys_are_made_in_the_token_and_never_written_to_keys(vault: TokenVault) -> None:
@@ -179,12 +188,10 @@ def test_a_report_signed_in_the_token_validates_with_pyhanko_and_pdfsig(
     identity = load_or_create_identity(vault.keys, ORIGIN)
     assert isinstance(identity.key, TokenECKey) and identity.issued_by_tsa_root
     signed = sign_pdf(_pdf(), identity, vault.keyring.tsa, origin=ORIGIN, reason="test")
-    sig = PdfFileReader(io.BytesIO(signed.pdf)).embedded_signatures[0]
-    root_der = vault.keyring.tsa.root_cert_der
-    context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(root_der)])
-    status = validate_pdf_signature(sig, signer_validation_context=context)
-    assert status.bottom_line and status.intact and status.valid, str(status)
+    status = _validate(signed.pdf, vault.keyring.tsa.root_cert_der)
     assert status.signing_cert.dump() == identity.cert.public_bytes(serialization.Encoding.DER)
+    # Later reports reuse the token key (one session for the process), not a new login each.
+    assert load_or_create_identity(vault.keys, ORIGIN).key is identity.key
 
     if shutil.which("pdfsig") is None or shutil.which("certutil") is None:
         pytest.skip("pdfsig and certutil (poppler-utils, libnss3-tools) are not installed")
@@ -222,6 +229,22 @@ def test_init_puts_the_pki_keys_in_the_token_and_keeps_a_file_log_key(
     )
     init_vault(settings)
     keys = settings.keys_dir
+    # Without the PIN the vault does not open.
+    monkeypatch.delenv(PIN_ENV)
+    with pytest.raises(TokenKeyError, match=PIN_ENV):
+        Keyring.load(keys)
+    monkeypatch.setenv(PIN_ENV, PIN)
+    # A report issued by the running vault is signed in the token and validates under the root.
+    with live_vault(settings) as live:
+        with live.client("collector") as c:
+            r = c.post("/v1/cases", json={"title": "token report", "severity": "P3"})
+            assert r.status_code == 201, r.text
+        with live.client("legal") as c:
+            r = c.get(f"/v1/cases/{r.json()['case']['id']}/report.pdf")
+            assert r.status_code == 200, r.text
+        root_der = live.vault.keyring.tsa.root_cert_der
+    _validate(r.content, root_der)
+    assert b"PRIVATE KEY" not in (keys / SIGNER_FILE).read_bytes()
     doc = json.loads((keys / VAULT_FILE).read_text())
     assert "pkcs11" not in doc and doc["pkcs11_pki"]["label"] == prefix
     assert (keys / LOG_KEY).exists()  # a file log key: `locard keys rotate` can rotate it
@@ -230,7 +253,3 @@ def test_init_puts_the_pki_keys_in_the_token_and_keeps_a_file_log_key(
     # The same labels cannot be taken twice: a second vault on this token is refused.
     with pytest.raises(TokenKeyError, match="already holds"):
         Keyring.create(tmp_path / "other", ORIGIN, None, TokenConfig(MODULE, token, prefix))
-    # Without the PIN the vault does not open.
-    monkeypatch.delenv(PIN_ENV)
-    with pytest.raises(TokenKeyError, match=PIN_ENV):
-        Keyring.load(keys)
