@@ -123,13 +123,20 @@ def load_or_create_identity(keys_dir: Path, origin: str) -> SigningIdentity:
 
 def _new_identity(keys_dir: Path, origin: str) -> SigningIdentity:
     issuer: pki.Issuer | None = None
-    with contextlib.suppress(pki.PKIError):
-        issuer = pki.issuer_of(keys_dir / TSA_DIR)
+    try:
+        with contextlib.suppress(pki.PKIError):
+            issuer = pki.issuer_of(keys_dir / TSA_DIR)
+    except TokenKeyError as exc:
+        # Not a self-signed fallback: the issuing CA is there, its token is not usable.
+        raise ReportSigningError(f"the issuing CA's token key: {exc}") from exc
     issuer_key = issuer.key if issuer is not None else None
     issuer_cert = issuer.cert if issuer is not None else None
     key: CAKey
     if (keys_dir / REPORT_SIGNER_REF).exists():
-        key = pkcs11_ec.load_ref(keys_dir / SIGNER_FILE)  # made in the token at `init`
+        try:
+            key = pkcs11_ec.load_ref(keys_dir / SIGNER_FILE)  # made in the token at `init`
+        except TokenKeyError as exc:
+            raise ReportSigningError(f"the report signer's token key: {exc}") from exc
     else:
         key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(

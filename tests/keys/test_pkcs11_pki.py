@@ -27,7 +27,12 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from reportlab.pdfgen.canvas import Canvas
 
-from app.reports.signing import SIGNER_FILE, load_or_create_identity, sign_pdf
+from app.reports.signing import (
+    SIGNER_FILE,
+    ReportSigningError,
+    load_or_create_identity,
+    sign_pdf,
+)
 from app.vault import init_vault
 from custody import pki
 from custody.ca_signer import sign_crl
@@ -233,6 +238,10 @@ def test_init_puts_the_pki_keys_in_the_token_and_keeps_a_file_log_key(
     monkeypatch.delenv(PIN_ENV)
     with pytest.raises(TokenKeyError, match=PIN_ENV):
         Keyring.load(keys)
+    # ... nor does a report signer fall back to a self-signed file key.
+    with pytest.raises(ReportSigningError, match=PIN_ENV):
+        load_or_create_identity(keys, ORIGIN)
+    assert not (keys / SIGNER_FILE).exists()
     monkeypatch.setenv(PIN_ENV, PIN)
     # A report issued by the running vault is signed in the token and validates under the root.
     with live_vault(settings) as live:
