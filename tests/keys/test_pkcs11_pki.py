@@ -27,6 +27,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from reportlab.pdfgen.canvas import Canvas
 
+from app.audit import audit
 from app.reports.signing import (
     SIGNER_FILE,
     ReportSigningError,
@@ -252,6 +253,7 @@ def test_init_puts_the_pki_keys_in_the_token_and_keeps_a_file_log_key(
             r = c.get(f"/v1/cases/{r.json()['case']['id']}/report.pdf")
             assert r.status_code == 200, r.text
         root_der = live.vault.keyring.tsa.root_cert_der
+        assert audit(live.vault, content=False).ok
     _validate(r.content, root_der)
     assert b"PRIVATE KEY" not in (keys / SIGNER_FILE).read_bytes()
     doc = json.loads((keys / VAULT_FILE).read_text())
