@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     pkcs11_module: str | None = None
     pkcs11_token: str | None = None
     pkcs11_key_label: str = "locard-log"
+    #: the log key goes in the token (with pkcs11_module); off keeps it a file, which
+    #: `locard keys rotate` can rotate
+    pkcs11_log_key: bool = True
+    #: also make the issuing CA's, the built-in TSA's and the report signer's keys in that
+    #: token, labelled `<pkcs11_pki_label>-issuing-ca`, `-tsa` and `-report-signer`
+    pkcs11_pki: bool = False
+    pkcs11_pki_label: str = "locard"
     external_tsas: list[ExternalTSA] = []
 
     store: Literal["local", "s3"] = "local"

@@ -137,12 +137,16 @@ def init_vault(settings: Settings) -> Keyring:
     engine = make_engine(settings.db_url)
     try:
         migrations.upgrade(engine)
-        token = None
-        if settings.pkcs11_module:
+        token = pki_token = None
+        if settings.pkcs11_module and settings.pkcs11_log_key:
             token = TokenConfig(
                 settings.pkcs11_module, settings.pkcs11_token or "", settings.pkcs11_key_label
             )
-        keyring = Keyring.create(settings.keys_dir, settings.origin, token)
+        if settings.pkcs11_module and settings.pkcs11_pki:
+            pki_token = TokenConfig(
+                settings.pkcs11_module, settings.pkcs11_token or "", settings.pkcs11_pki_label
+            )
+        keyring = Keyring.create(settings.keys_dir, settings.origin, token, pki_token)
         _publish_keys(engine, keyring, make_authorities(settings, keyring))
     finally:
         engine.dispose()

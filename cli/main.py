@@ -127,7 +127,7 @@ def verify(
         typer.Option(
             "--key-history",
             help="The vault's log key hand-overs (its /v1/keys JSON): trust the pinned key's "
-            "successors from their hand-over on.",
+            "successors from their hand-over on. Bundles carry their own; receipts need this.",
         ),
     ] = None,
 ) -> None:

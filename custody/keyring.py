@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import load_der_x509_certificate
 from sqlalchemy import Engine, insert, select
 
-from custody import pkcs11_keys
+from custody import pkcs11_ec, pkcs11_keys, pki
 from custody.models import VaultKey
 from custody.pkcs11_keys import TokenConfig
 from custody.rotation import finish_switch, read_history
@@ -32,6 +32,9 @@ LOG_KEY = "log-ed25519.pem"
 LOG_MARK = "log-ed25519.mark"
 TSA_DIR = "tsa"
 VAULT_FILE = "vault.json"
+#: stands in for the report signer's key when it lives in a PKCS#11 token (`custody.pkcs11_ec`)
+REPORT_SIGNER_REF = "report-signer" + pkcs11_ec.REF_SUFFIX
+REPORT_SIGNER_LABEL = "report-signer"
 
 
 class VaultExists(Exception):
@@ -56,9 +59,19 @@ class Keyring:
         return self.history[0].old_key if self.history else self.signer.vkey()
 
     @classmethod
-    def create(cls, keys_dir: Path, origin: str, token: TokenConfig | None = None) -> Keyring:
-        """New keys; the log key in `token` (PKCS#11) when given, else in a file."""
-        existing = (LOG_KEY, TSA_DIR, VAULT_FILE)
+    def create(
+        cls,
+        keys_dir: Path,
+        origin: str,
+        token: TokenConfig | None = None,
+        pki_token: TokenConfig | None = None,
+    ) -> Keyring:
+        """New keys; the log key in `token` (PKCS#11) when given, else in a file.
+
+        With `pki_token` (its label a prefix), the issuing CA's, the TSA's and the report
+        signer's keys are made in that token too; the offline root stays a file either way.
+        """
+        existing = (LOG_KEY, TSA_DIR, VAULT_FILE, REPORT_SIGNER_REF)
         if any((keys_dir / name).exists() for name in existing):
             raise VaultExists(f"keys already exist in {keys_dir}; refusing to overwrite them")
         keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -72,10 +85,18 @@ class Keyring:
         # The empty tree: a new key has signed nothing, and a missing mark later on means
         # a key moved without it (or made before marks), which the start-up check repairs.
         mark.advance(Mark(0, hashlib.sha256(b"").digest()))
-        tsa = BuiltinTSA.create(keys_dir / TSA_DIR)
+        tsa = BuiltinTSA.create(keys_dir / TSA_DIR, token=pki_token)
         doc: dict[str, object] = {"origin": origin}
         if token is not None:
             doc["pkcs11"] = token.to_json()
+        if pki_token is not None:
+            # The report signer's certificate is issued at its first report; its key now, so
+            # that processes starting together never race to make it in the token.
+            signer_key = pkcs11_ec.generate(pki_token.labelled(REPORT_SIGNER_LABEL))
+            pki.write_new(
+                keys_dir / REPORT_SIGNER_REF, pkcs11_ec.ref_json(signer_key.config), 0o600
+            )
+            doc["pkcs11_pki"] = pki_token.to_json()
         (keys_dir / VAULT_FILE).write_text(json.dumps(doc, indent=2) + "\n")
         return cls(origin, signer, tsa)
 

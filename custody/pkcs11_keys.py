@@ -34,6 +34,10 @@ class TokenConfig:
     def to_json(self) -> dict[str, str]:
         return {"module": self.module, "token": self.token, "label": self.label}
 
+    def labelled(self, role: str) -> TokenConfig:
+        """The same token, the key for `role` under this label as a prefix."""
+        return TokenConfig(self.module, self.token, f"{self.label}-{role}")
+
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> TokenConfig:
         return cls(str(doc["module"]), str(doc["token"]), str(doc.get("label", "locard-log")))
@@ -66,11 +70,12 @@ class TokenEd25519Key:
 def _pin() -> str:
     pin = os.environ.get(PIN_ENV)
     if not pin:
-        raise TokenKeyError(f"the log key is in a PKCS#11 token: set {PIN_ENV} to its user PIN")
+        raise TokenKeyError(f"vault keys are in a PKCS#11 token: set {PIN_ENV} to its user PIN")
     return pin
 
 
-def _session(config: TokenConfig, *, rw: bool) -> Any:
+def open_session(config: TokenConfig, *, rw: bool) -> Any:
+    """A logged-in session on the configured token (PIN from `LOCARD_PKCS11_PIN`)."""
     import pkcs11
     from pkcs11 import PKCS11Error
     from pkcs11.exceptions import UserAlreadyLoggedIn
@@ -105,7 +110,7 @@ def generate(config: TokenConfig) -> TokenEd25519Key:
     from pkcs11 import Attribute, KeyType, ObjectClass, PKCS11Error
     from pkcs11.util.ec import encode_named_curve_parameters
 
-    session = _session(config, rw=True)
+    session = open_session(config, rw=True)
     try:
         taken = list(session.get_objects({Attribute.LABEL: config.label}))
         if taken:
@@ -136,7 +141,7 @@ def generate(config: TokenConfig) -> TokenEd25519Key:
 def load(config: TokenConfig) -> TokenEd25519Key:
     from pkcs11 import KeyType, ObjectClass, PKCS11Error
 
-    session = _session(config, rw=False)
+    session = open_session(config, rw=False)
     try:
         private = session.get_key(
             object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.EC_EDWARDS, label=config.label

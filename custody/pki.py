@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from custody import pkcs11_ec
+from custody.ca_signer import CAKey, sign_crl
 from storage.fsio import fsync_dir_quietly as fsync_dir
 
 ROOT_CERT_FILE = "tsa-root.pem"
@@ -63,7 +65,8 @@ class RootNotExported(PKIError):
 class Issuer:
     """The CA that issues leaf certificates here, and its chain up to the pinned root."""
 
-    key: ec.EllipticCurvePrivateKey
+    #: a key file's key, or the issuing CA's key in a PKCS#11 token (`custody.ca_signer`)
+    key: CAKey
     cert: x509.Certificate
     #: the issuer's own certificate first, then up to and including the root
     chain: tuple[x509.Certificate, ...]
@@ -124,10 +127,15 @@ def new_root(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certifi
 
 
 def new_issuing_ca(
-    root_key: ec.EllipticCurvePrivateKey, root: x509.Certificate, common_name: str
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """The online CA, signed by the root: issues end-entity certificates and signs CRLs."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    root_key: ec.EllipticCurvePrivateKey,
+    root: x509.Certificate,
+    common_name: str,
+    key: CAKey | None = None,
+) -> tuple[CAKey, x509.Certificate]:
+    """The online CA, signed by the root: issues end-entity certificates and signs CRLs.
+
+    Its key is `key` (one made in a PKCS#11 token) when given, else a new one for a file."""
+    key = key if key is not None else ec.generate_private_key(ec.SECP256R1())
     start = datetime.now(UTC) - BACKDATE
     end = min(start + timedelta(days=_ISSUING_DAYS), root.not_valid_after_utc)
     cert = (
@@ -169,7 +177,7 @@ def new_crl(issuer: Issuer, revoked: tuple[x509.RevokedCertificate, ...] = ()) -
     )
     for entry in revoked:
         builder = builder.add_revoked_certificate(entry)
-    return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    return sign_crl(builder, issuer.key).public_bytes(serialization.Encoding.DER)
 
 
 def load_cert(path: Path) -> x509.Certificate:
@@ -177,6 +185,16 @@ def load_cert(path: Path) -> x509.Certificate:
         return x509.load_pem_x509_certificate(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise PKIError(f"cannot read the certificate {path}: {exc}") from exc
+
+
+def load_ca_key(path: Path) -> CAKey:
+    """The key file at `path`, or the token key its reference names (`custody.pkcs11_ec`).
+
+    A token that cannot be used raises `TokenKeyError`, not PKIError: callers that fall back
+    when no CA is present must not fall back when the CA is there but locked."""
+    if not path.exists() and pkcs11_ec.has_ref(path):
+        return pkcs11_ec.load_ref(path)
+    return load_key(path)
 
 
 def load_key(path: Path) -> ec.EllipticCurvePrivateKey:
@@ -198,7 +216,7 @@ def issuer_of(tsa_dir: Path) -> Issuer | None:
     root = load_cert(tsa_dir / ROOT_CERT_FILE)
     if (tsa_dir / ISSUING_CERT_FILE).exists():
         cert = load_cert(tsa_dir / ISSUING_CERT_FILE)
-        key = load_key(tsa_dir / ISSUING_KEY_FILE)
+        key = load_ca_key(tsa_dir / ISSUING_KEY_FILE)
         if key.public_key() != cert.public_key():
             raise PKIError(f"{ISSUING_KEY_FILE} does not belong to {ISSUING_CERT_FILE}")
         return Issuer(key, cert, (cert, root))

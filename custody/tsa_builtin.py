@@ -25,7 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from custody import pki
+from custody import pkcs11_ec, pki
+from custody.ca_signer import CAKey, sign_certificate
+from custody.pkcs11_keys import TokenConfig
 from custody.pki import ISSUING_CERT_FILE, ISSUING_KEY_FILE, ROOT_CERT_FILE, ROOT_KEY_FILE
 from custody.timestamps import TimestampToken, build_request, new_nonce
 from storage.fsio import fsync_dir_quietly
@@ -51,6 +53,9 @@ POLICY_OID = "2.25.214759889696743871913303803508136909867"
 CERT_FILE = "tsa.pem"
 KEY_FILE = "tsa.key"
 _FILES = (ROOT_CERT_FILE, ROOT_KEY_FILE, ISSUING_CERT_FILE, ISSUING_KEY_FILE, CERT_FILE, KEY_FILE)
+#: key labels in a PKCS#11 token, after the prefix the operator chose at `locard init`
+ISSUING_CA_LABEL = "issuing-ca"
+TSA_LABEL = "tsa"
 # Hashes a client may use for its imprint (RFC 3161 §2.4.1), with their digest sizes.
 _IMPRINT_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
 _ACCURACY_SECONDS = 1
@@ -74,14 +79,14 @@ class BuiltinTSA:
     def __init__(
         self,
         *,
-        key: ec.EllipticCurvePrivateKey,
+        key: CAKey,
         cert_der: bytes,
         root_cert_der: bytes,
         intermediates_der: Sequence[bytes] = (),
         name: str = "builtin",
         policy_oid: str = POLICY_OID,
     ) -> None:
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
+        if not isinstance(key, ec.EllipticCurvePrivateKey | pkcs11_ec.TokenECKey):
             raise BuiltinTSAError("the built-in TSA key must be an ECDSA key")
         self._key = key
         self._cert_der = cert_der
@@ -138,31 +143,48 @@ class BuiltinTSA:
         *,
         common_name: str = "Locard built-in TSA (self-operated)",
         name: str = "builtin",
+        token: TokenConfig | None = None,
     ) -> BuiltinTSA:
         """Make a root CA (10 years), an issuing CA signed by it (9 years), a TSA certificate
         issued by the issuing CA (5 years) and the issuing CA's first CRL in `directory`.
+
+        With `token` (its label a prefix), the issuing CA's and the TSA's keys are made in
+        that PKCS#11 token (`<prefix>-issuing-ca`, `<prefix>-tsa`) and only references to
+        them are written here; the root key stays a file, to be exported and removed.
 
         Refuses, with `TSAKeyExists`, if any of the key files is already there: replacing a
         TSA key silently would orphan every token it issued.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        existing = [f for f in _FILES if (directory / f).exists()]
+        existing = [
+            f for f in _FILES if (directory / f).exists() or pkcs11_ec.has_ref(directory / f)
+        ]
         if existing:
             raise TSAKeyExists(
                 f"{directory} already holds {', '.join(existing)}; refusing to overwrite"
             )
-        (root_key, root_cert), issuer, (key, cert) = _new_hierarchy(common_name)
+        ca_key = tsa_key = None
+        if token is not None:
+            ca_key = pkcs11_ec.generate(token.labelled(ISSUING_CA_LABEL))
+            tsa_key = pkcs11_ec.generate(token.labelled(TSA_LABEL))
+        (root_key, root_cert), issuer, (key, cert) = _new_hierarchy(common_name, ca_key, tsa_key)
         pem = serialization.Encoding.PEM
         files = {
             ROOT_CERT_FILE: (root_cert.public_bytes(pem), 0o644),
             ROOT_KEY_FILE: (pki.pem_key(root_key), 0o600),
             ISSUING_CERT_FILE: (issuer.cert.public_bytes(pem), 0o644),
-            ISSUING_KEY_FILE: (pki.pem_key(issuer.key), 0o600),
             CERT_FILE: (cert.public_bytes(pem), 0o644),
-            KEY_FILE: (pki.pem_key(key), 0o600),
             pki.CRL_FILE: (pki.new_crl(issuer), 0o644),
         }
+        for file_name, private in ((ISSUING_KEY_FILE, issuer.key), (KEY_FILE, key)):
+            if isinstance(private, pkcs11_ec.TokenECKey):
+                files[pkcs11_ec.ref_path(Path(file_name)).name] = (
+                    pkcs11_ec.ref_json(private.config),
+                    0o600,
+                )
+            else:
+                files[file_name] = (pki.pem_key(private), 0o600)
         written: list[Path] = []
         try:
             for file_name, (data, mode) in files.items():
@@ -192,7 +214,7 @@ class BuiltinTSA:
         """Load the TSA from `directory` and prove it works by issuing and verifying a token."""
         directory = Path(directory)
         try:
-            key = serialization.load_pem_private_key((directory / KEY_FILE).read_bytes(), None)
+            key: object = pki.load_ca_key(directory / KEY_FILE)
             cert = x509.load_pem_x509_certificate((directory / CERT_FILE).read_bytes())
             root = x509.load_pem_x509_certificate((directory / ROOT_CERT_FILE).read_bytes())
             intermediates = (
@@ -200,9 +222,9 @@ class BuiltinTSA:
                 if (directory / ISSUING_CERT_FILE).exists()
                 else []
             )
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, pki.PKIError) as exc:
             raise BuiltinTSAError(f"cannot read the built-in TSA from {directory}: {exc}") from exc
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
+        if not isinstance(key, ec.EllipticCurvePrivateKey | pkcs11_ec.TokenECKey):
             raise BuiltinTSAError(f"{directory / KEY_FILE} is not an ECDSA key")
         if key.public_key() != cert.public_key():
             raise BuiltinTSAError(f"{directory / KEY_FILE} does not belong to {CERT_FILE}")
@@ -365,24 +387,24 @@ def _rejection(fail_info: str, text: str) -> bytes:
 
 
 def _new_hierarchy(
-    common_name: str,
+    common_name: str, ca_key: CAKey | None = None, tsa_key: CAKey | None = None
 ) -> tuple[
     tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
     pki.Issuer,
-    tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
+    tuple[CAKey, x509.Certificate],
 ]:
     root_key, root = pki.new_root(common_name)
-    ca_key, ca_cert = pki.new_issuing_ca(root_key, root, common_name)
+    ca_key, ca_cert = pki.new_issuing_ca(root_key, root, common_name, ca_key)
     issuer = pki.Issuer(ca_key, ca_cert, (ca_cert, root))
-    return (root_key, root), issuer, _issue_tsa_cert(issuer, common_name)
+    return (root_key, root), issuer, _issue_tsa_cert(issuer, common_name, tsa_key)
 
 
 def _issue_tsa_cert(
-    issuer: pki.Issuer, common_name: str
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    issuer: pki.Issuer, common_name: str, key: CAKey | None = None
+) -> tuple[CAKey, x509.Certificate]:
     start = datetime.now(UTC) - pki.BACKDATE
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
+    key = key if key is not None else ec.generate_private_key(ec.SECP256R1())
+    builder = (
         x509.CertificateBuilder()
         .subject_name(pki.name(common_name))
         .issuer_name(issuer.cert.subject)
@@ -399,6 +421,5 @@ def _issue_tsa_cert(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
             critical=False,
         )
-        .sign(issuer.key, hashes.SHA256())
     )
-    return key, cert
+    return key, sign_certificate(builder, issuer.key)

@@ -84,6 +84,11 @@ class Verifier:
         assert failure is not None
         raise PolicyError(f"the log key history does not verify: {failure.message}")
 
+    @property
+    def pinned(self) -> tuple[NoteVerifier, ...]:
+        """The log keys the policy pins."""
+        return self._pinned
+
     def missing_pins(self) -> list[str]:
         """The trust anchors this policy leaves to the evidence (PIN_LOG_KEY, PIN_TSA_ROOT)."""
         missing = [] if self._pinned else [PIN_LOG_KEY]

@@ -41,6 +41,7 @@ from custody.ledger import Receipt
 from custody.sequencer import SequencerStopped
 from verify.bundle import (
     BUNDLE_FORMAT,
+    KEY_HISTORY_MEMBER,
     LOG_KEY_MEMBER,
     MANIFEST,
     artifact_entry,
@@ -201,6 +202,11 @@ def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
     with zipfile.ZipFile(sink, "w", allowZip64=True) as zf:
         w = _BundleWriter(zf, plan.created_at)
         w.put(LOG_KEY_MEMBER, (vault.ledger.log_key + "\n").encode())
+        # The hand-overs sealed in the ledger, so that auditors pinning the first log key
+        # follow a rotation without fetching the history themselves.
+        history = vault.keyring.history
+        if history:
+            w.put(KEY_HISTORY_MEMBER, _json([h.to_json() for h in history]))
         tsas: dict[str, dict[str, Any]] = {}
         for tsa in vault.authorities:
             root = tsa_root_member(tsa.name)
@@ -280,6 +286,7 @@ def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
             artifacts=artifacts,
             tsas=list(tsas.values()),
             files=w.files,
+            key_history=KEY_HISTORY_MEMBER if history else None,
         )
         # Not listed in its own `files`: nothing can hold its own digest.
         zf.writestr(w.info(MANIFEST, zipfile.ZIP_DEFLATED), _json(manifest))

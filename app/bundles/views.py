@@ -34,7 +34,7 @@ async def export_bundle(
         bool, Query(description="Include the artifacts' bytes (false: proofs only).")
     ] = True,
 ) -> StreamingResponse:
-    """Export the case as a `locard-bundle/1` zip that `locard verify` checks offline.
+    """Export the case as a `locard-bundle/2` zip that `locard verify` checks offline.
 
     The export and each artifact access are sealed before the first byte is sent; the
     `X-Locard-Export-Event` header gives the export event's ledger index.

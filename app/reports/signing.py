@@ -28,7 +28,7 @@ from asn1crypto import cms
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from pyhanko.pdf_utils import embed
@@ -38,8 +38,11 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from custody import pki
-from custody.keyring import TSA_DIR
+from app.reports.token_signer import TokenSigner
+from custody import pkcs11_ec, pki
+from custody.ca_signer import CAKey, sign_certificate
+from custody.keyring import REPORT_SIGNER_REF, TSA_DIR
+from custody.pkcs11_keys import TokenKeyError
 from custody.timestamps import HttpTSA, TimestampAuthority
 from custody.tsa_builtin import BuiltinTSA
 
@@ -73,7 +76,8 @@ class ReportSigningError(Exception):
 
 @dataclass(frozen=True)
 class SigningIdentity:
-    key: ec.EllipticCurvePrivateKey
+    #: a key file's key, or the report signer's key in a PKCS#11 token
+    key: CAKey
     cert: x509.Certificate
     #: issuer certificates up to the root; empty when the certificate is self-signed
     issuers: tuple[x509.Certificate, ...]
@@ -119,11 +123,22 @@ def load_or_create_identity(keys_dir: Path, origin: str) -> SigningIdentity:
 
 def _new_identity(keys_dir: Path, origin: str) -> SigningIdentity:
     issuer: pki.Issuer | None = None
-    with contextlib.suppress(pki.PKIError):
-        issuer = pki.issuer_of(keys_dir / TSA_DIR)
+    try:
+        with contextlib.suppress(pki.PKIError):
+            issuer = pki.issuer_of(keys_dir / TSA_DIR)
+    except TokenKeyError as exc:
+        # Not a self-signed fallback: the issuing CA is there, its token is not usable.
+        raise ReportSigningError(f"the issuing CA's token key: {exc}") from exc
     issuer_key = issuer.key if issuer is not None else None
     issuer_cert = issuer.cert if issuer is not None else None
-    key = ec.generate_private_key(ec.SECP256R1())
+    key: CAKey
+    if (keys_dir / REPORT_SIGNER_REF).exists():
+        try:
+            key = pkcs11_ec.load_ref(keys_dir / SIGNER_FILE)  # made in the token at `init`
+        except TokenKeyError as exc:
+            raise ReportSigningError(f"the report signer's token key: {exc}") from exc
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORGANIZATION),
@@ -171,17 +186,22 @@ def _new_identity(keys_dir: Path, origin: str) -> SigningIdentity:
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
             critical=False,
         )
-        cert = builder.sign(issuer_key, hashes.SHA256())
+        cert = sign_certificate(builder, issuer_key)
         assert issuer is not None
         return SigningIdentity(key, cert, issuer.chain)
-    return SigningIdentity(key, builder.sign(key, hashes.SHA256()), ())
+    return SigningIdentity(key, sign_certificate(builder, key), ())
 
 
 def _to_pem(identity: SigningIdentity) -> bytes:
-    key_pem = identity.key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+    """The key (unless it lives in a token) and the certificates, key first."""
+    key_pem = (
+        b""
+        if isinstance(identity.key, pkcs11_ec.TokenECKey)
+        else identity.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
     )
     certs = (identity.cert, *identity.issuers)
     return key_pem + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
@@ -206,11 +226,15 @@ def _publish(path: Path, data: bytes) -> None:
 def _load(path: Path) -> SigningIdentity:
     try:
         data = path.read_bytes()
-        key = serialization.load_pem_private_key(data, None)
+        key: object = (
+            serialization.load_pem_private_key(data, None)
+            if b"PRIVATE KEY-----" in data
+            else pkcs11_ec.load_ref(path)  # the key is in a token: the file has certificates
+        )
         certs = x509.load_pem_x509_certificates(data)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TokenKeyError) as exc:
         raise ReportSigningError(f"cannot read the report-signing key {path}: {exc}") from exc
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not certs:
+    if not isinstance(key, ec.EllipticCurvePrivateKey | pkcs11_ec.TokenECKey) or not certs:
         raise ReportSigningError(f"{path} must hold an ECDSA key and its certificate")
     if key.public_key() != certs[0].public_key():
         raise ReportSigningError(f"the key in {path} does not belong to its certificate")
@@ -304,18 +328,22 @@ def sign_pdf(
     shape) so the report's time does not rest on the vault's key alone. `attachments`
     (name, bytes, description) are embedded before signing, so the signature covers them.
     """
-    key_info = asn1_keys.PrivateKeyInfo.load(
-        identity.key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
     issuers = [_asn1_cert(c) for c in identity.issuers]
     registry = SimpleCertificateStore.from_certs(issuers)  # type: ignore[no-untyped-call]
-    signer = signers.SimpleSigner(
-        signing_cert=_asn1_cert(identity.cert), signing_key=key_info, cert_registry=registry
-    )
+    signer: signers.Signer
+    if isinstance(identity.key, pkcs11_ec.TokenECKey):
+        signer = TokenSigner(identity.key, _asn1_cert(identity.cert), registry)
+    else:
+        key_info = asn1_keys.PrivateKeyInfo.load(
+            identity.key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        signer = signers.SimpleSigner(
+            signing_cert=_asn1_cert(identity.cert), signing_key=key_info, cert_registry=registry
+        )
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,
         md_algorithm="sha256",

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,40 +14,11 @@ from app.vault import init_vault
 from custody import rotation
 from custody.keyring import LOG_KEY, Keyring
 from custody.pkcs11_keys import PIN_ENV, TokenKeyError
+from tests.keys.conftest import MODULE, PIN
 from tests.support.live_server import live_vault, make_settings
 from verify.note import NoteVerifier
 from verify.policy import VerificationPolicy
 from verify.verifier import Verifier
-
-MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-PIN = "246810"
-
-
-@pytest.fixture(scope="session")
-def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One SoftHSM2 token for the session: the library reads its configuration once per
-    process, at its first use, so every test shares this token (with its own key labels)."""
-    if shutil.which("softhsm2-util") is None or not Path(MODULE).exists():
-        pytest.skip("SoftHSM2 is not installed (scripts/services.sh installs it)")
-    base = tmp_path_factory.mktemp("softhsm")
-    (base / "tokens").mkdir()
-    conf = base / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\n")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOFTHSM2_CONF", str(conf))
-        subprocess.run(
-            ["softhsm2-util", "--init-token", "--free", "--label", "locard-test"]
-            + ["--pin", PIN, "--so-pin", "13579"],
-            check=True,
-            capture_output=True,
-        )
-        yield "locard-test"
-
-
-@pytest.fixture
-def token(softhsm_token: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv(PIN_ENV, PIN)
-    return softhsm_token
 
 
 def _label() -> str:

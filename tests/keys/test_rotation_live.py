@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -13,7 +15,10 @@ from cryptography.x509 import load_pem_x509_certificate
 
 from app.vault import init_vault
 from cli.keys import rotate
+from custody.signing import NoteSigner
+from tests.bundles.conftest import members, rewrite
 from tests.support.live_server import live_vault, make_settings
+from verify.bundle import KEY_HISTORY_MEMBER, LOG_KEY_MEMBER, MANIFEST
 from verify.bundle.checks import verify_bundle
 from verify.policy import VerificationPolicy
 
@@ -107,12 +112,42 @@ def test_a_bundle_spanning_the_rotation_verifies_with_the_original_key(
             assert r.status_code == 200, r.text
         (tmp_path / "bundle.zip").write_bytes(r.content)
         history = live.vault.keyring.history
-    root = (settings.keys_dir / "tsa" / "tsa-root.pem").read_bytes()
-    root_der = load_pem_x509_certificate(root).public_bytes(Encoding.DER)
-    policy = VerificationPolicy(
-        trusted_log_keys=(original,), trusted_tsa_roots=(root_der,), log_key_history=history
-    )
-    report = verify_bundle(tmp_path / "bundle.zip", policy)
+    root_pem = settings.keys_dir / "tsa" / "tsa-root.pem"
+    root_der = load_pem_x509_certificate(root_pem.read_bytes()).public_bytes(Encoding.DER)
+    bundle = tmp_path / "bundle.zip"
+    # The bundle carries the hand-over: pinning the original key is enough.
+    manifest = json.loads(members(bundle)[MANIFEST])
+    assert manifest["format"] == "locard-bundle/2"
+    assert manifest["key_history"] == KEY_HISTORY_MEMBER
+    assert json.loads(members(bundle)[KEY_HISTORY_MEMBER]) == [h.to_json() for h in history]
+    pinned = VerificationPolicy(trusted_log_keys=(original,), trusted_tsa_roots=(root_der,))
+    report = verify_bundle(bundle, pinned)
     assert report.ok, [c for c in report.checks if not c.ok]
-    without = VerificationPolicy(trusted_log_keys=(original,), trusted_tsa_roots=(root_der,))
-    assert not verify_bundle(tmp_path / "bundle.zip", without).ok
+    # ... and an explicit history that agrees with it changes nothing.
+    report = verify_bundle(bundle, dataclasses.replace(pinned, log_key_history=history))
+    assert report.ok, [c for c in report.checks if not c.ok]
+    (tmp_path / "original.vkey").write_text(original + "\n")
+    cli_args = ("--trusted-tsa-ca", str(root_pem))
+    cli = _verify(str(bundle), "--trusted-key", str(tmp_path / "original.vkey"), *cli_args)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    # Unpinned, it is followed from its own first key, with the usual warning.
+    unpinned = verify_bundle(bundle, VerificationPolicy())
+    assert unpinned.ok and any("key history" in w for w in unpinned.warnings), unpinned
+
+    # A hand-over to another key than the one sealed in the ledger is refused, as is a bundle
+    # stripped of its history (its checkpoints after the rotation are then under an unpinned key).
+    def _forged(files: dict[str, bytes], manifest: dict[str, Any]) -> None:
+        [handover] = json.loads(files[KEY_HISTORY_MEMBER])
+        handover["new_key"] = NoteSigner.generate(settings.origin).vkey()
+        files[KEY_HISTORY_MEMBER] = json.dumps([handover]).encode()
+        files[LOG_KEY_MEMBER] = (handover["new_key"] + "\n").encode()
+        manifest["log_key"] = handover["new_key"]
+
+    def _stripped(files: dict[str, bytes], manifest: dict[str, Any]) -> None:
+        del files[KEY_HISTORY_MEMBER]
+        manifest["key_history"] = None
+
+    for name, edit in (("forged", _forged), ("stripped", _stripped)):
+        report = verify_bundle(rewrite(bundle, tmp_path / f"{name}.zip", edit), pinned)
+        failed = [c for c in report.checks if not c.ok]
+        assert failed and failed[0].name == "log key", (name, failed)

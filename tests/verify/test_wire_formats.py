@@ -10,10 +10,13 @@ import pytest
 
 import verify
 from verify.bundle import (
+    BUNDLE_FORMAT,
+    KEY_HISTORY_MEMBER,
     artifact_entry,
     checkpoint_entry,
     consistency_proof_json,
     event_entry,
+    expected_members,
     file_entry,
     inclusion_proof_json,
     manifest_json,
@@ -21,8 +24,14 @@ from verify.bundle import (
     token_entry,
     tsa_entry,
 )
+from verify.bundle.manifest import check_layout
 from verify.bundle.proofs import parse_consistency_proof, parse_inclusion_proof
-from verify.errors import ConsistencyProofError, InclusionProofError, MalformedInput
+from verify.errors import (
+    BundleMemberError,
+    ConsistencyProofError,
+    InclusionProofError,
+    MalformedInput,
+)
 from verify.receipt import RECEIPT_FORMAT, parse_receipt, receipt_json, timestamp_entry
 
 H = [hashlib.sha256(bytes([i])).digest() for i in range(4)]
@@ -76,6 +85,45 @@ def test_manifest_writer_and_reader_agree() -> None:
     assert m.checkpoints[1].timestamps_pending == 1
     assert m.artifacts[0].file == "artifacts/art-1/a.img" and m.artifacts[0].size == 3
     assert m.tsas[0].self_operated and m.files == {"events/0.json": "d" * 64}
+
+
+def test_manifest_key_history_is_a_v2_field_at_its_layout_name() -> None:
+    base = manifest_json(
+        case="IR-1",
+        title="t",
+        origin="o.example/ledger",
+        log_key="o.example/ledger+01234567+AQ==",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        exported_by=("alice", "auditor"),
+        content=False,
+        export_event=0,
+        anchor=1,
+        events=[event_entry(0, "case:IR-1", "export", 1)],
+        checkpoints=[checkpoint_entry(1, [], 0)],
+        artifacts=[],
+        tsas=[],
+        files=[],
+        key_history=KEY_HISTORY_MEMBER,
+    )
+    m = parse_manifest(json.dumps(base).encode())
+    assert (
+        (m.format, m.key_history)
+        == (BUNDLE_FORMAT, KEY_HISTORY_MEMBER)
+        == (
+            "locard-bundle/2",
+            "keys/log-history.json",
+        )
+    )
+    assert KEY_HISTORY_MEMBER in expected_members(m)
+    check_layout(m)
+    with pytest.raises(BundleMemberError):
+        check_layout(parse_manifest(json.dumps({**base, "key_history": "../h.json"}).encode()))
+    # A /1 manifest has no history; one without the field reads as before.
+    v1 = {**base, "format": "locard-bundle/1"}
+    with pytest.raises(MalformedInput, match="key_history"):
+        parse_manifest(json.dumps(v1).encode())
+    del v1["key_history"]
+    assert parse_manifest(json.dumps(v1).encode()).key_history is None
 
 
 def test_proof_documents_round_trip() -> None:

@@ -1,4 +1,4 @@
-"""Offline verification of an evidence bundle (`locard-bundle/1`): no database, no network.
+"""Offline verification of an evidence bundle (`locard-bundle/2`, `/1`): no database, no network.
 
 A bundle is the zip that `GET /v1/cases/{case}/bundle` (`locard export`) streams. `layout`
 names its members, `manifest` defines its table of contents and `proofs` its proof members,
@@ -9,6 +9,7 @@ The exporter (app.bundles) writes with the same definitions.
 
 from verify.bundle.checks import verify_bundle
 from verify.bundle.layout import (
+    KEY_HISTORY_MEMBER,
     LOG_KEY_MEMBER,
     MANIFEST,
     MAX_SMALL_MEMBER,
@@ -42,6 +43,7 @@ from verify.bundle.proofs import consistency_proof_json, inclusion_proof_json
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "KEY_HISTORY_MEMBER",
     "LOG_KEY_MEMBER",
     "MANIFEST",
     "MAX_MANIFEST_BYTES",

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from verify.bundle.contents import ChainState, EventsPass, check_artifact, check_export
+from verify.bundle.history import follow_key_history, read_key_history
 from verify.bundle.layout import (
     LOG_KEY_MEMBER,
     MANIFEST,
@@ -193,6 +194,10 @@ class _BundleCheck:
 
     def _log_key(self) -> tuple[NoteVerifier, str]:
         self.members.stage = "keys"
+        if self.m.key_history is not None:
+            with about(self.m.key_history):
+                history = read_key_history(self.members, self.m.key_history)
+                self.v = follow_key_history(self.v, self.report, history)
         with about(LOG_KEY_MEMBER):
             vkey = self.members.read(LOG_KEY_MEMBER).decode("utf-8", "replace").strip()
             if vkey != self.m.log_key:

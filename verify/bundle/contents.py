@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from verify.artifacts import ALGORITHMS, compare_hashes, hash_chunks
-from verify.bundle.manifest import BUNDLE_FORMAT, ArtifactEntry, BundleManifest, required
+from verify.bundle.manifest import ArtifactEntry, BundleManifest, required
 from verify.bundle.members import ZIP_ERRORS, Members
 from verify.chains import ChainWalk
 from verify.errors import (
@@ -63,8 +63,8 @@ def check_export(m: BundleManifest, result: EventsPass) -> str:
         if ev.type != "export" or ev.chain_key != case_key:
             raise MalformedInput(f"it is a {ev.type} event of {ev.chain_key}, not the export")
         body = ev.body
-        if body.get("format") != BUNDLE_FORMAT:
-            raise MalformedInput(f"the export event is not for a {BUNDLE_FORMAT} bundle")
+        if body.get("format") != m.format:
+            raise MalformedInput(f"the export event is not for a {m.format} bundle")
         if body.get("content") is not m.content:
             raise MalformedInput(
                 f"the export event recorded content={body.get('content')!r}, "

@@ -2,6 +2,7 @@
 
 manifest.json                          table of contents, written last
 keys/log.vkey                          the vault's checkpoint key (C2SP vkey)
+keys/log-history.json                  its signed hand-overs from the first key (/2, if rotated)
 keys/tsa/<tsa>-root.pem                each TSA's root as the vault publishes it
 keys/tsa/<tsa>-chain[-n].pem           the certificate chains the tokens were issued under
 events/<index>.json                    every custody event of the case: its exact leaf bytes
@@ -18,6 +19,8 @@ import re
 
 MANIFEST = "manifest.json"
 LOG_KEY_MEMBER = "keys/log.vkey"
+#: the log key's hand-overs (`verify.keyhistory`), oldest first: a JSON list
+KEY_HISTORY_MEMBER = "keys/log-history.json"
 #: Events are canonical JSON of a few KB; the export event, which lists every artifact and
 #: chain head of the case, is the largest. Anything bigger is hostile.
 MAX_SMALL_MEMBER = 4 * 1024 * 1024
@@ -28,6 +31,8 @@ _MEMBER_LIMITS = (
     ("proofs/", 64 * _KIB),
     ("consistency/", 64 * _KIB),
     ("checkpoints/", 64 * _KIB),
+    # A hand-over is ~2 KB: room for some two thousand rotations.
+    (KEY_HISTORY_MEMBER, MAX_SMALL_MEMBER),
     ("keys/", 256 * _KIB),
 )
 

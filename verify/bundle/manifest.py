@@ -1,4 +1,8 @@
-"""The bundle manifest wire format, `locard-bundle/1`: its fields, parser and structure rules.
+"""The bundle manifest wire format, `locard-bundle/2`: its fields, parser and structure rules.
+
+`/2` adds `key_history`: the member holding the log key's signed hand-overs, so a bundle
+sealed across a key rotation verifies against the key auditors pinned at the start.
+`/1` bundles (no history) are read as before.
 
 The manifest is not signed, so it is trusted for nothing but finding members: every claim is
 re-derived from the signed checkpoints, the ledger's hashes and the sealed export event.
@@ -14,6 +18,7 @@ from typing import Any
 
 from verify.artifacts import ALGORITHMS
 from verify.bundle.layout import (
+    KEY_HISTORY_MEMBER,
     LOG_KEY_MEMBER,
     MANIFEST,
     artifact_member,
@@ -29,7 +34,9 @@ from verify.bundle.layout import (
 from verify.errors import BundleMemberError, MalformedInput
 from verify.strict_json import hash_hex, load_strict_json
 
-BUNDLE_FORMAT = "locard-bundle/1"
+BUNDLE_FORMAT = "locard-bundle/2"
+#: every format this release reads, oldest first
+BUNDLE_FORMATS = ("locard-bundle/1", BUNDLE_FORMAT)
 #: The manifest is parsed whole, and Python's JSON objects take up to ~25 times their text
 #: (tests/bundles/test_robustness.py measures it), so it is capped: at ~350 bytes per event
 #: (its entry and its two members' digests) 8 MiB holds a case of ~20,000 events.
@@ -77,6 +84,7 @@ class TsaEntry:
 
 @dataclass(frozen=True)
 class BundleManifest:
+    format: str
     case: str
     origin: str
     log_key: str
@@ -90,6 +98,8 @@ class BundleManifest:
     artifacts: tuple[ArtifactEntry, ...]
     tsas: tuple[TsaEntry, ...]
     files: dict[str, str]  # member -> SHA-256 hex
+    #: the key history member (`/2`, only when the log key was ever rotated)
+    key_history: str | None = None
 
 
 # -- writing (app.bundles builds the manifest with these, so the shapes are defined once) ---
@@ -162,14 +172,16 @@ def manifest_json(
     artifacts: Sequence[dict[str, Any]],
     tsas: Sequence[dict[str, Any]],
     files: Sequence[dict[str, Any]],
+    key_history: str | None = None,
 ) -> dict[str, Any]:
-    """The `locard-bundle/1` manifest; `exported_by` is (principal id, role)."""
+    """The `locard-bundle/2` manifest; `exported_by` is (principal id, role)."""
     return {
         "format": BUNDLE_FORMAT,
         "case": case,
         "title": title,
         "origin": origin,
         "log_key": log_key,
+        "key_history": key_history,
         "created_at": created_at.isoformat(),
         "exported_by": {"id": exported_by[0], "role": exported_by[1]},
         "content": content,
@@ -199,11 +211,18 @@ def required(doc: Any, name: str, kind: type, where: str) -> Any:
 
 
 def parse_manifest(data: bytes) -> BundleManifest:
-    """Decode `manifest.json`; MalformedInput unless it is a well-formed locard-bundle/1."""
+    """Decode `manifest.json`; MalformedInput unless it is a well-formed bundle manifest."""
     doc = load_strict_json(data, "manifest", limit=MAX_MANIFEST_BYTES)
-    if not isinstance(doc, dict) or doc.get("format") != BUNDLE_FORMAT:
+    if not isinstance(doc, dict) or doc.get("format") not in BUNDLE_FORMATS:
         found = doc.get("format") if isinstance(doc, dict) else None
-        raise MalformedInput(f"not a {BUNDLE_FORMAT} bundle (format is {str(found)[:64]!r})")
+        raise MalformedInput(
+            f"not a {' or '.join(BUNDLE_FORMATS)} bundle (format is {str(found)[:64]!r})"
+        )
+    key_history = doc.get("key_history")
+    if doc["format"] == BUNDLE_FORMATS[0] and "key_history" in doc:
+        raise MalformedInput(f"a {BUNDLE_FORMATS[0]} manifest has no 'key_history'")
+    if key_history is not None and not isinstance(key_history, str):
+        raise MalformedInput("'key_history' must be a member name or null")
     events = tuple(
         EventEntry(
             index=required(e, "index", int, f"events[{i}]"),
@@ -271,6 +290,7 @@ def parse_manifest(data: bytes) -> BundleManifest:
         ).hex()
     exported = required(doc, "exported_by", dict, "manifest")
     return BundleManifest(
+        format=doc["format"],
         case=required(doc, "case", str, "manifest"),
         origin=required(doc, "origin", str, "manifest"),
         log_key=required(doc, "log_key", str, "manifest"),
@@ -285,12 +305,15 @@ def parse_manifest(data: bytes) -> BundleManifest:
         artifacts=tuple(artifacts),
         tsas=tuple(tsas),
         files=files,
+        key_history=key_history,
     )
 
 
 def expected_members(m: BundleManifest) -> set[str]:
     """Every member the manifest's structure implies; anything else in the zip is extra."""
     names = {LOG_KEY_MEMBER}
+    if m.key_history is not None:
+        names.add(m.key_history)
     for tsa in m.tsas:
         if tsa.root is not None:
             names.add(tsa.root)
@@ -317,6 +340,10 @@ def check_layout(m: BundleManifest) -> None:
     Raises BundleMemberError: a free-form name could point outside the layout (an extract
     path like `../x`), or shadow another member's role.
     """
+    if m.key_history is not None and m.key_history != KEY_HISTORY_MEMBER:
+        raise BundleMemberError(
+            f"the key history must be {KEY_HISTORY_MEMBER}", subject=m.key_history[:200]
+        )
     for tsa in m.tsas:
         if tsa.root is not None and tsa.root != tsa_root_member(tsa.name):
             raise BundleMemberError(
