@@ -14,6 +14,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v softhsm2-util >/dev/null || need_apt+=(softhsm2)
 # `pdfsig` checks report signatures against an NSS database made with certutil.
 command -v certutil >/dev/null || need_apt+=(libnss3-tools)
+# The collector tests make E01 images with libewf's ewfacquire and cross-check with ewfverify.
+command -v ewfacquire >/dev/null || need_apt+=(ewf-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
