@@ -18,7 +18,7 @@ The layout and field names follow Velociraptor's source (Velocidex/velociraptor)
   `Changed`, `Modified`, `LastAccessed`. Rows that carry the upload response itself
   (a column holding `sha256` and `Components`) are read too.
 - vql/tools/collector/collector_manager.go writes `client_info.json` (the `info()` row:
-  `Hostname`, `Fqdn`, ... and `Name`), `requests.json`, `log.json` and
+  `Hostname`, `Fqdn`, ...), `requests.json`, `log.json` and
   `collection_context.json`.
 - Encrypted collections (docs: deployment/offline_collections, "Collection security")
   are an outer zip holding `metadata.json` and the encrypted `data.zip`.
@@ -137,6 +137,7 @@ def plan(zf: zipfile.ZipFile) -> CollectionPlan:
             stamps[member] = row.get("Timestamp")
     items: dict[str, PlannedItem] = {}
     missing: list[str] = []
+    absent: set[str] = set()
     for result in sorted(n for n in names if n.startswith("results/") and n.endswith(".json")):
         for row in _rows(zf, result):
             response = _upload_response(row)
@@ -165,6 +166,7 @@ def plan(zf: zipfile.ZipFile) -> CollectionPlan:
                 continue
             if member not in names:
                 missing.append(source or member)
+                absent.add(member)
                 continue
             recorded = {}
             for alg, value in (("sha256", sha256), ("md5", md5)):
@@ -191,7 +193,7 @@ def plan(zf: zipfile.ZipFile) -> CollectionPlan:
             )
     # Listed by uploads.json alone: the collector recorded the copy but no hash row.
     for path, member in by_path.items():
-        if member in items:
+        if member in items or member in absent:
             continue
         if member not in names:
             missing.append(path)
@@ -208,16 +210,13 @@ def plan(zf: zipfile.ZipFile) -> CollectionPlan:
                 member=member, source_path=None, copied_at=None, listed=False
             )
     host = None
-    tool = "Velociraptor"
     if "client_info.json" in names:
         info = _doc(zf, "client_info.json")
         if isinstance(info, dict):
             host = _text(info.get("Hostname")) or _text(info.get("Fqdn"))
-            version = _text(info.get("Name"))
-            tool = f"Velociraptor {version}" if version else tool
     return CollectionPlan(
         collector="velociraptor",
-        tool=tool,
+        tool="Velociraptor",
         method="Velociraptor offline collection",
         source_host=host,
         provenance=[n for n in PROVENANCE if n in names],
