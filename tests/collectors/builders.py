@@ -164,3 +164,68 @@ def collector_log(container: bytes) -> str:
         "[INFO] 2026-11-03T09:15:09Z Collecting file C:\\Users\\alice\\NTUSER.DAT\n"
         f"[INFO] 2026-11-03T09:15:10Z Container hash {digest}\n"
     )
+
+
+# -- KAPE --------------------------------------------------------------------------------
+
+KAPE_STAMP = "2026-11-03T09_15_00_4123987"
+KAPE_COPY_HEADER = (
+    "CopiedTimestamp,SourceFile,DestinationFile,FileSize,SourceFileSha1,DeferredCopy,"
+    "CreatedOnUtc,ModifiedOnUtc,LastAccessedOnUtc,CopyDuration"
+)
+
+
+@dataclass
+class KapeFile:
+    source: str  # the endpoint path
+    data: bytes
+    recorded_sha1: str | None = None
+    in_zip: bool = True
+    in_log: bool = True
+
+    @property
+    def member(self) -> str:
+        drive, rest = self.source.split(":\\", 1)
+        return f"{drive}/{rest.replace(chr(92), '/')}"
+
+
+def default_kape_files() -> list[KapeFile]:
+    return [
+        KapeFile(r"C:\Windows\System32\config\SAM", b"regf" + b"\x01" * 700),
+        KapeFile(r"C:\Users\alice\AppData\Local\Temp\run.lnk", b"L\x00\x00\x00" + b"\x02" * 90),
+    ]
+
+
+@dataclass
+class Kape:
+    files: list[KapeFile] = field(default_factory=default_kape_files)
+    tdest: str = r"E:\kape\WS-ALICE"
+
+    def build(self) -> bytes:
+        rows = [KAPE_COPY_HEADER]
+        for f in self.files:
+            if not f.in_log:
+                continue
+            sha1 = f.recorded_sha1 or hashlib.sha1(f.data).hexdigest().upper()
+            dest = f"{self.tdest}\\{f.member.replace('/', chr(92))}"
+            rows.append(
+                f"2026-11-03 09:15:02.1234567,{f.source},{dest},{len(f.data)},{sha1},False,"
+                "2026-01-02 03:04:05.0000000,2026-10-30 08:00:00.0000000,"
+                "2026-11-02 17:45:12.0000000,00:00:00.0012345"
+            )
+        skip = [
+            "SourceFile,SourceFileSha1,Reason",
+            r"C:\Users\alice\NTUSER.DAT.LOG1,"
+            + hashlib.sha1(b"dup").hexdigest().upper()
+            + ",Deduplicated",
+        ]
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            # KAPE writes its CSVs as UTF-8 with a byte order mark, CRLF line ends
+            zf.writestr(f"{KAPE_STAMP}_CopyLog.csv", "\ufeff" + "\r\n".join(rows) + "\r\n")
+            zf.writestr(f"{KAPE_STAMP}_SkipLog.csv", "\ufeff" + "\r\n".join(skip) + "\r\n")
+            zf.writestr(f"{KAPE_STAMP}_ConsoleLog.txt", "KAPE version 1.3.0.2\r\n")
+            for f in self.files:
+                if f.in_zip:
+                    zf.writestr(f.member, f.data)
+        return buf.getvalue()
