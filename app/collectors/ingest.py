@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -50,6 +51,8 @@ from custody.ledger import Receipt
 from storage.base import StoredObject
 
 READ = 1 << 20
+#: items streamed and sealed at once (zipfile reads members of one archive from threads)
+WORKERS = 4
 ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -178,6 +181,69 @@ def _mismatch(
     assert m.artifact or container
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """What every item of one container shares."""
+
+    vault: Vault
+    who: Principal
+    case_id: str
+    collector: Collector
+    container: str
+    provenance: list[str]
+    zf: zipfile.ZipFile
+
+    def item(self, planned: PlannedItem, meta: ArtifactMeta) -> tuple[ItemResult, list[Mismatch]]:
+        """One file: its ingest, then what its collector said of it, on its own chain."""
+        vault, who, case_id = self.vault, self.who, self.case_id
+        art, _, stored = _store(vault, who, case_id, meta, _member_chunks(self.zf, planned.member))
+        computed = {
+            "sha256": stored.digests.sha256,
+            "sha1": stored.digests.sha1,
+            "md5": stored.digests.md5,
+        }
+        checks = [
+            HashCheck(algorithm=alg, recorded=value, computed=computed[alg])
+            for alg, value in planned.recorded.items()
+        ]
+        matches = all(c.recorded == c.computed for c in checks) if checks else None
+        record(
+            vault,
+            who,
+            EventType.collector_item,
+            CollectorItemV1(
+                collector=self.collector,
+                container=self.container,
+                provenance=self.provenance,
+                source_path=planned.source_path,
+                stored_name=planned.member,
+                times=planned.times,
+                checks=checks,
+                matches=matches,
+            ),
+            case=case_id,
+            item=art.id,
+        )
+        name = planned.source_path or planned.member
+        found = [
+            Mismatch("hash", name, art.id, c.algorithm, c.recorded, c.computed)
+            for c in checks
+            if c.recorded != c.computed
+        ]
+        if planned.recorded_size is not None and planned.recorded_size != art.size:
+            found.append(
+                Mismatch("size", name, art.id, None, str(planned.recorded_size), str(art.size))
+            )
+        if not planned.listed:
+            found.append(Mismatch("unlisted_file", planned.member, art.id))
+        for m in found:
+            _mismatch(vault, who, case_id, self.collector, self.container, m)
+        result = ItemResult(
+            art.id, art.file_name, planned.source_path, art.sha256, matches, planned.listed
+        )
+        return result, found
+
+
 def ingest_collection(
     vault: Vault,
     who: Principal,
@@ -244,67 +310,23 @@ def _ingest_zip(
         for i in plan.items
     ]
     container, _, _ = _store(vault, who, case_id, container_meta, _chunks(staged.path))
-    provenance = [
-        _store(vault, who, case_id, meta, _member_chunks(zf, m))[0] for m, meta in prov_metas
-    ]
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="collection") as pool:
+        provenance = list(
+            pool.map(
+                lambda pm: _store(vault, who, case_id, pm[1], _member_chunks(zf, pm[0]))[0],
+                prov_metas,
+            )
+        )
     prov_ids = [p.id for p in provenance]
     items: list[ItemResult] = []
     mismatches: list[Mismatch] = []
-    for planned, meta in item_metas:
-        art, _, stored = _store(vault, who, case_id, meta, _member_chunks(zf, planned.member))
-        computed = {
-            "sha256": stored.digests.sha256,
-            "sha1": stored.digests.sha1,
-            "md5": stored.digests.md5,
-        }
-        checks = [
-            HashCheck(algorithm=alg, recorded=value, computed=computed[alg])
-            for alg, value in planned.recorded.items()
-        ]
-        matches = all(c.recorded == c.computed for c in checks) if checks else None
-        record(
-            vault,
-            who,
-            EventType.collector_item,
-            CollectorItemV1(
-                collector=plan.collector,
-                container=container.id,
-                provenance=prov_ids,
-                source_path=planned.source_path,
-                stored_name=planned.member,
-                times=planned.times,
-                checks=checks,
-                matches=matches,
-            ),
-            case=case_id,
-            item=art.id,
-        )
-        found: list[Mismatch] = [
-            Mismatch("hash", planned.source_path or planned.member, art.id, *c_)
-            for c_ in ((c.algorithm, c.recorded, c.computed) for c in checks)
-            if c_[1] != c_[2]
-        ]
-        if planned.recorded_size is not None and planned.recorded_size != art.size:
-            found.append(
-                Mismatch(
-                    "size",
-                    planned.source_path or planned.member,
-                    art.id,
-                    None,
-                    str(planned.recorded_size),
-                    str(art.size),
-                )
-            )
-        if not planned.listed:
-            found.append(Mismatch("unlisted_file", planned.member, art.id))
-        for m in found:
-            _mismatch(vault, who, case_id, plan.collector, container.id, m)
-        mismatches += found
-        items.append(
-            ItemResult(
-                art.id, art.file_name, planned.source_path, art.sha256, matches, planned.listed
-            )
-        )
+    batch = _Batch(vault, who, case_id, plan.collector, container.id, prov_ids, zf)
+    # Items are independent chains: streamed from the zip by a few workers at once, their
+    # ingests wait for the same seals, so they are sealed in batches.
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="collection") as pool:
+        for item, found in pool.map(lambda im: batch.item(*im), item_metas):
+            items.append(item)
+            mismatches += found
     for name in plan.missing:
         m = Mismatch("missing_file", name, None)
         _mismatch(vault, who, case_id, plan.collector, container.id, m)

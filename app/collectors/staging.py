@@ -7,18 +7,34 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from pathlib import Path
 
-from app.uploads.reserve import SPOOL_DIR
-from app.vault import Vault
+#: under the upload spool (app.uploads.reserve.SPOOL_DIR), whose free space admission counts
+STAGING = Path("uploads") / "collections"
 
-STAGING = "collections"
+
+def sweep(data_dir: Path, older_than_s: float) -> int:
+    """Remove containers a crash left spooled (at startup, like the store's staging)."""
+    folder = data_dir / STAGING
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for entry in os.scandir(folder):
+        try:
+            if entry.name.endswith(".part") and entry.stat().st_mtime <= cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 class StagingFile:
-    def __init__(self, vault: Vault) -> None:
-        folder = vault.settings.data_dir / SPOOL_DIR / STAGING
+    def __init__(self, data_dir: Path) -> None:
+        folder = data_dir / STAGING
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path: Path = folder / f"{uuid.uuid4().hex}.part"
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)

@@ -52,7 +52,7 @@ async def upload_collection(
     limit = vault.settings.max_upload_bytes
     declared = declared_length(request, limit)
     room = await run_in_threadpool(upload_room, vault, declared)
-    staging = await run_in_threadpool(StagingFile, vault)
+    staging = await run_in_threadpool(StagingFile, vault.settings.data_dir)
     writer = ChunkWriter(staging, limit)
     try:
         try:

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from app.collectors.staging import STAGING
-from app.uploads.reserve import SPOOL_DIR
 from tests.api.helpers import assert_refused, untouched
 from tests.collectors.builders import Velociraptor
 from tests.support.live_server import LiveVault
@@ -23,7 +22,7 @@ from tests.support.live_server import LiveVault
 def nothing_written(vault: LiveVault) -> Iterator[None]:
     with untouched(vault):
         yield
-    spool = vault.settings.data_dir / SPOOL_DIR / STAGING
+    spool = vault.settings.data_dir / STAGING
     assert not list(spool.glob("*")), "the spooled container was left behind"
 
 
