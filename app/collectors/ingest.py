@@ -51,8 +51,9 @@ from custody.ledger import Receipt
 from storage.base import StoredObject
 
 READ = 1 << 20
-#: items streamed and sealed at once (zipfile reads members of one archive from threads)
-WORKERS = 4
+#: items in flight at once: each mostly waits for its seals, so many share one seal (zipfile
+#: reads members of one archive from several threads)
+WORKERS = 32
 ZIP_MAGIC = b"PK\x03\x04"
 
 
