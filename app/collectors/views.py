@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -14,18 +15,35 @@ from starlette.requests import ClientDisconnect
 from app.artifacts.metadata import clean_file_name
 from app.artifacts.schemas import ArtifactOut
 from app.artifacts.streaming import ChunkWriter, copy_raw, declared_length
+from app.auth.models import Principal
 from app.cases.service import writable_case
 from app.collectors.ingest import Staged, ingest_collection
 from app.collectors.safezip import ZipLimits
 from app.collectors.schemas import CollectedItemOut, CollectionOut, MismatchOut
 from app.collectors.staging import StagingFile
+from app.db import session
 from app.deps import Collector, VaultDep
+from app.disk.errors import UploadQuotaExceeded
 from app.edge.routes import GuardedRoute, streams_body
 from app.errors import BadRequest
-from app.uploads.reserve import upload_room
+from app.uploads.reserve import held_by, upload_room
+from app.uploads.settings import upload_settings
+from app.vault import Vault
 
 router = APIRouter(prefix="/v1", tags=["collections"], route_class=GuardedRoute)
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def _within_quota(vault: Vault, who: Principal, declared: int) -> None:
+    """The staging quota of resumable uploads holds for a spooled container too."""
+    quota = upload_settings().quota_bytes
+    with session(vault.engine) as s:
+        held = held_by(s, who.id, datetime.now(UTC))
+    if held + declared > quota:
+        raise UploadQuotaExceeded(
+            f"your open uploads declare {held} bytes; a container of {declared} more would "
+            f"pass your staging quota of {quota} bytes (LOCARD_UPLOAD_QUOTA_BYTES)"
+        )
 
 
 @router.post("/cases/{case_id}/collections", status_code=201, response_model=CollectionOut)
@@ -51,7 +69,11 @@ async def upload_collection(
         logged = container_sha256.lower()
     limit = vault.settings.max_upload_bytes
     declared = declared_length(request, limit)
-    room = await run_in_threadpool(upload_room, vault, declared)
+    if declared is not None:
+        await run_in_threadpool(_within_quota, vault, who, declared)
+    # Room for the spooled copy, the container object and its items' objects (whose total
+    # the container's directory bounds by collection_max_bytes, checked before storing).
+    room = await run_in_threadpool(upload_room, vault, None if declared is None else 3 * declared)
     staging = await run_in_threadpool(StagingFile, vault.settings.data_dir)
     writer = ChunkWriter(staging, limit)
     try:

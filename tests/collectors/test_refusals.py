@@ -12,7 +12,9 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from app.collectors import views as collector_views
 from app.collectors.staging import STAGING
+from app.uploads.settings import UploadSettings
 from tests.api.helpers import assert_refused, untouched
 from tests.collectors.builders import Velociraptor
 from tests.support.live_server import LiveVault
@@ -136,3 +138,15 @@ def test_a_logged_hash_that_is_not_one_refused(vault: LiveVault, case: str) -> N
             content=b"x",
         )
     assert_refused(r, 400)
+
+
+def test_staging_quota_of_uploads_holds_for_containers(
+    vault: LiveVault, case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = Velociraptor().build()
+    small = UploadSettings(quota_bytes=len(body) - 1)
+    monkeypatch.setattr(collector_views, "upload_settings", lambda: small)
+    with nothing_written(vault), vault.client("collector") as c:
+        r = c.post(f"/v1/cases/{case}/collections", content=body)
+    assert r.status_code == 507, r.text  # as for resumable uploads: storage, not input
+    assert r.json()["error"] == "upload_quota_exceeded"
