@@ -5,6 +5,7 @@ kept, and the container tied to every item chain it produced."""
 from __future__ import annotations
 
 import hashlib
+import html
 from datetime import datetime
 from typing import Any
 
@@ -132,3 +133,21 @@ def test_mismatches_are_stored_and_each_recorded_as_an_event(vault: LiveVault, c
     text = "\n".join(str(e.get("summary")) for e in timeline["entries"])
     assert f"MISMATCH velociraptor: {tampered.path}" in text
     assert "listed by the collector but absent from the container" in text
+    # ... on the artifact's page and in the custody report
+    with vault.client("auditor") as c:
+        page = c.get(f"/artifacts/{item['artifact']}")
+        report = c.get(f"/v1/cases/{case}/report.json")
+    assert page.status_code == 200, page.text
+    assert f"MISMATCH velociraptor: {tampered.path}" in html.unescape(page.text)
+    assert report.status_code == 200, report.text
+    said = f"MISMATCH velociraptor: {tampered.path} hash differs from the collector's"
+    assert any(x.startswith(said) for x in _summaries(report.json()))
+
+
+def _summaries(doc: Any) -> list[str]:
+    if isinstance(doc, dict):
+        own = [doc["summary"]] if isinstance(doc.get("summary"), str) else []
+        return own + [s for v in doc.values() for s in _summaries(v)]
+    if isinstance(doc, list):
+        return [s for v in doc for s in _summaries(v)]
+    return []
