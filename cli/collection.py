@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,12 +29,28 @@ _LABEL = {
     "velociraptor": "a Velociraptor offline collection",
     "kape": "a KAPE target output",
     "ewf": "an EWF (E01) image",
+    "kape-folder": "a KAPE target output folder (zipped as sent)",
 }
+
+
+def zip_folder(folder: Path, dest: Path) -> Path:
+    """The folder as a zip of its files (stored, not compressed: KAPE's copies are what
+    the copy log hashed, and re-compressing them would only cost time)."""
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file() and not p.is_symlink():
+                zf.write(p, p.relative_to(folder).as_posix())
+    return dest
+
+
 _LOGGED = re.compile(r"Container hash ([0-9a-fA-F]{64})")
 
 
 def container_kind(path: Path) -> str | None:
-    """'velociraptor', 'kape' or 'ewf' when `path` is a collector's container."""
+    """'velociraptor', 'kape' or 'ewf' when `path` is a collector's container, 'kape-folder'
+    for a KAPE target output folder (its copy log at the top)."""
+    if path.is_dir():
+        return "kape-folder" if any(path.glob("*_[Cc]opy[Ll]og.csv")) else None
     try:
         with path.open("rb") as fh:
             head = fh.read(len(EWF_SIGNATURE))
@@ -73,6 +90,13 @@ def upload_collection(
     out_dir: Path | None,
     say: Callable[[str], None],
 ) -> Path:
+    if kind == "kape-folder":
+        with tempfile.TemporaryDirectory(prefix="locard-kape-") as tmp:
+            zipped = zip_folder(path, Path(tmp) / f"{path.name}.zip")
+            say(f"{path.name}: {_LABEL[kind]}")
+            return upload_collection(
+                vault, case, zipped, "kape", collector_log, verifier, out_dir or path.parent, say
+            )
     params = {"file_name": path.name}
     if collector_log is not None:
         params["container_sha256"] = logged_container_hash(collector_log)

@@ -3,10 +3,12 @@ item by item (a real subprocess against a live vault)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from tests.collectors.builders import Kape, Velociraptor, collector_log, make_e01, needs_ewf_tools
@@ -98,3 +100,14 @@ def test_e01_image(vault: LiveVault, case: str, tmp_path: Path) -> None:
         "an EWF (E01) image" in out.stderr
         and "1 item(s), 0 provenance file(s), 0 mismatch" in out.stderr
     )
+
+
+def test_kape_output_folder(vault: LiveVault, case: str, tmp_path: Path) -> None:
+    folder = tmp_path / "WS-ALICE"
+    with zipfile.ZipFile(io.BytesIO(Kape().build())) as zf:
+        zf.extractall(folder)  # the folder KAPE wrote (tdest)
+    out = locard(vault, tmp_path / "home", "upload", "--case", case, str(folder))
+    assert out.returncode == 0, out.stderr
+    assert "a KAPE target output folder" in out.stderr
+    assert "2 item(s), 3 provenance file(s), 0 mismatch(es)" in out.stderr
+    assert (tmp_path / "WS-ALICE.zip.receipt.json").exists()
