@@ -32,8 +32,9 @@ def _when(value: str) -> datetime:
 
 
 def test_each_upload_is_its_own_artifact_checked_against_the_collector(
-    vault: LiveVault, case: str
+    db_vault: LiveVault, db_case: str
 ) -> None:
+    vault, case = db_vault, db_case
     files = default_files()
     body = Velociraptor(files=files).build()
     r = _post(
@@ -94,7 +95,10 @@ def test_each_upload_is_its_own_artifact_checked_against_the_collector(
     assert doc["receipt"]["leaf_index"] >= 0
 
 
-def test_mismatches_are_stored_and_each_recorded_as_an_event(vault: LiveVault, case: str) -> None:
+def test_mismatches_are_stored_and_each_recorded_as_an_event(
+    db_vault: LiveVault, db_case: str
+) -> None:
+    vault, case = db_vault, db_case
     tampered, absent, unlisted = (
         VrFile(r"C:\Users\alice\Desktop\notes.txt", b"changed while copied", T0, "ab" * 32),
         VrFile(r"C:\Windows\Prefetch\EVIL.EXE-1234.pf", b"SCCA", T0, in_zip=False),
