@@ -380,7 +380,7 @@ def _ingest_ewf(vault: Vault, who: Principal, case_id: str, staged: Staged) -> C
             collector="ewf",
             container=None,
             provenance=[],
-            source_path=reading.header.get("evidence_number"),
+            source_path=None,
             stored_name=None,
             times={},
             checks=checks,

@@ -74,10 +74,9 @@ class CollectorContainerV1(Body):
 def _summary_item(ev: Event) -> str:
     b = ev.body
     state = {True: "hashes match", False: "HASH MISMATCH", None: "no hash recorded"}
-    return (
-        f"{b.get('collector')} item {short(b.get('source_path') or b.get('stored_name'))}: "
-        f"{state.get(b.get('matches'), 'unknown')}"
-    )
+    told = b["recorded"] if isinstance(b.get("recorded"), dict) else {}
+    name = b.get("source_path") or b.get("stored_name") or told.get("evidence_number")
+    return f"{b.get('collector')} item {short(name)}: {state.get(b.get('matches'), 'unknown')}"
 
 
 _KIND_TEXT = {
