@@ -11,7 +11,7 @@ COPY storage storage
 COPY verify verify
 COPY cli cli
 COPY alembic alembic
-RUN pip install --no-cache-dir -e .
+RUN pip install --no-cache-dir -e ".[ewf]"
 USER locard
 ENV LOCARD_DATA_DIR=/data LOCARD_HOST=0.0.0.0
 VOLUME ["/data"]

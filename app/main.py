@@ -16,6 +16,7 @@ from app.actions.views import router as actions_router
 from app.artifacts.views import router as artifacts_router
 from app.bundles.views import router as bundles_router
 from app.cases.views import router as cases_router
+from app.collectors.views import router as collections_router
 from app.disk import space
 from app.disk.errors import InsufficientStorage, disk_failure
 from app.disk.guard import ReadOnlyGuard
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
     for router in (
         cases_router,
         artifacts_router,
+        collections_router,
         bundles_router,
         actions_router,
         ledger_router,

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     #: legal holds, notes and the ledger can still be written when uploads cannot. Below
     #: it the vault is read-only (reads and legal holds only) and /healthz is degraded.
     reserve_free_bytes: int = Field(default=64 << 20, ge=0)
+    #: a collector's container (app.collectors) is hostile until checked: bounds on its
+    #: member count, on what its members expand to, and on one member's expansion ratio
+    collection_max_members: int = Field(default=200_000, ge=1)
+    collection_max_bytes: int = Field(default=1 << 40, ge=1)
+    collection_max_ratio: int = Field(default=200, ge=1)
 
     #: witnesses asked at each seal, after the TSAs (JSON list of {url, vkey[, timeout]})
     witnesses: list[WitnessConfig] = []

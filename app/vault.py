@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from app.collectors import staging as collection_staging
 from app.events.projection import IndexWriter
 from app.settings import Settings
 from custody import migrations
@@ -247,6 +248,8 @@ def _open(
     if check:
         check_before_start(engine, store, keyring.signer, keyring.origin)
     _sweep_staging(store, settings.staging_cleanup_after_s)
+    if removed := collection_staging.sweep(settings.data_dir, settings.staging_cleanup_after_s):
+        log.info("removed %d stale collector container(s) from the upload spool", removed)
     archive_crl(settings, store)
     authorities = make_authorities(settings, keyring)
     _publish_keys(engine, keyring, authorities)

@@ -590,8 +590,25 @@ def upload_command(
     collection_method: Annotated[str | None, typer.Option(help="How they were collected.")] = None,
     collection_tool: Annotated[str | None, typer.Option(help="Tool that collected them.")] = None,
     notes: Annotated[str | None, typer.Option(help="Free-text notes for the record.")] = None,
+    collector_log: Annotated[
+        Path | None,
+        typer.Option(
+            help="A Velociraptor collector's log: its 'Container hash' must match the container."
+        ),
+    ] = None,
+    as_file: Annotated[
+        bool,
+        typer.Option(
+            "--as-file",
+            help="Upload collector containers (Velociraptor, KAPE, E01) as one plain file "
+            "instead of item by item.",
+        ),
+    ] = False,
 ) -> None:
     """Upload evidence: hash locally, stream with resume, verify and save each receipt.
+
+    A collector's container (Velociraptor offline collection, zipped KAPE output, E01)
+    is recognised and ingested item by item, each checked against the collector's hash.
 
     Interrupted? Run the same command again: it continues where the server stopped.
     """
@@ -617,6 +634,8 @@ def upload_command(
         }.items()
         if v
     }
+    from cli.collection import container_kind, upload_collection  # imports this module
+
     opts = Options(case, chunk_mib << 20, out_dir, key, verifier, meta)
     failed: list[Path] = []
     progress = Progress(
@@ -633,7 +652,20 @@ def upload_command(
         with progress:
             for path in files:
                 try:
-                    upload_one(vault, opts, path, progress)
+                    kind = None if as_file else container_kind(path)
+                    if kind is not None:
+                        upload_collection(
+                            vault,
+                            case,
+                            path,
+                            kind,
+                            collector_log,
+                            verifier,
+                            out_dir,
+                            progress.console.print,
+                        )
+                    else:
+                        upload_one(vault, opts, path, progress)
                 except UploadError as exc:
                     failed.append(path)
                     progress.console.print(f"[red]✘ {path}:[/red] {exc}")

@@ -16,6 +16,8 @@ command -v softhsm2-util >/dev/null || need_apt+=(softhsm2)
 command -v certutil >/dev/null || need_apt+=(libnss3-tools)
 # bench/http.py (and its quick run in the suite) loads the server with wrk.
 command -v wrk >/dev/null || need_apt+=(wrk)
+# The collector tests make E01 images with libewf's ewfacquire and cross-check with ewfverify.
+command -v ewfacquire >/dev/null || need_apt+=(ewf-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -3,6 +3,7 @@
 from app.events import (  # noqa: F401  (each module declares its types on import)
     artifact_events,
     case_events,
+    collector_events,
     incident_events,
     key_events,
     principal_events,

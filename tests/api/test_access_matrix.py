@@ -20,6 +20,7 @@ from fastapi.routing import iter_route_contexts
 from app.main import create_app
 from app.settings import Settings
 from tests.api.helpers import assert_refused, auth, untouched, vault_state
+from tests.collectors.builders import Velociraptor
 from tests.support.live_server import ROLES, LiveVault
 
 ANYONE = frozenset(ROLES)
@@ -289,6 +290,15 @@ MATRIX: dict[tuple[str, str], Rule] = {
             f"/v1/cases/{w.case}/artifacts",
             params={"file_name": f"from-{r}.bin"},
             content=f"bytes from {r}".encode(),
+        ),
+    ),
+    ("POST", "/v1/cases/{case_id}/collections"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST",
+            f"/v1/cases/{w.case}/collections",
+            params={"file_name": f"collection-{r}.zip"},
+            content=Velociraptor(hostname=f"HOST-{r}").build(),
         ),
     ),
     ("GET", "/v1/cases/{case_id}/artifacts"): Rule(ANYONE, _get("/v1/cases/{w.case}/artifacts")),
@@ -775,6 +785,7 @@ def test_collector_isolation(world: World) -> None:
             b.post(f"/v1/cases/{case}/members", json={"principal": "collector-b"}),
             b.get(f"/v1/cases/{case}/artifacts"),
             b.post(f"/v1/cases/{case}/artifacts", params={"file_name": "x"}, content=b"planted"),
+            b.post(f"/v1/cases/{case}/collections", content=Velociraptor().build()),
             b.get(f"/v1/cases/{case}/actions"),
             b.post(
                 f"/v1/cases/{case}/actions",

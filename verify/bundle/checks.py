@@ -15,6 +15,7 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
+from verify.bundle.collector import COLLECTOR_TYPES, check_collector
 from verify.bundle.contents import ChainState, EventsPass, check_artifact, check_export
 from verify.bundle.history import follow_key_history, read_key_history
 from verify.bundle.layout import (
@@ -128,6 +129,8 @@ class _BundleCheck:
         if self.bounds is not None:
             r.run("event times", lambda: self._times(result))
         r.run("export record", lambda: check_export(self.m, result))
+        if result.collector:
+            r.run("collector hashes", lambda: self._collector(result))
         for art in self.m.artifacts:
             check = functools.partial(check_artifact, self.m, self.members, art, result)
             r.run(f"artifact {art.id}", check)
@@ -350,6 +353,8 @@ class _BundleCheck:
                 out.export = ev
             if i in wanted_ingests:
                 out.ingests[i] = ev
+            if ev.type in COLLECTOR_TYPES:
+                out.collector.append((i, ev))
             out.count += 1
         return out, (
             f"{out.count} events, each proved in checkpoint {anchor.size} and covered by the "
@@ -398,6 +403,16 @@ class _BundleCheck:
             f"{confirmed} event(s) sealed no later than the genTime of a token on a checkpoint "
             f"covering them; {result.unconfirmed} unconfirmed; occurred_at never after sealing"
         )
+
+    def _collector(self, result: EventsPass) -> str:
+        ingests = {str(ev.item): ev for ev in result.ingests.values()}
+        summary, differ = check_collector(result.collector, ingests)
+        if differ:
+            self.report.warn(
+                f"{differ} collected item(s) differ from the hash their collector recorded "
+                "(stored as received; see the collector.mismatch events)"
+            )
+        return summary
 
     def _chains(self, result: EventsPass) -> str:
         if result.chain_error is not None:

@@ -48,6 +48,8 @@ class EventsPass:
     chain_error: VerificationError | None = None
     export: Event | None = None
     ingests: dict[int, Event] = field(default_factory=dict)
+    #: collector.item and collector.mismatch events, for the collector-hash check
+    collector: list[tuple[int, Event]] = field(default_factory=list)
     time_error: VerificationError | None = None
     times_checked: int = 0
     unconfirmed: int = 0
