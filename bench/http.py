@@ -24,11 +24,9 @@ import os
 import re
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -139,10 +137,16 @@ def wrk(
     )
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
+def _python(repo: Path) -> str:
+    """The interpreter of the checkout under test (another one for a before/after pair)."""
+    venv = repo / ".venv" / "bin" / "python"
+    return str(venv) if repo != REPO and venv.exists() else sys.executable
+
+
+def _cli(env: dict[str, str], repo: Path, *args: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=REPO,
+        [_python(repo), "-m", "cli.main", *args],
+        cwd=repo,
         env=env,
         check=True,
         capture_output=True,
@@ -152,23 +156,24 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
-def target(root: Path, db_url: str | None) -> Iterator[Target]:
+def target(root: Path, db_url: str | None, repo: Path = REPO) -> Iterator[Target]:
     """A vault with one case and one artifact, served by one `locard serve` process."""
     data = root / "vault"
     env = {**os.environ, "LOCARD_MAX_CONNECTIONS_PER_CLIENT": "4096"}
     if db_url:
         env["LOCARD_DATABASE_URL"] = db_url
-    _cli(env, "init", "--data-dir", str(data))
-    token = _cli(env, "user", "add", "bench", "--role", "collector", "--data-dir", str(data))
-    auditor = _cli(env, "user", "add", "audit", "--role", "auditor", "--data-dir", str(data))
+    _cli(env, repo, "init", "--data-dir", str(data))
+    add = ("user", "add", "--data-dir", str(data))
+    token = _cli(env, repo, *add, "bench", "--role", "collector")
+    auditor = _cli(env, repo, *add, "audit", "--role", "auditor")
     port = free_port()
-    cmd = [sys.executable, "-m", "cli.main", "serve", "--data-dir", str(data), "--port", str(port)]
+    cmd = [_python(repo), "-m", "cli.main", "serve", "--data-dir", str(data), "--port", str(port)]
     with ExitStack() as stack:
         log = root / "vault.log"
         old_env = dict(os.environ)
         os.environ.update(env)
         try:
-            server = stack.enter_context(running(cmd, log, "/healthz", port))
+            server = stack.enter_context(running(cmd, log, "/healthz", port, cwd=repo))
         finally:
             os.environ.clear()
             os.environ.update(old_env)
@@ -213,25 +218,43 @@ def check_receipts(t: Target, sample: int) -> str:
     return f"{ok}/{sample} receipts verified offline against the pinned keys"
 
 
-def in_process_proof_us(t: Target, index: int, size: int, repeat: int) -> float:
-    from app.settings import Settings
-    from app.vault import open_vault
+_IN_PROCESS = """
+import statistics, sys, time
+from pathlib import Path
+from app.settings import Settings
+from app.vault import open_vault
+data, db, index, size, repeat = sys.argv[1:]
+vault = open_vault(Settings(data_dir=Path(data), database_url=db or None), start=False)
+samples = []
+for _ in range(int(repeat)):
+    t0 = time.perf_counter()
+    vault.ledger.inclusion(int(index), int(size))
+    samples.append((time.perf_counter() - t0) * 1e6)
+vault.close()
+print(statistics.median(samples))
+"""
 
-    settings = Settings(data_dir=t.data_dir, database_url=t.env.get("LOCARD_DATABASE_URL"))
-    vault = open_vault(settings, start=False)
-    try:
-        samples = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            vault.ledger.inclusion(index, size)
-            samples.append((time.perf_counter() - t0) * 1e6)
-        return statistics.median(samples)
-    finally:
-        vault.close()
+
+def in_process_proof_us(t: Target, repo: Path, index: int, size: int, repeat: int) -> float:
+    """The same proof computed by the same checkout's code, in its own process."""
+    db = t.env.get("LOCARD_DATABASE_URL", "")
+    args = [str(t.data_dir), db, str(index), str(size), str(repeat)]
+    out = subprocess.run(
+        [_python(repo), "-c", _IN_PROCESS, *args],
+        cwd=repo,
+        env=t.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def run_db(label: str, db_url: str | None, args: argparse.Namespace) -> list[str]:
-    with tempfile.TemporaryDirectory(prefix="locard-http-") as tmp, target(Path(tmp), db_url) as t:
+    with (
+        tempfile.TemporaryDirectory(prefix="locard-http-") as tmp,
+        target(Path(tmp), db_url, args.server_repo) as t,
+    ):
         url, pid = t.server.url, t.server.pid
 
         def load(name: str, path: str, script: str, connections: int, seconds: float) -> WrkResult:
@@ -270,7 +293,7 @@ def run_db(label: str, db_url: str | None, args: argparse.Namespace) -> list[str
             max(3.0, secs / 3),
         )
         checked = check_receipts(t, args.receipts)
-        in_proc = in_process_proof_us(t, index, size, 200)
+        in_proc = in_process_proof_us(t, args.server_repo, index, size, 200)
     print(f"\n## {label}: figure, then its baseline from the same run")
     figures = [
         report(f"custody events/s ({label})", post.rate, "req/s", hz.rate, "/healthz req/s"),
@@ -302,6 +325,12 @@ def main(argv: list[str] | None = None) -> list[str]:
     ap.add_argument("--connections", type=int, default=256)
     ap.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     ap.add_argument("--receipts", type=int, default=20, help="receipts verified afterwards")
+    ap.add_argument(
+        "--server-repo",
+        type=Path,
+        default=REPO,
+        help="serve another checkout (with its own .venv), for a before/after pair",
+    )
     ap.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of each run here")
     args = ap.parse_args(argv)
     if shutil.which("wrk") is None:

@@ -171,9 +171,11 @@ class Server:
 
 
 @contextmanager
-def running(cmd: list[str], log: Path, health: str, port: int) -> Iterator[Server]:
+def running(
+    cmd: list[str], log: Path, health: str, port: int, *, cwd: Path = REPO
+) -> Iterator[Server]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     server = Server(proc, f"http://127.0.0.1:{port}", log)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
