@@ -23,6 +23,7 @@ from app.edge.routes import GuardedRoute
 from app.errors import AppError
 from app.incidents.views import router as incidents_router
 from app.ledger.views import router as ledger_router
+from app.playbooks.views import router as playbooks_router
 from app.principals.views import router as principals_router
 from app.reports.views import router as reports_router
 from app.settings import Settings
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         ledger_router,
         principals_router,
         incidents_router,
+        playbooks_router,
         web_router,
         uploads_router,
         reports_router,

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     #: serve tlog-tiles entry bundles (the events themselves) without authentication
     tlog_public_entries: bool = False
 
+    #: a directory of <scenario>.toml playbooks replacing the shipped ones (app/playbooks/data)
+    playbooks_dir: Path | None = None
+
     host: str = "127.0.0.1"
     port: int = 8700
 

@@ -22,6 +22,7 @@ class EventType(StrEnum):
     case_member_added = "case.member_added"
     case_note = "case.note"
     case_decision = "case.decision"
+    case_classified = "case.classified"
     hold_set = "hold.set"
     hold_released = "hold.released"
     ingest = "ingest"
@@ -33,6 +34,7 @@ class EventType(StrEnum):
     report_issued = "report.issued"
     review_recorded = "review.recorded"
     review_item_updated = "review.item_updated"
+    playbook_step = "playbook.step"
     key_rotated = "key.rotated"
 
 

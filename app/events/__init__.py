@@ -5,6 +5,7 @@ from app.events import (  # noqa: F401  (each module declares its types on impor
     case_events,
     incident_events,
     key_events,
+    playbook_events,
     principal_events,
 )
 from app.events.catalogue import (

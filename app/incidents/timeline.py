@@ -20,6 +20,7 @@ from verify.events import Event
 CATEGORY_NAMES: tuple[str, ...] = (
     "evidence",
     "containment",
+    "playbook",
     "transfer",
     "access",
     "decision",

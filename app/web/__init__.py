@@ -6,7 +6,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.web.playbook_pages import router as _playbook_pages
 from app.web.views import router
+
+router.include_router(_playbook_pages)
 
 
 def install_error_pages(app: FastAPI) -> None:

@@ -1,0 +1,125 @@
+"""A responder runs the ransomware playbook from the case page to contained: classify,
+record steps done, skipped (with a reason) and deviated, all sealed; then the checklist
+shows who did what and when, at 1366 and at 390 px without scrolling sideways."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import Site, shot, sign_in
+
+
+def test_responder_runs_ransomware_playbook_to_contained(page: Page, site: Site) -> None:
+    sign_in(page, site, "collector")
+    page.goto(f"{site.url}/cases/{site.other_case}")
+    section = page.locator("section", has=page.locator("#pb-h"))
+    expect(section).to_contain_text("Not classified yet")
+    form = page.get_by_role("form", name="Classification")
+    form.get_by_label("Scenario").select_option(label="Ransomware")
+    form.get_by_role("button", name="Classify and assign playbook").click()
+    expect(page).to_have_url(re.compile(r"\?done=classified#pb-h$"))
+    expect(page.get_by_role("status").first).to_contain_text("Case classified")
+    steps = page.locator("ol.playbook > li")
+    expect(steps).to_have_count(9)
+    expect(page.locator("#pb-h")).to_contain_text("Ransomware 9 open")
+    isolate = steps.filter(has_text="Isolate affected hosts")
+    expect(isolate).to_contain_text("pre-authorised: isolate host")
+    expect(steps.filter(has_text="Block known")).to_contain_text("block IPs and domains")
+
+    # Done 25 minutes ago, as told; the page takes UTC.
+    told = (datetime.now(UTC) - timedelta(minutes=25)).replace(second=0, microsecond=0)
+    isolate.get_by_text("Record this step").click()  # each step's form opens on demand
+    isolate.get_by_label("When it was done").fill(told.strftime("%Y-%m-%dT%H:%M:%S"))
+    isolate.get_by_label("Reason").fill("EDR network containment, INC-4712")
+    isolate.get_by_role("button", name="Record step").click()
+    expect(page.get_by_role("status").first).to_contain_text("recorded as done")
+    expect(isolate).to_contain_text(f"Done {told.strftime('%Y-%m-%d %H:%M:%S')} UTC by collector")
+
+    # Skipping without a reason is refused by the server, and nothing is recorded.
+    memory = steps.filter(has_text="Capture memory")
+    memory.get_by_text("Record this step").click()
+    memory.get_by_role("radio", name="skipped").check()
+    memory.get_by_role("button", name="Record step").click()
+    expect(page.locator("h1")).to_contain_text("Some fields need correcting")
+    expect(page.locator(".reason")).to_contain_text("needs a reason")
+    page.go_back()
+    page.reload()
+    memory.get_by_text("Record this step").click()
+    memory.get_by_role("radio", name="skipped").check()
+    memory.get_by_label("Reason").fill("hosts were rebooted by the helpdesk before triage")
+    memory.get_by_role("button", name="Record step").click()
+    expect(memory).to_contain_text("Skipped")
+    expect(memory).to_contain_text("rebooted by the helpdesk")
+
+    blocks = steps.filter(has_text="Block known command-and-control")
+    blocks.get_by_text("Record this step").click()
+    blocks.get_by_role("radio", name="deviated").check()
+    blocks.get_by_label("Reason").fill("blocked at the web proxy; the firewall change is frozen")
+    blocks.get_by_role("button", name="Record step").click()
+    expect(blocks).to_contain_text("Deviated")
+    expect(page.locator("#pb-h")).to_contain_text("6 open")
+
+    status = page.get_by_role("form", name="Status and severity")
+    status.get_by_label("Status").select_option("contained")
+    status.get_by_role("button", name="Update case").click()
+    expect(page.locator(".case-head .status")).to_have_text("contained")
+    timeline = page.locator("section", has=page.locator("#tl-h"))
+    expect(timeline.locator("li.c-playbook")).to_have_count(4)
+    expect(timeline).to_contain_text("Playbook step “Capture memory and the ransom note")
+    shot(page, "20-playbook-1366")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    section.scroll_into_view_if_needed()
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('#pb-h, ol.playbook, ol.playbook *')]
+              .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
+              .map(el => el.tagName + '.' + el.className)"""
+    )
+    assert wide == []
+    shot(page, "21-playbook-390")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+    with site.live.client("auditor") as c:
+        checklist = c.get(f"/v1/cases/{site.other_case}/playbook").json()
+    by_id = {s["id"]: s for s in checklist["steps"]}
+    assert datetime.fromisoformat(by_id["isolate-hosts"]["occurred_at"]) == told
+    assert by_id["collect-memory"]["state"] == "skipped"
+    assert by_id["block-iocs"]["state"] == "deviated"
+
+
+def test_readers_see_the_checklist_without_forms(page: Page, site: Site) -> None:
+    with site.live.client("collector") as c:
+        r = c.put(f"/v1/cases/{site.case_id}/classification", json={"scenario": "data-loss"})
+        assert r.status_code == 200, r.text
+    sign_in(page, site, "auditor")
+    page.goto(f"{site.url}/cases/{site.case_id}")
+    expect(page.locator("ol.playbook > li")).to_have_count(7)
+    expect(page.locator("form.step-form")).to_have_count(0)
+    expect(page.get_by_role("form", name="Classification")).to_have_count(0)
+    # Legal may record the communication steps only.
+    page.context.clear_cookies()
+    sign_in(page, site, "legal")
+    page.goto(f"{site.url}/cases/{site.case_id}")
+    expect(page.locator("form.step-form")).to_have_count(3)
+    notify = page.locator("ol.playbook > li", has_text="Notify the supervisory authority")
+    notify.get_by_text("Record this step").click()
+    notify.get_by_role("button", name="Record step").click()
+    expect(notify).to_contain_text("Done")
+    expect(notify).to_contain_text("by legal")
+
+
+def test_step_form_without_csrf_token_is_refused(page: Page, site: Site) -> None:
+    sign_in(page, site, "collector")
+    page.goto(f"{site.url}/cases/{site.quiet_case}")
+    status = page.evaluate(
+        """async (url) => (await fetch(url, {method: 'POST', body: new URLSearchParams(
+            {scenario: 'bec'})})).status""",
+        f"/cases/{site.quiet_case}/classification",
+    )
+    assert status == 403
+    with site.live.client("collector") as c:
+        assert c.get(f"/v1/cases/{site.quiet_case}/playbook").json()["scenario"] is None
