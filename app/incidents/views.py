@@ -18,7 +18,7 @@ from app.cases.schemas import CaseOut, PrivacyUpdate
 from app.deps import Reader, VaultDep
 from app.edge.routes import GuardedRoute
 from app.errors import BadRequest
-from app.incidents import reviews, service, timeline
+from app.incidents import action_items, reviews, service, timeline
 from app.incidents.policy import IncidentPolicy
 from app.text import MultiLine
 
@@ -207,6 +207,22 @@ async def update_action_item(
         reviews.update_item, vault, who, case_id, review_id, item_id, data
     )
     return {"review": review.to_json(), "receipt": receipt.to_json() if receipt else None}
+
+
+@router.get("/action-items")
+def list_action_items(
+    vault: VaultDep,
+    who: Reader,
+    owner: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    everyone: bool = False,
+    overdue: bool = False,
+) -> list[dict[str, Any]]:
+    """Action items of the cases the caller may read: its own by default, another
+    principal's with `owner`, all with `everyone=true`; overdue ones first."""
+    today = service.ledger_clock(vault)().date()
+    who_owns = None if everyone else (owner or who.id)
+    rows = action_items.owned_items(vault, who, who_owns, today, overdue_only=overdue)
+    return [r.to_json(today) for r in rows]
 
 
 def metrics_period(

@@ -208,6 +208,8 @@ def record_step(
     vault: Vault, who: Principal, case_id: str, step_id: str, data: StepIn
 ) -> tuple[Checklist, Receipt]:
     case = readable_case(vault.engine, case_id, who)
+    if who.role == Role.auditor:  # refused whatever the case's state
+        raise Forbidden("auditors read; they do not record playbook steps")
     current = _read(vault.engine, case.id)
     if current.playbook is None:
         raise NotClassified(f"case {case.id} is not classified yet: it has no playbook")

@@ -54,7 +54,7 @@ def read_checklist(case_id: str, vault: VaultDep, who: Reader) -> dict[str, Any]
     return service.checklist(vault.engine, who, case_id).to_json()
 
 
-@router.put("/cases/{case_id}/classification")
+@router.post("/cases/{case_id}/classification")
 async def classify(
     case_id: str, data: service.ClassifyIn, vault: VaultDep, who: Reader, books: Books
 ) -> dict[str, Any]:

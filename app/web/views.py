@@ -47,6 +47,7 @@ from app.verification.service import (
     verify_stored,
 )
 from app.web import charts
+from app.web.action_item_pages import DONE as ITEM_DONE
 from app.web.forms import back, field, form_time
 from app.web.playbook_pages import DONE as PLAYBOOK_DONE
 from app.web.render import HERE, WebRoute, page
@@ -77,6 +78,7 @@ DONE = {
     "decision": "Decision recorded in the ledger.",
     "signed_out": "You are signed out.",
     **PLAYBOOK_DONE,
+    **ITEM_DONE,
 }
 
 
@@ -271,6 +273,15 @@ def _case_context(
     responder = who.role == Role.admin or who.role == Role.collector
     checklist = playbooks.checklist(vault.engine, who, case.id)
     return {
+        "closable": {
+            (r.id, i.id)
+            for r in reviews
+            for i in r.items.values()
+            # as reviews.update_item decides: the case's responders, or the item's owner
+            if i.state not in review_service.CLOSED_STATES
+            and who.role != Role.auditor
+            and (responder or i.owner == who.id)
+        },
         "checklist": checklist,
         "recordable": {
             s.step_id

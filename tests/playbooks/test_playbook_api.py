@@ -37,7 +37,7 @@ def _case(live: LiveVault, title: str = "Ransomware on FS01") -> str:
 
 def _classify(live: LiveVault, case: str, scenario: str, role: str = "collector") -> httpx.Response:
     with live.client(role) as c:
-        return c.put(f"/v1/cases/{case}/classification", json={"scenario": scenario})
+        return c.post(f"/v1/cases/{case}/classification", json={"scenario": scenario})
 
 
 def _step(
@@ -191,11 +191,11 @@ def test_bad_classification_and_unclassified_steps_are_refused(live: LiveVault) 
     size = _size(live)
     assert _classify(live, case, "alien-invasion").status_code == 400
     with live.client("collector") as c:
-        assert c.put(f"/v1/cases/{case}/classification", json={}).status_code == 422
-        r = c.put(f"/v1/cases/{case}/classification", json={"scenario": "bec", "x": 1})
+        assert c.post(f"/v1/cases/{case}/classification", json={}).status_code == 422
+        r = c.post(f"/v1/cases/{case}/classification", json={"scenario": "bec", "x": 1})
         assert r.status_code == 422
         assert (
-            c.put("/v1/cases/IR-1999-0001/classification", json={"scenario": "bec"}).status_code
+            c.post("/v1/cases/IR-1999-0001/classification", json={"scenario": "bec"}).status_code
             == 404
         )
     assert _step(live, case, "scope", outcome="done").status_code == 409

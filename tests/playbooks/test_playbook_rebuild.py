@@ -28,8 +28,8 @@ def test_rebuild_restores_the_checklist_and_audit_names_edits(db_url: str, tmp_p
         case = ok(c.post("/v1/cases", json={"title": "CFO mailbox", "severity": "P2"}))["case"][
             "id"
         ]
-        ok(c.put(f"/v1/cases/{case}/classification", json={"scenario": "ransomware"}))
-        ok(c.put(f"/v1/cases/{case}/classification", json={"scenario": "bec"}))
+        ok(c.post(f"/v1/cases/{case}/classification", json={"scenario": "ransomware"}))
+        ok(c.post(f"/v1/cases/{case}/classification", json={"scenario": "bec"}))
         ok(c.post(f"/v1/cases/{case}/playbook/steps/reset-account", json={"outcome": "done"}))
         ok(
             c.post(

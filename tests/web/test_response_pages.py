@@ -1,6 +1,7 @@
-"""A responder runs the ransomware playbook from the case page to contained: classify,
-record steps done, skipped (with a reason) and deviated, all sealed; then the checklist
-shows who did what and when, at 1366 and at 390 px without scrolling sideways."""
+"""Incident response pages: a responder runs the ransomware playbook from the case page
+to contained (steps done, skipped with a reason, deviated; all sealed), the checklist shows
+who did what and when at 1366 and 390 px, and an action item's owner finds it overdue on
+their list and closes it with evidence."""
 
 from __future__ import annotations
 
@@ -93,18 +94,18 @@ def test_responder_runs_ransomware_playbook_to_contained(page: Page, site: Site)
 
 def test_readers_see_the_checklist_without_forms(page: Page, site: Site) -> None:
     with site.live.client("collector") as c:
-        r = c.put(f"/v1/cases/{site.case_id}/classification", json={"scenario": "data-loss"})
+        r = c.post(f"/v1/cases/{site.case_id}/classification", json={"scenario": "data-loss"})
         assert r.status_code == 200, r.text
     sign_in(page, site, "auditor")
     page.goto(f"{site.url}/cases/{site.case_id}")
     expect(page.locator("ol.playbook > li")).to_have_count(7)
-    expect(page.locator("form.step-form")).to_have_count(0)
+    expect(page.locator("ol.playbook form.step-form")).to_have_count(0)
     expect(page.get_by_role("form", name="Classification")).to_have_count(0)
     # Legal may record the communication steps only.
     page.context.clear_cookies()
     sign_in(page, site, "legal")
     page.goto(f"{site.url}/cases/{site.case_id}")
-    expect(page.locator("form.step-form")).to_have_count(3)
+    expect(page.locator("ol.playbook form.step-form")).to_have_count(3)
     notify = page.locator("ol.playbook > li", has_text="Notify the supervisory authority")
     notify.get_by_text("Record this step").click()
     notify.get_by_role("button", name="Record step").click()
@@ -123,3 +124,31 @@ def test_step_form_without_csrf_token_is_refused(page: Page, site: Site) -> None
     assert status == 403
     with site.live.client("collector") as c:
         assert c.get(f"/v1/cases/{site.quiet_case}/playbook").json()["scenario"] is None
+
+
+def test_owner_sees_overdue_items_and_closes_one_with_evidence(page: Page, site: Site) -> None:
+    """Legal owns the seeded review's overdue item: it leads legal's list, and closing it
+    from the case page needs a note or an artifact."""
+    sign_in(page, site, "legal")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My action items").click()
+    expect(page.locator("h1")).to_have_text("My action items")
+    first = page.locator("ol.items > li").first
+    expect(first).to_contain_text("OVERDUE")
+    expect(first).to_contain_text("Review EDR alert routing")
+    shot(page, "22-action-items")
+    first.get_by_role("link", name=site.case_id).click()
+    item = page.locator("ol.items > li", has_text="Review EDR alert routing")
+    item.get_by_text("Close with evidence").click()
+    item.get_by_role("button", name="Close item").click()  # no evidence: refused
+    expect(page.locator("h1")).to_contain_text("The request could not be used")
+    expect(page.locator(".reason")).to_contain_text("needs the evidence of its check")
+    page.go_back()
+    page.reload()
+    item.get_by_text("Close with evidence").click()
+    item.get_by_label("Evidence note").fill("routing now pages the on-call analyst")
+    item.get_by_label("Evidence artifact").select_option(site.artifact_id)
+    item.get_by_role("button", name="Close item").click()
+    expect(page.get_by_role("status").first).to_contain_text("Action item closed")
+    expect(item).to_contain_text(f"with evidence {site.artifact_id}")
+    expect(item).not_to_contain_text("OVERDUE")
+    assert page.errors == []  # type: ignore[attr-defined]
