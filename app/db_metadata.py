@@ -2,6 +2,7 @@
 
 import custody.metadata  # noqa: F401
 from app.artifacts import models as _artifacts  # noqa: F401
+from app.assets import models as _assets  # noqa: F401
 from app.auth import models as _auth  # noqa: F401
 from app.auth import web_sessions as _web_sessions  # noqa: F401
 from app.cases import models as _cases  # noqa: F401

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.actions.views import router as actions_router
 from app.artifacts.views import router as artifacts_router
+from app.assets.views import router as assets_router
 from app.bundles.views import router as bundles_router
 from app.cases.views import router as cases_router
 from app.disk import space
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         principals_router,
         incidents_router,
         playbooks_router,
+        assets_router,
         web_router,
         uploads_router,
         reports_router,

@@ -35,6 +35,7 @@ class EventType(StrEnum):
     review_recorded = "review.recorded"
     review_item_updated = "review.item_updated"
     playbook_step = "playbook.step"
+    asset_recorded = "asset.recorded"
     key_rotated = "key.rotated"
 
 

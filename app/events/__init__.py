@@ -2,6 +2,7 @@
 
 from app.events import (  # noqa: F401  (each module declares its types on import)
     artifact_events,
+    asset_events,
     case_events,
     incident_events,
     key_events,

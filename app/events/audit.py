@@ -19,6 +19,7 @@ from sqlalchemy import Engine, Table, select
 from sqlmodel import Session
 
 from app.artifacts.models import Artifact
+from app.assets.models import CaseAsset
 from app.auth.models import Principal, PrincipalRequest
 from app.cases.models import Case, CaseMember
 from app.events.projection import apply
@@ -36,6 +37,7 @@ PROJECTED: tuple[tuple[Table, frozenset[str]], ...] = (
     (Artifact.__table__, frozenset()),  # type: ignore[attr-defined]
     (CasePlaybook.__table__, frozenset()),  # type: ignore[attr-defined]
     (PlaybookStep.__table__, frozenset()),  # type: ignore[attr-defined]
+    (CaseAsset.__table__, frozenset()),  # type: ignore[attr-defined]
 )
 
 

@@ -20,6 +20,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from app.artifacts import service as artifacts
 from app.artifacts.models import Artifact
+from app.assets import service as asset_service
+from app.assets.models import AssetKind, Criticality
 from app.auth.models import Principal, Role
 from app.auth.service import authenticate
 from app.auth.web_sessions import end_session, open_session
@@ -48,6 +50,7 @@ from app.verification.service import (
 )
 from app.web import charts
 from app.web.action_item_pages import DONE as ITEM_DONE
+from app.web.asset_pages import DONE as ASSET_DONE
 from app.web.forms import back, field, form_time
 from app.web.playbook_pages import DONE as PLAYBOOK_DONE
 from app.web.render import HERE, WebRoute, page
@@ -79,6 +82,7 @@ DONE = {
     "signed_out": "You are signed out.",
     **PLAYBOOK_DONE,
     **ITEM_DONE,
+    **ASSET_DONE,
 }
 
 
@@ -290,6 +294,9 @@ def _case_context(
         },
         "scenarios": get_playbooks(request),
         "action_labels": ACTION_LABELS,
+        "assets": asset_service.list_assets(vault, who, case.id),
+        "asset_kinds": [k.value for k in AssetKind],
+        "criticalities": [c.value for c in Criticality],
         "case": case,
         "view": view,
         "facts": view.facts,

@@ -135,6 +135,16 @@ class World:
             self.review_item = (str(review["id"]), str(review["action_items"][0]["id"]))
         return self.review_item
 
+    def asset(self) -> str:
+        """`<case>/assets/<asset id>` of one asset of the shared case, recorded once."""
+        r = self.http.post(
+            f"/v1/cases/{self.case}/assets",
+            json={"kind": "host", "name": "WS-FIN-042", "owner": "IT", "criticality": "high"},
+            headers=self.as_("collector"),
+        )
+        assert r.status_code == 200, r.text
+        return f"{self.case}/assets/{r.json()['asset']['id']}"
+
     def playbook_case(self, role: str | None) -> str:
         """A case classified as ransomware: a fresh one for those who may record its steps
         (each step is recorded once), else one shared case."""
@@ -451,6 +461,19 @@ MATRIX: dict[tuple[str, str], Rule] = {
             json={"outcome": "done"},
         ),
     ),
+    # Assets of a case: responders record them, everyone who reads the case sees them
+    ("POST", "/v1/cases/{case_id}/assets"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST",
+            f"/v1/cases/{w.case}/assets",
+            json={"kind": "host", "name": "fs01", "owner": "IT", "criticality": "high"},
+        ),
+    ),
+    ("GET", "/v1/cases/{case_id}/assets"): Rule(ANYONE, _get("/v1/cases/{w.case}/assets")),
+    ("GET", "/v1/cases/{case_id}/assets/{asset_id}"): Rule(
+        ANYONE, lambda w, r: Call("GET", f"/v1/cases/{w.asset()}")
+    ),
     # Ledger proofs: auditors, legal, admin
     ("GET", "/v1/ledger/checkpoint"): Rule(PROOF_READERS, _get("/v1/ledger/checkpoint")),
     ("GET", "/v1/ledger/checkpoint.txt"): Rule(PROOF_READERS, _get("/v1/ledger/checkpoint.txt")),
@@ -541,6 +564,15 @@ MATRIX: dict[tuple[str, str], Rule] = {
         ),
     ),
     ("GET", "/action-items"): _page(ANYONE, _get("/action-items")),
+    ("GET", "/cases/{case_id}/assets/{asset_id}"): _page(
+        ANYONE, lambda w, r: Call("GET", f"/cases/{w.asset()}")
+    ),
+    ("POST", "/cases/{case_id}/assets"): _page(
+        WRITERS,
+        _form(
+            "/cases/{w.case}/assets", kind="ip", name="192.0.2.1", owner="ISP", criticality="low"
+        ),
+    ),
     # The case's responders and admins (and the item's owner, here the collector)
     ("POST", "/cases/{case_id}/reviews/{review_id}/items/{item_id}/close"): _page(
         WRITERS,

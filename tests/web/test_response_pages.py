@@ -152,3 +152,29 @@ def test_owner_sees_overdue_items_and_closes_one_with_evidence(page: Page, site:
     expect(item).to_contain_text(f"with evidence {site.artifact_id}")
     expect(item).not_to_contain_text("OVERDUE")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_asset_recorded_from_the_case_page_shows_its_containment_and_evidence(
+    page: Page, site: Site
+) -> None:
+    """The seeded case isolated fs01.corp.example and collected memory from it."""
+    sign_in(page, site, "collector")
+    page.goto(f"{site.url}/cases/{site.case_id}")
+    section = page.locator("section", has=page.locator("#as-h"))
+    expect(section).to_contain_text("No assets recorded")
+    section.get_by_text("Record an asset").click()
+    form = page.get_by_role("form", name="Record an asset")
+    form.get_by_label("Kind").select_option("host")
+    form.get_by_label("Name").fill("FS01.corp.example")
+    form.get_by_label("Owner").fill("Finance IT")
+    form.get_by_label("Business criticality").select_option("critical")
+    form.get_by_role("button", name="Record asset").click()
+    expect(page.get_by_role("status").first).to_contain_text("Asset recorded")
+    row = section.locator("ol.items > li", has_text="FS01.corp.example")
+    expect(row).to_contain_text("1 containment action(s) · 1 artifact(s)")
+    row.get_by_role("link", name="FS01.corp.example").click()
+    expect(page.locator("h1")).to_have_text("FS01.corp.example")
+    expect(page.locator("section", has=page.locator("#ac-h"))).to_contain_text("isolate host")
+    expect(page.locator("section", has=page.locator("#aa-h"))).to_contain_text("fs01-memory.raw")
+    shot(page, "23-asset")
+    assert page.errors == []  # type: ignore[attr-defined]
