@@ -23,6 +23,7 @@ class EventType(StrEnum):
     case_note = "case.note"
     case_decision = "case.decision"
     case_classified = "case.classified"
+    case_assessed = "case.assessed"
     hold_set = "hold.set"
     hold_released = "hold.released"
     ingest = "ingest"

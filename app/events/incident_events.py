@@ -119,6 +119,28 @@ class ReviewItemUpdatedV2(Body):
     evidence: EvidenceRef | None = None
 
 
+class Assessment(Body):
+    """What leadership metrics need and no other event states: when the malicious activity
+    began and when it was detected (both as told), and the root cause. The latest
+    assessment of a case is the one that counts; null leaves a value unknown."""
+
+    first_activity_at: str | None
+    detected_at: str | None
+    root_cause: str | None
+
+
+def _summary_assessment(ev: Event) -> str:
+    b = ev.body
+    parts = []
+    if b.get("first_activity_at"):
+        parts.append(f"activity began {b.get('first_activity_at')}")
+    if b.get("detected_at"):
+        parts.append(f"detected {b.get('detected_at')}")
+    if b.get("root_cause"):
+        parts.append(f"root cause: {short(b.get('root_cause'), 120)}")
+    return "Assessed: " + ("; ".join(parts) or "nothing known yet")
+
+
 def containment_time(ev: Event) -> Any:
     b = ev.body
     return parse_time(b.get("occurred_at") if "v" in b else b.get("performed_at"))
@@ -190,4 +212,7 @@ REVIEW_ITEM_UPDATED = declare(
         {1: ReviewItemUpdated, 2: ReviewItemUpdatedV2},
         _summary_item,
     )
+)
+CASE_ASSESSED = declare(
+    EventSpec(EventType.case_assessed, "decision", {1: Assessment}, _summary_assessment)
 )

@@ -35,7 +35,15 @@ from app.incidents import service as incidents
 from app.incidents import timeline
 from app.incidents.metrics import SEVERITIES, CaseFacts, Deadline, case_deadlines
 from app.incidents.policy import IncidentPolicy
-from app.incidents.views import NoteIn, NoteKind, get_policy, metrics_period, timeline_filter
+from app.incidents.views import (
+    AssessmentIn,
+    NoteIn,
+    NoteKind,
+    get_policy,
+    leadership_metrics,
+    metrics_period,
+    timeline_filter,
+)
 from app.playbooks import service as playbooks
 from app.playbooks.definitions import ACTION_LABELS
 from app.playbooks.views import get_playbooks
@@ -80,6 +88,7 @@ DONE = {
     "note": "Note recorded in the ledger.",
     "decision": "Decision recorded in the ledger.",
     "signed_out": "You are signed out.",
+    "assessed": "Detection and root cause recorded in the ledger.",
     **PLAYBOOK_DONE,
     **ITEM_DONE,
     **ASSET_DONE,
@@ -405,6 +414,29 @@ async def update_privacy(case_id: str, request: Request, vault: VaultDep, who: W
     return back(f"/cases/{case_id}", "privacy" if receipt else "unchanged")
 
 
+@router.post("/cases/{case_id}/assessment")
+async def assess(case_id: str, request: Request, vault: VaultDep, who: Who) -> Response:
+    form = await request.form()
+    check_form(request, form)
+    data = AssessmentIn.model_validate(
+        {
+            "first_activity_at": form_time(form, "first_activity_at"),
+            "detected_at": form_time(form, "detected_at"),
+            "root_cause": field(form, "root_cause") or None,
+        }
+    )
+    await run_in_threadpool(
+        incidents.assess,
+        vault,
+        who,
+        case_id,
+        data.first_activity_at,
+        data.detected_at,
+        data.root_cause,
+    )
+    return back(f"/cases/{case_id}", "assessed")
+
+
 @router.post("/cases/{case_id}/notes")
 async def add_note(case_id: str, request: Request, vault: VaultDep, who: Who) -> Response:
     form = await request.form()
@@ -583,6 +615,7 @@ def metrics_page(
             "days": days,
             "periods": PERIODS,
             "charts": {"mtta": mtta, "mttc": mttc, "declared": declared},
+            "lead": leadership_metrics(request, vault, who, None, None, days),
         },
     )
 

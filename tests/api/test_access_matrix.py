@@ -418,6 +418,14 @@ MATRIX: dict[tuple[str, str], Rule] = {
     # Everyone has a list of the items they own (in the cases they may read)
     ("GET", "/v1/action-items"): Rule(ANYONE, _get("/v1/action-items")),
     ("GET", "/v1/metrics"): Rule(ANYONE, _get("/v1/metrics")),
+    ("GET", "/v1/metrics/leadership"): Rule(ANYONE, _get("/v1/metrics/leadership")),
+    ("GET", "/v1/metrics/leadership.csv"): Rule(ANYONE, _get("/v1/metrics/leadership.csv")),
+    ("POST", "/v1/cases/{case_id}/assessment"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST", f"/v1/cases/{w.case}/assessment", json={"root_cause": "phished VPN"}
+        ),
+    ),
     # Custody reports and bundles: for those who check custody, not those who collect
     ("GET", "/v1/cases/{case_id}/report.json"): Rule(
         PROOF_READERS, _get("/v1/cases/{w.case}/report.json")
@@ -550,6 +558,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/cases/{case_id}/privacy"): _page(
         frozenset({"collector", "legal", "admin"}),
         _form("/cases/{w.case}/privacy", personal_data="on"),
+    ),
+    ("POST", "/cases/{case_id}/assessment"): _page(
+        WRITERS, _form("/cases/{w.case}/assessment", root_cause="phished VPN")
     ),
     ("POST", "/cases/{case_id}/notes"): _page(
         frozenset({"collector", "legal", "admin"}), _form("/cases/{w.case}/notes", text="seen")

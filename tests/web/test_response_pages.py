@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -177,4 +178,45 @@ def test_asset_recorded_from_the_case_page_shows_its_containment_and_evidence(
     expect(page.locator("section", has=page.locator("#ac-h"))).to_contain_text("isolate host")
     expect(page.locator("section", has=page.locator("#aa-h"))).to_contain_text("fs01-memory.raw")
     shot(page, "23-asset")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_leadership_metrics_page_and_csv(page: Page, site: Site) -> None:
+    """A responder records when the activity began; leadership reads MTTD, the lagging
+    indicators and downloads the CSV."""
+    with site.live.client("collector") as c:
+        r = c.post(
+            f"/v1/cases/{site.quiet_case}/reviews",
+            json={
+                "summary": "Laptop was not encrypted",
+                "action_items": [
+                    {"title": "Encrypt every laptop", "owner": "collector", "due": "2026-02-01"}
+                ],
+            },
+        )
+        assert r.status_code == 201, r.text
+    sign_in(page, site, "collector")
+    page.goto(f"{site.url}/cases/{site.quiet_case}")
+    form = page.get_by_role("form", name="Detection and root cause")
+    began = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
+    form.get_by_label("First malicious activity").fill(began.strftime("%Y-%m-%dT%H:%M:%S"))
+    form.get_by_label("Root cause").fill("unencrypted laptop")
+    form.get_by_role("button", name="Record assessment").click()
+    expect(page.get_by_role("status").first).to_contain_text("Detection and root cause recorded")
+    page.context.clear_cookies()
+
+    sign_in(page, site, "admin")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Metrics").click()
+    lead = page.locator("section", has=page.locator("#lead-h"))
+    p2 = lead.locator("table", has_text="Per severity").locator("tr", has_text="P2")
+    expect(p2.locator("td").nth(2)).to_have_text("1")  # one P2 with a known first activity
+    expect(p2.locator("td").nth(1)).not_to_have_text("—")
+    lagging = page.locator("section", has=page.locator("#lag-h"))
+    expect(lagging).to_contain_text("Encrypt every laptop")
+    shot(page, "24-leadership-metrics")
+    with page.expect_download() as dl:
+        lead.get_by_role("link", name="Export CSV").click()
+    text = Path(dl.value.path()).read_text()
+    assert text.startswith("section,key,metric,value,case")
+    assert "overdue_action_item,Encrypt every laptop,days_overdue" in text
     assert page.errors == []  # type: ignore[attr-defined]
