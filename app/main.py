@@ -17,6 +17,7 @@ from app.artifacts.views import router as artifacts_router
 from app.assets.views import router as assets_router
 from app.bundles.views import router as bundles_router
 from app.cases.views import router as cases_router
+from app.comms.views import router as comms_router
 from app.disk import space
 from app.disk.errors import InsufficientStorage, disk_failure
 from app.disk.guard import ReadOnlyGuard
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         incidents_router,
         playbooks_router,
         assets_router,
+        comms_router,
         web_router,
         uploads_router,
         reports_router,

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
 
     #: a directory of <scenario>.toml playbooks replacing the shipped ones (app/playbooks/data)
     playbooks_dir: Path | None = None
+    #: a directory of <kind>.txt communication templates replacing the shipped ones (app/comms/data)
+    comms_dir: Path | None = None
 
     host: str = "127.0.0.1"
     port: int = 8700

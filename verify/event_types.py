@@ -37,6 +37,7 @@ class EventType(StrEnum):
     review_item_updated = "review.item_updated"
     playbook_step = "playbook.step"
     asset_recorded = "asset.recorded"
+    communication_issued = "communication.issued"
     key_rotated = "key.rotated"
 
 

@@ -141,6 +141,17 @@ def _summary_assessment(ev: Event) -> str:
     return "Assessed: " + ("; ".join(parts) or "nothing known yet")
 
 
+class CommunicationIssued(Body):
+    """An update issued to its audience; the text itself is the artifact the event is on."""
+
+    kind: str
+    recipient: str
+    sha256: str
+    template_sha256: str
+    #: the issued text differs from what the template rendered (reviewed and edited)
+    edited: bool
+
+
 def containment_time(ev: Event) -> Any:
     b = ev.body
     return parse_time(b.get("occurred_at") if "v" in b else b.get("performed_at"))
@@ -215,4 +226,16 @@ REVIEW_ITEM_UPDATED = declare(
 )
 CASE_ASSESSED = declare(
     EventSpec(EventType.case_assessed, "decision", {1: Assessment}, _summary_assessment)
+)
+COMMUNICATION_ISSUED = declare(
+    EventSpec(
+        EventType.communication_issued,
+        "communication",
+        {1: CommunicationIssued},
+        lambda ev: (
+            f"{str(ev.body.get('kind', '')).capitalize()} update issued to "
+            f"{short(ev.body.get('recipient'), 80)}"
+            + (" (edited after review)" if ev.body.get("edited") else "")
+        ),
+    )
 )

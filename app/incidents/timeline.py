@@ -25,6 +25,7 @@ CATEGORY_NAMES: tuple[str, ...] = (
     "access",
     "decision",
     "note",
+    "communication",
     "legal",
     "review",
     "case",

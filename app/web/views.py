@@ -28,6 +28,7 @@ from app.auth.web_sessions import end_session, open_session
 from app.cases import service as cases
 from app.cases.models import CaseStatus
 from app.cases.schemas import CaseUpdate, HoldIn, PrivacyUpdate
+from app.comms.templates import Kind
 from app.deps import SESSION_COOKIE, VaultDep, current_principal
 from app.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from app.incidents import reviews as review_service
@@ -59,6 +60,7 @@ from app.verification.service import (
 from app.web import charts
 from app.web.action_item_pages import DONE as ITEM_DONE
 from app.web.asset_pages import DONE as ASSET_DONE
+from app.web.comms_pages import DONE as COMMS_DONE
 from app.web.forms import back, field, form_time
 from app.web.playbook_pages import DONE as PLAYBOOK_DONE
 from app.web.render import HERE, WebRoute, page
@@ -92,6 +94,7 @@ DONE = {
     **PLAYBOOK_DONE,
     **ITEM_DONE,
     **ASSET_DONE,
+    **COMMS_DONE,
 }
 
 
@@ -281,6 +284,7 @@ def _case_context(
         incidents.case_events(vault.engine, case.id), timeline.TimelineFilter()
     )
     containment = [e for e in entries if e.type == EventType.containment]
+    communications = [e for e in entries if e.type == EventType.communication_issued]
     today = view.now.date()
     reviews = review_service.list_reviews(vault, who, case.id)
     responder = who.role == Role.admin or who.role == Role.collector
@@ -312,6 +316,8 @@ def _case_context(
         "deadlines": _deadline_map(view.deadlines),
         "artifacts": arts,
         "containment": containment,
+        "communications": communications,
+        "comm_kinds": [k.value for k in Kind],
         "recent": entries[-CASE_PAGE_EVENTS:],
         "total_events": len(entries),
         "reviews": reviews,

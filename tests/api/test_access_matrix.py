@@ -418,6 +418,18 @@ MATRIX: dict[tuple[str, str], Rule] = {
     # Everyone has a list of the items they own (in the cases they may read)
     ("GET", "/v1/action-items"): Rule(ANYONE, _get("/v1/action-items")),
     ("GET", "/v1/metrics"): Rule(ANYONE, _get("/v1/metrics")),
+    # Communication updates: everyone may read a draft; issuing stores evidence
+    ("GET", "/v1/cases/{case_id}/communications/{kind}/draft"): Rule(
+        ANYONE, _get("/v1/cases/{w.case}/communications/executive/draft")
+    ),
+    ("POST", "/v1/cases/{case_id}/communications"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST",
+            f"/v1/cases/{w.case}/communications",
+            json={"kind": "internal", "recipient": "response team"},
+        ),
+    ),
     ("GET", "/v1/metrics/leadership"): Rule(ANYONE, _get("/v1/metrics/leadership")),
     ("GET", "/v1/metrics/leadership.csv"): Rule(ANYONE, _get("/v1/metrics/leadership.csv")),
     ("POST", "/v1/cases/{case_id}/assessment"): Rule(
@@ -558,6 +570,12 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/cases/{case_id}/privacy"): _page(
         frozenset({"collector", "legal", "admin"}),
         _form("/cases/{w.case}/privacy", personal_data="on"),
+    ),
+    ("GET", "/cases/{case_id}/communications/{kind}"): _page(
+        ANYONE, _get("/cases/{w.case}/communications/regulator")
+    ),
+    ("POST", "/cases/{case_id}/communications"): _page(
+        WRITERS, _form("/cases/{w.case}/communications", kind="internal", recipient="team")
     ),
     ("POST", "/cases/{case_id}/assessment"): _page(
         WRITERS, _form("/cases/{w.case}/assessment", root_cause="phished VPN")

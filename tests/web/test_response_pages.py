@@ -220,3 +220,25 @@ def test_leadership_metrics_page_and_csv(page: Page, site: Site) -> None:
     assert text.startswith("section,key,metric,value,case")
     assert "overdue_action_item,Encrypt every laptop,days_overdue" in text
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_regulator_update_drafted_reviewed_and_issued(page: Page, site: Site) -> None:
+    sign_in(page, site, "collector")
+    page.goto(f"{site.url}/cases/{site.case_id}")
+    comms = page.locator("section", has=page.locator("#com-h"))
+    comms.get_by_role("link", name="Regulator").click()
+    expect(page.locator("h1")).to_have_text("Regulator update")
+    text = page.get_by_label("Text")
+    expect(text).to_have_value(re.compile(r"Personal data breach notification"))
+    expect(text).to_have_value(re.compile(r"Isolate host fs01\.corp\.example: succeeded"))
+    shot(page, "25-regulator-draft")
+    text.fill(text.input_value() + "\nReviewed by counsel.")
+    page.get_by_label("Issued to").fill("Data protection authority")
+    page.get_by_role("button", name="Issue update").click()
+    expect(page.get_by_role("status").first).to_contain_text("Update issued")
+    expect(comms).to_contain_text("Regulator update issued to Data protection authority")
+    expect(comms).to_contain_text("edited after review")
+    issued = comms.locator("a[href^='/artifacts/']").first
+    issued.click()
+    expect(page.locator("h1")).to_contain_text("regulator-update-")
+    assert page.errors == []  # type: ignore[attr-defined]
