@@ -20,10 +20,11 @@ from app.auth.models import Principal, Role
 from app.cases.service import readable_case, writable_case
 from app.db import session
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
-from app.events import EventType, record
+from app.events import EventType, event_time, record
 from app.events.catalogue import iso
 from app.events.playbook_events import CaseClassified, StepRecorded, StepSnapshot
 from app.events.preconditions import ClassificationIs, StepPending
+from app.playbooks import webhook
 from app.playbooks.definitions import Phase, Playbook
 from app.playbooks.models import CasePlaybook, PlaybookStep
 from app.text import MultiLine
@@ -206,7 +207,8 @@ def may_record(engine: Engine, who: Principal, case_id: str, step: PlaybookStep)
 
 def record_step(
     vault: Vault, who: Principal, case_id: str, step_id: str, data: StepIn
-) -> tuple[Checklist, Receipt]:
+) -> tuple[Checklist, Receipt, str | None]:
+    """The checklist after the step, its receipt, and whether the webhook was told."""
     case = readable_case(vault.engine, case_id, who)
     if who.role == Role.auditor:  # refused whatever the case's state
         raise Forbidden("auditors read; they do not record playbook steps")
@@ -235,4 +237,26 @@ def record_step(
         case=case.id,
         preconditions=[StepPending(case.id, current.playbook.scenario, step.step_id)],
     )
-    return _read(vault.engine, case.id), receipt
+    return (
+        _read(vault.engine, case.id),
+        receipt,
+        webhook.notify(vault.settings, _notice(case.id, step, body, receipt)),
+    )
+
+
+def _notice(
+    case_id: str, step: PlaybookStep, body: StepRecorded, receipt: Receipt
+) -> dict[str, Any]:
+    return {
+        "type": EventType.playbook_step.value,
+        "case": case_id,
+        "scenario": body.scenario,
+        "step": step.step_id,
+        "title": step.title,
+        "action": step.action,
+        "outcome": body.outcome,
+        "reason": body.reason,
+        "occurred_at": body.occurred_at or event_time(receipt).isoformat(),
+        "leaf_index": receipt.event.index,
+        "leaf_hash": receipt.event.leaf_hash.hex(),
+    }

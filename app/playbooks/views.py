@@ -71,7 +71,7 @@ async def record_step(
     case_id: str, step_id: StepId, data: service.StepIn, vault: VaultDep, who: Reader
 ) -> dict[str, Any]:
     """A step done, skipped (with a reason) or deviated from (saying how), with when."""
-    checklist, receipt = await run_in_threadpool(
+    checklist, receipt, notified = await run_in_threadpool(
         service.record_step, vault, who, case_id, step_id, data
     )
-    return {"checklist": checklist.to_json(), "receipt": receipt.to_json()}
+    return {"checklist": checklist.to_json(), "receipt": receipt.to_json(), "webhook": notified}

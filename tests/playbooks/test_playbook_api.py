@@ -86,6 +86,7 @@ def test_ransomware_playbook_run_is_sealed_step_by_step(live: LiveVault) -> None
     assert row["state"] == "done" and row["recorded_by"] == "collector"
     assert datetime.fromisoformat(row["occurred_at"]) == told
     assert row["recorded_index"] == done["receipt"]["leaf_index"]
+    assert done["webhook"] is None  # no automation system configured
     _ok(
         _step(live, case, "collect-memory", outcome="skipped", reason="hosts already rebooted"), 201
     )
