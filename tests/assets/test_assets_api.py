@@ -94,11 +94,19 @@ def test_asset_shows_its_containment_and_artifacts(live: LiveVault) -> None:
     assert [d for d in diffs if "case_assets" in repr(d)] == []
 
 
+@pytest.fixture(scope="module")
+def untouched_case(live: LiveVault) -> str:
+    """One case for the refusals: none of them may record an asset on it."""
+    return _case(live)
+
+
 @pytest.mark.parametrize(
     ("role", "status"), [("auditor", 403), ("legal", 403), ("outsider", 404), (None, 401)]
 )
-def test_wrong_roles_write_nothing(live: LiveVault, role: str | None, status: int) -> None:
-    case = _case(live)
+def test_wrong_roles_write_nothing(
+    live: LiveVault, untouched_case: str, role: str | None, status: int
+) -> None:
+    case = untouched_case
     size = live.vault.ledger.size()
     with live.client(role) as c:
         assert c.post(f"/v1/cases/{case}/assets", json=HOST).status_code == status
@@ -118,8 +126,10 @@ def test_wrong_roles_write_nothing(live: LiveVault, role: str | None, status: in
         {k: v for k, v in HOST.items() if k != "owner"},
     ],
 )
-def test_bad_input_is_refused_without_a_write(live: LiveVault, body: dict[str, Any]) -> None:
-    case = _case(live)
+def test_bad_input_is_refused_without_a_write(
+    live: LiveVault, untouched_case: str, body: dict[str, Any]
+) -> None:
+    case = untouched_case
     size = live.vault.ledger.size()
     with live.client("collector") as c:
         assert c.post(f"/v1/cases/{case}/assets", json=body).status_code == 422

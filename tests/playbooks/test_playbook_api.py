@@ -143,13 +143,22 @@ def test_reclassifying_replaces_the_checklist_and_the_same_scenario_is_a_no_op(
     assert audit(live.vault, content=False).ok
 
 
+@pytest.fixture(scope="module")
+def untouched_case(live: LiveVault) -> str:
+    """One classified case for the refusals: none of them may change it."""
+    case = _case(live, "Bad input")
+    _ok(_classify(live, case, "ransomware"))
+    return case
+
+
 @pytest.mark.parametrize(
     ("role", "status"),
     [("auditor", 403), ("legal", 403), ("outsider", 404)],
 )
-def test_wrong_roles_write_nothing(live: LiveVault, role: str, status: int) -> None:
-    case = _case(live, "Wrong roles")
-    _ok(_classify(live, case, "ransomware"))
+def test_wrong_roles_write_nothing(
+    live: LiveVault, untouched_case: str, role: str, status: int
+) -> None:
+    case = untouched_case
     size = _size(live)
     assert _classify(live, case, "bec", role=role).status_code == status
     assert _step(live, case, "isolate-hosts", role=role, outcome="done").status_code == status
@@ -175,10 +184,9 @@ def test_wrong_roles_write_nothing(live: LiveVault, role: str, status: int) -> N
     ],
 )
 def test_bad_input_is_refused_without_a_write(
-    live: LiveVault, path_step: str, body: dict[str, Any], status: int
+    live: LiveVault, untouched_case: str, path_step: str, body: dict[str, Any], status: int
 ) -> None:
-    case = _case(live, "Bad input")
-    _ok(_classify(live, case, "ransomware"))
+    case = untouched_case
     size = _size(live)
     assert _step(live, case, path_step, **body).status_code == status
     assert _size(live) == size
