@@ -79,6 +79,9 @@ def test_asset_shows_its_containment_and_artifacts(live: LiveVault) -> None:
         host = _ok(c.get(f"/v1/cases/{case}/assets/host:ws-fin-042"))
         assert c.get(f"/v1/cases/{case}/assets/host:nope").status_code == 404
         timeline = _ok(c.get(f"/v1/cases/{case}/timeline", params={"type": "asset.recorded"}))
+    with live.client("outsider") as c:  # another collector's case: not even its existence
+        assert c.get(f"/v1/cases/{case}/assets").status_code == 404
+        assert c.get(f"/v1/cases/{case}/assets/host:ws-fin-042").status_code == 404
     assert set(assets) == {"host:ws-fin-042", "ip:203.0.113.7"}
     assert host == assets["host:ws-fin-042"]
     assert [a["action"] for a in host["containment"]] == ["isolate_host"]

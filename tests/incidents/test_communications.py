@@ -48,6 +48,9 @@ def test_draft_review_and_issue(live: LiveVault, clock: FixedClock, tmp_path: Pa
             for k in ("executive", "regulator", "customer", "internal")
         }
         assert lg.get(f"/v1/cases/{case}/communications/press/draft").status_code == 422
+    live.add_user("outsider", "collector")
+    with live.client("outsider") as o:
+        assert o.get(f"/v1/cases/{case}/communications/executive/draft").status_code == 404
     executive = drafts["executive"]["text"]
     assert executive.startswith(f"Subject: [P1] Ransomware on FS01 ({case}): executive update")
     assert "not yet contained the incident; 1 containment action(s) taken" in executive

@@ -107,6 +107,12 @@ def test_leadership_metrics_over_http(live: LiveVault, clock: FixedClock) -> Non
     assert [n["case"] for n in m["lagging"]["missed_notifications"]] == [case]
     with live.client("admin") as a:
         assert _ok(a.get("/v1/metrics/leadership"))["per_severity"][0]["declared"] == 1
+    live.add_user("outsider", "collector")
+    with live.client("outsider") as o:  # only the cases it may read
+        theirs = _ok(o.get("/v1/metrics/leadership"))
+        assert theirs["per_severity"][0]["declared"] == 0
+        assert theirs["lagging"]["missed_notifications"] == []
+        assert "=HYPERLINK" not in o.get("/v1/metrics/leadership.csv").text
     rows = list(csv.reader(io.StringIO(c.get("/v1/metrics/leadership.csv").text)))
     assert rows[0] == ["section", "key", "metric", "value", "case"]
     assert ["severity", "P1", "mttd_seconds", "100800.0", ""] in rows
