@@ -14,9 +14,11 @@ from sqlalchemy.exc import OperationalError
 
 from app.actions.views import router as actions_router
 from app.artifacts.views import router as artifacts_router
+from app.assets.views import router as assets_router
 from app.bundles.views import router as bundles_router
 from app.cases.views import router as cases_router
 from app.collectors.views import router as collections_router
+from app.comms.views import router as comms_router
 from app.disk import space
 from app.disk.errors import InsufficientStorage, disk_failure
 from app.disk.guard import ReadOnlyGuard
@@ -24,6 +26,7 @@ from app.edge.routes import GuardedRoute
 from app.errors import AppError
 from app.incidents.views import router as incidents_router
 from app.ledger.views import router as ledger_router
+from app.playbooks.views import router as playbooks_router
 from app.principals.views import router as principals_router
 from app.reports.views import router as reports_router
 from app.settings import Settings
@@ -106,6 +109,9 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         ledger_router,
         principals_router,
         incidents_router,
+        playbooks_router,
+        assets_router,
+        comms_router,
         web_router,
         uploads_router,
         reports_router,

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     #: serve tlog-tiles entry bundles (the events themselves) without authentication
     tlog_public_entries: bool = False
 
+    #: a directory of <scenario>.toml playbooks replacing the shipped ones (app/playbooks/data)
+    playbooks_dir: Path | None = None
+    #: an automation system told of every playbook step recorded (JSON POST, best effort:
+    #: Locard records the step whatever the webhook answers; it never carries steps out)
+    playbook_webhook_url: str | None = None
+    playbook_webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    #: a directory of <kind>.txt communication templates replacing the shipped ones (app/comms/data)
+    comms_dir: Path | None = None
+
     host: str = "127.0.0.1"
     port: int = 8700
 

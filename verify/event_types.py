@@ -22,6 +22,8 @@ class EventType(StrEnum):
     case_member_added = "case.member_added"
     case_note = "case.note"
     case_decision = "case.decision"
+    case_classified = "case.classified"
+    case_assessed = "case.assessed"
     hold_set = "hold.set"
     hold_released = "hold.released"
     ingest = "ingest"
@@ -36,6 +38,9 @@ class EventType(StrEnum):
     report_issued = "report.issued"
     review_recorded = "review.recorded"
     review_item_updated = "review.item_updated"
+    playbook_step = "playbook.step"
+    asset_recorded = "asset.recorded"
+    communication_issued = "communication.issued"
     key_rotated = "key.rotated"
 
 

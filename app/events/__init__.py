@@ -2,10 +2,12 @@
 
 from app.events import (  # noqa: F401  (each module declares its types on import)
     artifact_events,
+    asset_events,
     case_events,
     collector_events,
     incident_events,
     key_events,
+    playbook_events,
     principal_events,
 )
 from app.events.catalogue import (

@@ -19,9 +19,11 @@ from sqlalchemy import Engine, Table, select
 from sqlmodel import Session
 
 from app.artifacts.models import Artifact
+from app.assets.models import CaseAsset
 from app.auth.models import Principal, PrincipalRequest
 from app.cases.models import Case, CaseMember
 from app.events.projection import apply
+from app.playbooks.models import CasePlaybook, PlaybookStep
 from custody.db import make_engine
 from verify.errors import VerificationError
 from verify.events import Event
@@ -33,6 +35,9 @@ PROJECTED: tuple[tuple[Table, frozenset[str]], ...] = (
     (Case.__table__, frozenset()),  # type: ignore[attr-defined]
     (CaseMember.__table__, frozenset()),  # type: ignore[attr-defined]
     (Artifact.__table__, frozenset()),  # type: ignore[attr-defined]
+    (CasePlaybook.__table__, frozenset()),  # type: ignore[attr-defined]
+    (PlaybookStep.__table__, frozenset()),  # type: ignore[attr-defined]
+    (CaseAsset.__table__, frozenset()),  # type: ignore[attr-defined]
 )
 
 

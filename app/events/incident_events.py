@@ -77,11 +77,79 @@ class ReviewRecorded(Body):
     action_items: list[ActionItem]
 
 
+class ActionItemV2(Body):
+    """v2 items carry the check that proves them done."""
+
+    id: str
+    title: str
+    owner: str
+    due: str
+    state: str
+    verification: str
+
+
+class ReviewRecordedV2(Body):
+    format: str
+    artifact: str
+    sha256: str
+    summary: str
+    action_items: list[ActionItemV2]
+
+
 class ReviewItemUpdated(Body):
     review: str
     item: str
     changes: dict[str, list[Any]]
     note: str | None = None
+
+
+class EvidenceRef(Body):
+    artifact: str
+    sha256: str
+
+
+class ReviewItemUpdatedV2(Body):
+    """v2: closing an item names its evidence, an artifact of the case (the `note` may be
+    the evidence instead)."""
+
+    review: str
+    item: str
+    changes: dict[str, list[Any]]
+    note: str | None = None
+    evidence: EvidenceRef | None = None
+
+
+class Assessment(Body):
+    """What leadership metrics need and no other event states: when the malicious activity
+    began and when it was detected (both as told), and the root cause. The latest
+    assessment of a case is the one that counts; null leaves a value unknown."""
+
+    first_activity_at: str | None
+    detected_at: str | None
+    root_cause: str | None
+
+
+def _summary_assessment(ev: Event) -> str:
+    b = ev.body
+    parts = []
+    if b.get("first_activity_at"):
+        parts.append(f"activity began {b.get('first_activity_at')}")
+    if b.get("detected_at"):
+        parts.append(f"detected {b.get('detected_at')}")
+    if b.get("root_cause"):
+        parts.append(f"root cause: {short(b.get('root_cause'), 120)}")
+    return "Assessed: " + ("; ".join(parts) or "nothing known yet")
+
+
+class CommunicationIssued(Body):
+    """An update issued to its audience; the text itself is the artifact the event is on."""
+
+    kind: str
+    recipient: str
+    sha256: str
+    template_sha256: str
+    #: the issued text differs from what the template rendered (reviewed and edited)
+    edited: bool
 
 
 def containment_time(ev: Event) -> Any:
@@ -104,7 +172,12 @@ def _summary_review(ev: Event) -> str:
 
 
 def _summary_item(ev: Event) -> str:
-    return f"Action item {ev.body.get('item')}: " + changes_text(ev.body.get("changes") or {}, 30)
+    b = ev.body
+    text = f"Action item {b.get('item')}: " + changes_text(b.get("changes") or {}, 30)
+    evidence = b.get("evidence")
+    if isinstance(evidence, dict):
+        text += f", evidence {evidence.get('artifact')}"
+    return text + (f" ({short(b.get('note'), 80)})" if b.get("note") else "")
 
 
 def _summary_report(ev: Event) -> str:
@@ -136,8 +209,33 @@ REPORT_ISSUED = declare(
     EventSpec(EventType.report_issued, "report", {1: ReportIssued}, _summary_report)
 )
 REVIEW_RECORDED = declare(
-    EventSpec(EventType.review_recorded, "review", {1: ReviewRecorded}, _summary_review)
+    EventSpec(
+        EventType.review_recorded,
+        "review",
+        {1: ReviewRecorded, 2: ReviewRecordedV2},
+        _summary_review,
+    )
 )
 REVIEW_ITEM_UPDATED = declare(
-    EventSpec(EventType.review_item_updated, "review", {1: ReviewItemUpdated}, _summary_item)
+    EventSpec(
+        EventType.review_item_updated,
+        "review",
+        {1: ReviewItemUpdated, 2: ReviewItemUpdatedV2},
+        _summary_item,
+    )
+)
+CASE_ASSESSED = declare(
+    EventSpec(EventType.case_assessed, "decision", {1: Assessment}, _summary_assessment)
+)
+COMMUNICATION_ISSUED = declare(
+    EventSpec(
+        EventType.communication_issued,
+        "communication",
+        {1: CommunicationIssued},
+        lambda ev: (
+            f"{str(ev.body.get('kind', '')).capitalize()} update issued to "
+            f"{short(ev.body.get('recipient'), 80)}"
+            + (" (edited after review)" if ev.body.get("edited") else "")
+        ),
+    )
 )

@@ -17,6 +17,7 @@ from app.artifacts.models import Artifact
 from app.auth.models import Principal, PrincipalRequest
 from app.cases.models import Case, CaseMember
 from app.events.values import event_value
+from app.playbooks.models import CasePlaybook, PlaybookStep
 from custody.ledger import Refused
 
 
@@ -157,4 +158,42 @@ class PrincipalIs:
             raise Refused(
                 f"{self.principal} is now {'disabled' if p.disabled else p.role}",
                 {"role": p.role, "disabled": p.disabled},
+            )
+
+
+@dataclass(frozen=True)
+class ClassificationIs:
+    """The case is still classified as the caller saw it (None: not yet classified)."""
+
+    case: str
+    scenario: str | None
+
+    def check(self, s: Session) -> None:
+        _case(s, self.case)
+        row = s.get(CasePlaybook, self.case)
+        found = row.scenario if row is not None else None
+        if found != self.scenario:
+            raise Refused(
+                f"case {self.case} is now classified as {found or 'nothing'}",
+                {"scenario": found},
+            )
+
+
+@dataclass(frozen=True)
+class StepPending:
+    """The step is on the case's current playbook and nothing was recorded for it yet."""
+
+    case: str
+    scenario: str
+    step: str
+
+    def check(self, s: Session) -> None:
+        ClassificationIs(self.case, self.scenario).check(s)
+        row = s.get(PlaybookStep, (self.case, self.step))
+        if row is None:
+            raise Refused(f"no step {self.step} in the {self.scenario} playbook", {"step": None})
+        if row.state != "pending":
+            raise Refused(
+                f"step {self.step} is already {row.state} (by {row.recorded_by})",
+                {"state": row.state, "recorded_by": row.recorded_by},
             )

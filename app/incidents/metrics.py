@@ -36,7 +36,7 @@ DeadlineState = Literal["met", "breached", "pending", "overdue", "not_required"]
 DeadlineKind = Literal["acknowledge", "contain", "notify"]
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
 _RANK = {s: i for i, s in enumerate(STATUS_ORDER)}
-_TRIAGED, _CONTAINED = _RANK["triaged"], _RANK["contained"]
+_TRIAGED, _CONTAINED, _RECOVERED = _RANK["triaged"], _RANK["contained"], _RANK["recovered"]
 
 
 def utcnow() -> datetime:
@@ -80,6 +80,12 @@ class CaseFacts:
     notified_at: datetime | None
     legal_hold: bool
     history: tuple[StatusChange, ...] = ()
+    #: first status change to `recovered` or later (MTTR runs from declaration to it)
+    recovered_at: datetime | None = None
+    #: as told in the latest `case.assessed` (MTTD runs from first activity to detection)
+    first_activity_at: datetime | None = None
+    detected_at: datetime | None = None
+    root_cause: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -104,6 +110,10 @@ class _Fold:
     notified_at: datetime | None = None
     legal_hold: bool = False
     history: list[StatusChange] = field(default_factory=list)
+    recovered_at: datetime | None = None
+    first_activity_at: datetime | None = None
+    detected_at: datetime | None = None
+    root_cause: str | None = None
 
     def status_to(self, new: str, at: datetime, old: str | None, actor: str) -> None:
         rank = _RANK.get(new, 0)
@@ -111,6 +121,8 @@ class _Fold:
             self.acknowledged_at = at
         if rank >= _CONTAINED and self.contained_at is None:
             self.contained_at = at
+        if rank >= _RECOVERED and self.recovered_at is None:
+            self.recovered_at = at
         self.closed_at = at if new == "closed" else None
         self.status = new
         self.history.append(StatusChange(at, old, new, actor))
@@ -168,6 +180,11 @@ def case_facts(case_id: str, events: Iterable[Event], contained_from: str = "sta
                     f.explicit_aware = _time(new)
                 elif name == "notified_at":
                     f.notified_at = _time(new)
+        elif ev.type == EventType.case_assessed:
+            f.first_activity_at = _time(b.get("first_activity_at"))
+            f.detected_at = _time(b.get("detected_at"))
+            cause = b.get("root_cause")
+            f.root_cause = cause if isinstance(cause, str) and cause.strip() else None
         elif ev.type in (EventType.hold_set, EventType.hold_released):
             f.legal_hold = ev.type == EventType.hold_set
     if f.declared_at is None:
@@ -190,6 +207,10 @@ def case_facts(case_id: str, events: Iterable[Event], contained_from: str = "sta
         notified_at=f.notified_at,
         legal_hold=f.legal_hold,
         history=tuple(f.history),
+        recovered_at=f.recovered_at,
+        first_activity_at=f.first_activity_at,
+        detected_at=f.detected_at,
+        root_cause=f.root_cause,
     )
 
 

@@ -31,8 +31,12 @@ from app.auth.service import get_principal
 from app.cases.service import is_member, readable_case
 from app.errors import BadRequest, Forbidden, NotFound
 from app.events import EventType, record
-from app.events.incident_events import ActionItem as ActionItemBody
-from app.events.incident_events import ReviewItemUpdated, ReviewRecorded
+from app.events.incident_events import (
+    ActionItemV2,
+    EvidenceRef,
+    ReviewItemUpdatedV2,
+    ReviewRecordedV2,
+)
 from app.incidents.service import case_events
 from app.text import multi_line
 from app.vault import Vault
@@ -72,8 +76,10 @@ class ActionItemIn(BaseModel):
     owner: str = Field(min_length=1, max_length=64)
     due: date
     state: ItemState = ItemState.open
+    #: how to tell it is done (e.g. "a VPN sign-in without MFA is refused")
+    verification: str = Field(default="", max_length=2000)
 
-    _text = field_validator("title")(_printable)
+    _text = field_validator("title", "verification")(_printable)
 
 
 class ReviewIn(BaseModel):
@@ -96,8 +102,14 @@ class ActionItemUpdate(BaseModel):
     owner: str | None = Field(default=None, min_length=1, max_length=64)
     due: date | None = None
     note: str = Field(default="", max_length=2000)
+    #: an artifact of the case that shows the verification check passed
+    evidence_artifact: str | None = Field(default=None, min_length=1, max_length=64)
 
     _text = field_validator("note")(_printable)
+
+
+class EvidenceRequired(BadRequest):
+    """Closing an action item needs the evidence of its check: a note or an artifact."""
 
 
 @dataclass
@@ -107,7 +119,10 @@ class ActionItem:
     owner: str
     due: str
     state: str
+    verification: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: what closed it: {"note": ..., "artifact": ..., "sha256": ...} (None while open)
+    evidence: dict[str, Any] | None = None
 
     def overdue(self, today: date) -> bool:
         return self.state not in CLOSED_STATES and date.fromisoformat(self.due) < today
@@ -119,6 +134,8 @@ class ActionItem:
             "owner": self.owner,
             "due": self.due,
             "state": self.state,
+            "verification": self.verification,
+            "evidence": self.evidence,
             "history": self.history,
         }
         if today is not None:
@@ -155,7 +172,12 @@ def fold_reviews(events: list[tuple[int, Event]]) -> list[Review]:
         if ev.type == EventType.review_recorded and ev.item:
             items = {
                 str(i["id"]): ActionItem(
-                    str(i["id"]), str(i["title"]), str(i["owner"]), str(i["due"]), str(i["state"])
+                    str(i["id"]),
+                    str(i["title"]),
+                    str(i["owner"]),
+                    str(i["due"]),
+                    str(i["state"]),
+                    str(i.get("verification") or ""),
                 )
                 for i in b.get("action_items", [])
                 if isinstance(i, dict)
@@ -176,6 +198,22 @@ def fold_reviews(events: list[tuple[int, Event]]) -> list[Review]:
             for name, pair in changes.items():
                 if name in ("state", "owner", "due") and isinstance(pair, list) and len(pair) == 2:
                     setattr(item, name, str(pair[1]))
+            if "state" in changes:
+                closed = item.state in CLOSED_STATES
+                evidence = b.get("evidence")
+                item.evidence = (
+                    {
+                        "note": b.get("note"),
+                        "artifact": evidence.get("artifact")
+                        if isinstance(evidence, dict)
+                        else None,
+                        "sha256": evidence.get("sha256") if isinstance(evidence, dict) else None,
+                        "at": ev.at.isoformat(),
+                        "by": ev.actor_id,
+                    }
+                    if closed
+                    else None
+                )
             item.history.append(
                 {"index": index, "at": ev.at.isoformat(), "actor": ev.actor_id, **b}
             )
@@ -217,6 +255,7 @@ def record_review(
             "owner": item.owner,
             "due": item.due.isoformat(),
             "state": item.state.value,
+            "verification": item.verification,
         }
         for n, item in enumerate(data.action_items, start=1)
     ]
@@ -249,16 +288,30 @@ def record_review(
     finally:
         ingest.abort()  # a no-op after commit
     art, _ = ingest.seal()
-    body = ReviewRecorded(
+    body = ReviewRecordedV2(
         format=REVIEW_FORMAT,
         artifact=art.id,
         sha256=art.sha256,
         summary=data.summary[:500],
-        action_items=[ActionItemBody(**i) for i in items],
+        action_items=[ActionItemV2(**i) for i in items],
     )
     receipt = record(vault, who, EventType.review_recorded, body, case=case_id, item=art.id)
     review = get_review(vault, who, case_id, art.id)
     return review, art, receipt
+
+
+def _evidence(
+    vault: Vault, who: Principal, case_id: str, data: ActionItemUpdate
+) -> EvidenceRef | None:
+    if data.evidence_artifact is None:
+        return None
+    try:
+        art = get_artifact(vault.engine, data.evidence_artifact, who)
+    except NotFound:
+        art = None
+    if art is None or art.case_id != case_id or art.ingest_index is None:
+        raise BadRequest(f"evidence {data.evidence_artifact!r} is not an artifact of {case_id}")
+    return EvidenceRef(artifact=art.id, sha256=art.sha256)
 
 
 def update_item(
@@ -294,8 +347,21 @@ def update_item(
     changes = {k: [getattr(item, k), v] for k, v in wanted.items() if getattr(item, k) != v}
     if not changes:
         return review, None
-    body = ReviewItemUpdated(review=review.id, item=item.id, changes=changes)
+    evidence = _evidence(vault, who, case.id, data)
+    closing = changes.get("state", [None, None])[1]
+    if closing == ItemState.done.value and not (data.note or evidence):
+        raise EvidenceRequired(
+            f"closing {item.id} needs the evidence of its check"
+            + (f" ({item.verification})" if item.verification else "")
+            + ": a note or an artifact of the case"
+        )
+    if closing == ItemState.cancelled.value and not data.note:
+        raise EvidenceRequired(f"cancelling {item.id} needs a note saying why")
+    fields: dict[str, Any] = {"review": review.id, "item": item.id, "changes": changes}
     if data.note:
-        body = ReviewItemUpdated(review=review.id, item=item.id, changes=changes, note=data.note)
+        fields["note"] = data.note
+    if evidence is not None:
+        fields["evidence"] = evidence
+    body = ReviewItemUpdatedV2(**fields)
     receipt = record(vault, who, EventType.review_item_updated, body, case=case.id, item=review.id)
     return get_review(vault, who, case.id, review.id), receipt

@@ -12,10 +12,13 @@ from sqlalchemy import Engine
 
 from app.auth.models import Principal, Role
 from app.cases.models import Case
-from app.cases.service import list_cases, readable_case
-from app.errors import Forbidden
+from app.cases.service import list_cases, readable_case, writable_case
+from app.errors import BadRequest, Forbidden
 from app.events import EventType, record
 from app.events.case_events import Text
+from app.events.catalogue import iso
+from app.events.incident_events import Assessment
+from app.events.preconditions import CaseExists
 from app.incidents import timeline
 from app.incidents.metrics import (
     CaseFacts,
@@ -134,6 +137,36 @@ def case_timeline(
 ) -> list[timeline.TimelineEntry]:
     readable_case(engine, case_id, who)
     return timeline.build(case_events(engine, case_id), flt)
+
+
+class BadAssessment(BadRequest):
+    """Times of an assessment that cannot be true (in the future, detection before activity)."""
+
+
+def assess(
+    vault: Vault,
+    who: Principal,
+    case_id: str,
+    first_activity_at: datetime | None,
+    detected_at: datetime | None,
+    root_cause: str | None,
+) -> Receipt:
+    """When the activity began and was detected (as told) and the root cause: responders."""
+    case = writable_case(vault.engine, case_id, who)
+    now = ledger_clock(vault)()
+    for name, t in (("first_activity_at", first_activity_at), ("detected_at", detected_at)):
+        if t is not None and t > now:
+            raise BadAssessment(f"{name} is in the future")
+    if first_activity_at and detected_at and detected_at < first_activity_at:
+        raise BadAssessment("detected_at is before first_activity_at")
+    body = Assessment(
+        first_activity_at=iso(first_activity_at),
+        detected_at=iso(detected_at),
+        root_cause=root_cause or None,
+    )
+    return record(
+        vault, who, EventType.case_assessed, body, case=case.id, preconditions=[CaseExists(case.id)]
+    )
 
 
 def add_note(vault: Vault, who: Principal, case_id: str, kind: str, text: str) -> Receipt:

@@ -20,10 +20,12 @@ from verify.events import Event
 CATEGORY_NAMES: tuple[str, ...] = (
     "evidence",
     "containment",
+    "playbook",
     "transfer",
     "access",
     "decision",
     "note",
+    "communication",
     "legal",
     "review",
     "case",

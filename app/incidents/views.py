@@ -13,14 +13,16 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.artifacts.schemas import ArtifactOut
+from app.auth.models import Principal
 from app.cases import service as cases
 from app.cases.schemas import CaseOut, PrivacyUpdate
 from app.deps import Reader, VaultDep
 from app.edge.routes import GuardedRoute
 from app.errors import BadRequest
-from app.incidents import reviews, service, timeline
+from app.incidents import action_items, leadership, reviews, service, timeline
 from app.incidents.policy import IncidentPolicy
-from app.text import MultiLine
+from app.text import MultiLine, SingleLine
+from app.vault import Vault
 
 router = APIRouter(prefix="/v1", tags=["incidents"], route_class=GuardedRoute)
 
@@ -209,6 +211,62 @@ async def update_action_item(
     return {"review": review.to_json(), "receipt": receipt.to_json() if receipt else None}
 
 
+@router.get("/action-items")
+def list_action_items(
+    vault: VaultDep,
+    who: Reader,
+    owner: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    everyone: bool = False,
+    overdue: bool = False,
+) -> list[dict[str, Any]]:
+    """Action items of the cases the caller may read: its own by default, another
+    principal's with `owner`, all with `everyone=true`; overdue ones first."""
+    today = service.ledger_clock(vault)().date()
+    who_owns = None if everyone else (owner or who.id)
+    rows = action_items.owned_items(vault, who, who_owns, today, overdue_only=overdue)
+    return [r.to_json(today) for r in rows]
+
+
+class AssessmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: when the malicious activity began, as far as is known
+    first_activity_at: datetime | None = None
+    #: when it was detected (omitted: the declaration counts as detection)
+    detected_at: datetime | None = None
+    root_cause: Annotated[SingleLine | None, Field(max_length=500)] = None
+
+    @field_validator("first_activity_at", "detected_at")
+    @classmethod
+    def _zone(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("times must carry a timezone (e.g. Z)")
+        try:
+            return v.astimezone(UTC) if v is not None else None
+        except OverflowError:
+            raise ValueError("outside the representable range") from None
+
+    @field_validator("root_cause")
+    @classmethod
+    def _blank(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
+
+
+@router.post("/cases/{case_id}/assessment", status_code=201)
+async def assess(case_id: str, data: AssessmentIn, vault: VaultDep, who: Reader) -> dict[str, Any]:
+    """First malicious activity, detection and root cause (for MTTD and repeat causes)."""
+    receipt = await run_in_threadpool(
+        service.assess,
+        vault,
+        who,
+        case_id,
+        data.first_activity_at,
+        data.detected_at,
+        data.root_cause,
+    )
+    return {"receipt": receipt.to_json()}
+
+
 def metrics_period(
     now: datetime, since: datetime | None, until: datetime | None, days: int | None
 ) -> tuple[datetime, datetime]:
@@ -238,3 +296,50 @@ def read_metrics(
     now = service.ledger_clock(vault)()
     start, end = metrics_period(now, since, until, days)
     return service.metrics(vault, who, get_policy(request), start, end).to_json()
+
+
+def leadership_metrics(
+    request: Request,
+    vault: Vault,
+    who: Principal,
+    since: datetime | None,
+    until: datetime | None,
+    days: int | None,
+) -> leadership.Leadership:
+    now = service.ledger_clock(vault)()
+    start, end = metrics_period(now, since, until, days)
+    policy = get_policy(request)
+    facts = service.visible_facts(vault.engine, who, policy.contained_from)
+    overdue = action_items.owned_items(vault, who, None, now.date(), overdue_only=True)
+    return leadership.leadership(facts, overdue, policy, since=start, until=end, now=now)
+
+
+@router.get("/metrics/leadership")
+def read_leadership(
+    request: Request,
+    vault: VaultDep,
+    who: Reader,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    days: Annotated[int | None, Query(ge=1, le=3660)] = None,
+) -> dict[str, Any]:
+    """MTTD and MTTR per severity and month for incidents declared in the period, and the
+    lagging indicators, over the cases the caller may read."""
+    return leadership_metrics(request, vault, who, since, until, days).to_json()
+
+
+@router.get("/metrics/leadership.csv")
+def export_leadership(
+    request: Request,
+    vault: VaultDep,
+    who: Reader,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    days: Annotated[int | None, Query(ge=1, le=3660)] = None,
+) -> StreamingResponse:
+    m = leadership_metrics(request, vault, who, since, until, days)
+    return StreamingResponse(
+        leadership.to_csv_rows(m, m.now.date()),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=leadership-metrics.csv"},
+    )

@@ -87,7 +87,7 @@ templates.env.globals["quote"] = lambda s: quote(str(s), safe="")
 def nav_for(who: Principal | None) -> list[tuple[str, str]]:
     if who is None:
         return []
-    items = [("/cases", "Cases"), ("/metrics", "Metrics")]
+    items = [("/cases", "Cases"), ("/action-items", "My action items"), ("/metrics", "Metrics")]
     if who.role in (Role.auditor, Role.legal, Role.admin):
         items.append(("/ledger", "Ledger"))
     if who.role in (Role.legal, Role.admin):

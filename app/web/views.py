@@ -10,23 +10,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
 
 from app.artifacts import service as artifacts
 from app.artifacts.models import Artifact
+from app.assets import service as asset_service
+from app.assets.models import AssetKind, Criticality
 from app.auth.models import Principal, Role
 from app.auth.service import authenticate
 from app.auth.web_sessions import end_session, open_session
 from app.cases import service as cases
 from app.cases.models import CaseStatus
 from app.cases.schemas import CaseUpdate, HoldIn, PrivacyUpdate
+from app.comms.templates import Kind
 from app.deps import SESSION_COOKIE, VaultDep, current_principal
 from app.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from app.incidents import reviews as review_service
@@ -34,7 +36,18 @@ from app.incidents import service as incidents
 from app.incidents import timeline
 from app.incidents.metrics import SEVERITIES, CaseFacts, Deadline, case_deadlines
 from app.incidents.policy import IncidentPolicy
-from app.incidents.views import NoteIn, NoteKind, get_policy, metrics_period, timeline_filter
+from app.incidents.views import (
+    AssessmentIn,
+    NoteIn,
+    NoteKind,
+    get_policy,
+    leadership_metrics,
+    metrics_period,
+    timeline_filter,
+)
+from app.playbooks import service as playbooks
+from app.playbooks.definitions import ACTION_LABELS
+from app.playbooks.views import get_playbooks
 from app.vault import Vault
 from app.verification.schemas import ReasonIn
 from app.verification.service import (
@@ -45,6 +58,11 @@ from app.verification.service import (
     verify_stored,
 )
 from app.web import charts
+from app.web.action_item_pages import DONE as ITEM_DONE
+from app.web.asset_pages import DONE as ASSET_DONE
+from app.web.comms_pages import DONE as COMMS_DONE
+from app.web.forms import back, field, form_time
+from app.web.playbook_pages import DONE as PLAYBOOK_DONE
 from app.web.render import HERE, WebRoute, page
 from app.web.session import check_form, clear_session, safe_next, same_origin, set_session
 from custody.ledger import UnknownEntry, timestamp_json
@@ -72,6 +90,11 @@ DONE = {
     "note": "Note recorded in the ledger.",
     "decision": "Decision recorded in the ledger.",
     "signed_out": "You are signed out.",
+    "assessed": "Detection and root cause recorded in the ledger.",
+    **PLAYBOOK_DONE,
+    **ITEM_DONE,
+    **ASSET_DONE,
+    **COMMS_DONE,
 }
 
 
@@ -81,18 +104,8 @@ def need(who: Principal, *roles: Role, what: str) -> None:
         raise Forbidden(f"{what} is for the {allowed} role; you are signed in as {who.role}")
 
 
-def _back(url: str, done: str) -> RedirectResponse:
-    sep = "&" if "?" in url else "?"
-    return RedirectResponse(f"{url}{sep}done={done}", status_code=303)
-
-
 def _flash(done: str | None) -> str | None:
     return DONE.get(done or "")
-
-
-def _field(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 # -- sign-in -----------------------------------------------------------------------
@@ -117,8 +130,8 @@ async def signin(request: Request, vault: VaultDep) -> Response:
     form = await request.form()
     # No session yet, so no CSRF token: a forged sign-in form is stopped by the origin check.
     same_origin(request)
-    token = _field(form, "token")
-    target = safe_next(_field(form, "next"))
+    token = field(form, "token")
+    target = safe_next(field(form, "next"))
     if not token:
         return page(
             request,
@@ -271,16 +284,40 @@ def _case_context(
         incidents.case_events(vault.engine, case.id), timeline.TimelineFilter()
     )
     containment = [e for e in entries if e.type == EventType.containment]
+    communications = [e for e in entries if e.type == EventType.communication_issued]
     today = view.now.date()
     reviews = review_service.list_reviews(vault, who, case.id)
     responder = who.role == Role.admin or who.role == Role.collector
+    checklist = playbooks.checklist(vault.engine, who, case.id)
     return {
+        "closable": {
+            (r.id, i.id)
+            for r in reviews
+            for i in r.items.values()
+            # as reviews.update_item decides: the case's responders, or the item's owner
+            if i.state not in review_service.CLOSED_STATES
+            and who.role != Role.auditor
+            and (responder or i.owner == who.id)
+        },
+        "checklist": checklist,
+        "recordable": {
+            s.step_id
+            for s in checklist.steps
+            if s.state == "pending" and playbooks.may_record(vault.engine, who, case.id, s)
+        },
+        "scenarios": get_playbooks(request),
+        "action_labels": ACTION_LABELS,
+        "assets": asset_service.list_assets(vault, who, case.id),
+        "asset_kinds": [k.value for k in AssetKind],
+        "criticalities": [c.value for c in Criticality],
         "case": case,
         "view": view,
         "facts": view.facts,
         "deadlines": _deadline_map(view.deadlines),
         "artifacts": arts,
         "containment": containment,
+        "communications": communications,
+        "comm_kinds": [k.value for k in Kind],
         "recent": entries[-CASE_PAGE_EVENTS:],
         "total_events": len(entries),
         "reviews": reviews,
@@ -356,25 +393,13 @@ async def update_status(case_id: str, request: Request, vault: VaultDep, who: Wh
     check_form(request, form)
     need(who, Role.collector, Role.admin, what="Changing a case")
     values: dict[str, Any] = {}
-    if _field(form, "status"):
-        values["status"] = _field(form, "status")
-    if _field(form, "severity"):
-        values["severity"] = _field(form, "severity")
+    if field(form, "status"):
+        values["status"] = field(form, "status")
+    if field(form, "severity"):
+        values["severity"] = field(form, "severity")
     data = CaseUpdate.model_validate(values)
     _, receipt = await run_in_threadpool(cases.update_case, vault, who, case_id, data)
-    return _back(f"/cases/{case_id}", "updated" if receipt else "unchanged")
-
-
-def _form_time(form: FormData, name: str) -> datetime | None:
-    """`datetime-local` inputs carry no zone; the page labels them UTC."""
-    raw = _field(form, name)
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{name}: not a date and time") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return back(f"/cases/{case_id}", "updated" if receipt else "unchanged")
 
 
 @router.post("/cases/{case_id}/privacy")
@@ -385,14 +410,37 @@ async def update_privacy(case_id: str, request: Request, vault: VaultDep, who: W
         "personal_data": form.get("personal_data") == "on",
         "notification_required": form.get("notification_required") == "on",
     }
-    aware = _form_time(form, "aware_at")
+    aware = form_time(form, "aware_at")
     if aware is not None:
         values["aware_at"] = aware
     if form.get("notified_now") == "on":
         values["notified_at"] = incidents.ledger_clock(vault)()
     data = PrivacyUpdate.model_validate(values)
     _, receipt = await run_in_threadpool(cases.update_privacy, vault, who, case_id, data)
-    return _back(f"/cases/{case_id}", "privacy" if receipt else "unchanged")
+    return back(f"/cases/{case_id}", "privacy" if receipt else "unchanged")
+
+
+@router.post("/cases/{case_id}/assessment")
+async def assess(case_id: str, request: Request, vault: VaultDep, who: Who) -> Response:
+    form = await request.form()
+    check_form(request, form)
+    data = AssessmentIn.model_validate(
+        {
+            "first_activity_at": form_time(form, "first_activity_at"),
+            "detected_at": form_time(form, "detected_at"),
+            "root_cause": field(form, "root_cause") or None,
+        }
+    )
+    await run_in_threadpool(
+        incidents.assess,
+        vault,
+        who,
+        case_id,
+        data.first_activity_at,
+        data.detected_at,
+        data.root_cause,
+    )
+    return back(f"/cases/{case_id}", "assessed")
 
 
 @router.post("/cases/{case_id}/notes")
@@ -400,10 +448,10 @@ async def add_note(case_id: str, request: Request, vault: VaultDep, who: Who) ->
     form = await request.form()
     check_form(request, form)
     data = NoteIn.model_validate(
-        {"kind": _field(form, "kind") or NoteKind.note.value, "text": _field(form, "text")}
+        {"kind": field(form, "kind") or NoteKind.note.value, "text": field(form, "text")}
     )
     await run_in_threadpool(incidents.add_note, vault, who, case_id, data.kind.value, data.text)
-    return _back(f"/cases/{case_id}", data.kind.value)
+    return back(f"/cases/{case_id}", data.kind.value)
 
 
 # -- legal hold (legal role) ---------------------------------------------------------
@@ -429,13 +477,13 @@ async def set_hold(case_id: str, request: Request, vault: VaultDep, who: Who) ->
     form = await request.form()
     check_form(request, form)
     need(who, Role.legal, what="Placing or releasing a legal hold")
-    action = _field(form, "action")
+    action = field(form, "action")
     if action not in ("place", "release"):
         raise BadRequest("choose to place or release the hold")
-    data = HoldIn.model_validate({"on": action == "place", "reason": _field(form, "reason")})
+    data = HoldIn.model_validate({"on": action == "place", "reason": field(form, "reason")})
     await run_in_threadpool(cases.set_hold, vault, who, case_id, data.on, data.reason)
-    back = safe_next(_field(form, "next"), f"/cases/{case_id}")
-    return _back(back, "hold_set" if data.on else "hold_released")
+    target = safe_next(field(form, "next"), f"/cases/{case_id}")
+    return back(target, "hold_set" if data.on else "hold_released")
 
 
 # -- artifacts ---------------------------------------------------------------------
@@ -474,7 +522,7 @@ async def rehash_artifact(
     with the full checklist."""
     form = await request.form()
     check_form(request, form)
-    reason = ReasonIn.model_validate({"reason": _field(form, "reason") or VERIFY_REASON}).reason
+    reason = ReasonIn.model_validate({"reason": field(form, "reason") or VERIFY_REASON}).reason
     art, _, receipt = await run_in_threadpool(verify_stored, vault, who, artifact_id, reason)
     return await run_in_threadpool(
         _artifact_page, request, vault, who, art, rehashed=receipt.event.index
@@ -573,6 +621,7 @@ def metrics_page(
             "days": days,
             "periods": PERIODS,
             "charts": {"mtta": mtta, "mttc": mttc, "declared": declared},
+            "lead": leadership_metrics(request, vault, who, None, None, days),
         },
     )
 

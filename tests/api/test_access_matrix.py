@@ -62,6 +62,7 @@ class World:
     other_sha256: str = ""
     review_item: tuple[str, str] | None = None
     spare_upload: str | None = None
+    shared_playbook_case: str | None = None
     #: one connection pool for the whole module: a new httpx.Client costs ~20 ms (TLS
     #: context), which over hundreds of requests was most of this module's run time
     http: httpx.Client = field(init=False)
@@ -134,6 +135,32 @@ class World:
             review = r.json()["review"]
             self.review_item = (str(review["id"]), str(review["action_items"][0]["id"]))
         return self.review_item
+
+    def asset(self) -> str:
+        """`<case>/assets/<asset id>` of one asset of the shared case, recorded once."""
+        r = self.http.post(
+            f"/v1/cases/{self.case}/assets",
+            json={"kind": "host", "name": "WS-FIN-042", "owner": "IT", "criticality": "high"},
+            headers=self.as_("collector"),
+        )
+        assert r.status_code == 200, r.text
+        return f"{self.case}/assets/{r.json()['asset']['id']}"
+
+    def playbook_case(self, role: str | None) -> str:
+        """A case classified as ransomware: a fresh one for those who may record its steps
+        (each step is recorded once), else one shared case."""
+        if role in WRITERS or self.shared_playbook_case is None:
+            case = self.new_case()
+            r = self.http.post(
+                f"/v1/cases/{case}/classification",
+                json={"scenario": "ransomware"},
+                headers=self.as_("collector"),
+            )
+            assert r.status_code == 200, r.text
+            if role in WRITERS:
+                return case
+            self.shared_playbook_case = case
+        return self.shared_playbook_case
 
     # A refused request never reaches the resource, so only allowed roles get fresh ones:
     # every sealed write costs ~0.1-0.3 s of fsyncs here.
@@ -398,7 +425,29 @@ MATRIX: dict[tuple[str, str], Rule] = {
             json={"note": f"by {r}"},
         ),
     ),
+    # Everyone has a list of the items they own (in the cases they may read)
+    ("GET", "/v1/action-items"): Rule(ANYONE, _get("/v1/action-items")),
     ("GET", "/v1/metrics"): Rule(ANYONE, _get("/v1/metrics")),
+    # Communication updates: everyone may read a draft; issuing stores evidence
+    ("GET", "/v1/cases/{case_id}/communications/{kind}/draft"): Rule(
+        ANYONE, _get("/v1/cases/{w.case}/communications/executive/draft")
+    ),
+    ("POST", "/v1/cases/{case_id}/communications"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST",
+            f"/v1/cases/{w.case}/communications",
+            json={"kind": "internal", "recipient": "response team"},
+        ),
+    ),
+    ("GET", "/v1/metrics/leadership"): Rule(ANYONE, _get("/v1/metrics/leadership")),
+    ("GET", "/v1/metrics/leadership.csv"): Rule(ANYONE, _get("/v1/metrics/leadership.csv")),
+    ("POST", "/v1/cases/{case_id}/assessment"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST", f"/v1/cases/{w.case}/assessment", json={"root_cause": "phished VPN"}
+        ),
+    ),
     # Custody reports and bundles: for those who check custody, not those who collect
     ("GET", "/v1/cases/{case_id}/report.json"): Rule(
         PROOF_READERS, _get("/v1/cases/{w.case}/report.json")
@@ -423,6 +472,38 @@ MATRIX: dict[tuple[str, str], Rule] = {
         ),
     ),
     ("GET", "/v1/cases/{case_id}/actions"): Rule(ANYONE, _get("/v1/cases/{w.case}/actions")),
+    # Playbooks: everyone reads; responders classify and record steps (legal only the
+    # communication steps, so a containment step is refused to it)
+    ("GET", "/v1/playbooks"): Rule(ANYONE, _get("/v1/playbooks")),
+    ("GET", "/v1/playbooks/{scenario}"): Rule(ANYONE, _get("/v1/playbooks/ransomware")),
+    ("GET", "/v1/cases/{case_id}/playbook"): Rule(ANYONE, _get("/v1/cases/{w.case}/playbook")),
+    ("POST", "/v1/cases/{case_id}/classification"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST", f"/v1/cases/{w.case}/classification", json={"scenario": "ransomware"}
+        ),
+    ),
+    ("POST", "/v1/cases/{case_id}/playbook/steps/{step_id}"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST",
+            f"/v1/cases/{w.playbook_case(r)}/playbook/steps/isolate-hosts",
+            json={"outcome": "done"},
+        ),
+    ),
+    # Assets of a case: responders record them, everyone who reads the case sees them
+    ("POST", "/v1/cases/{case_id}/assets"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST",
+            f"/v1/cases/{w.case}/assets",
+            json={"kind": "host", "name": "fs01", "owner": "IT", "criticality": "high"},
+        ),
+    ),
+    ("GET", "/v1/cases/{case_id}/assets"): Rule(ANYONE, _get("/v1/cases/{w.case}/assets")),
+    ("GET", "/v1/cases/{case_id}/assets/{asset_id}"): Rule(
+        ANYONE, lambda w, r: Call("GET", f"/v1/cases/{w.asset()}")
+    ),
     # Ledger proofs: auditors, legal, admin
     ("GET", "/v1/ledger/checkpoint"): Rule(PROOF_READERS, _get("/v1/ledger/checkpoint")),
     ("GET", "/v1/ledger/checkpoint.txt"): Rule(PROOF_READERS, _get("/v1/ledger/checkpoint.txt")),
@@ -500,8 +581,45 @@ MATRIX: dict[tuple[str, str], Rule] = {
         frozenset({"collector", "legal", "admin"}),
         _form("/cases/{w.case}/privacy", personal_data="on"),
     ),
+    ("GET", "/cases/{case_id}/communications/{kind}"): _page(
+        ANYONE, _get("/cases/{w.case}/communications/regulator")
+    ),
+    ("POST", "/cases/{case_id}/communications"): _page(
+        WRITERS, _form("/cases/{w.case}/communications", kind="internal", recipient="team")
+    ),
+    ("POST", "/cases/{case_id}/assessment"): _page(
+        WRITERS, _form("/cases/{w.case}/assessment", root_cause="phished VPN")
+    ),
     ("POST", "/cases/{case_id}/notes"): _page(
         frozenset({"collector", "legal", "admin"}), _form("/cases/{w.case}/notes", text="seen")
+    ),
+    ("POST", "/cases/{case_id}/classification"): _page(
+        WRITERS, _form("/cases/{w.case}/classification", scenario="ransomware")
+    ),
+    ("POST", "/cases/{case_id}/playbook/{step_id}"): _page(
+        WRITERS,
+        lambda w, r: Call(
+            "POST", f"/cases/{w.playbook_case(r)}/playbook/isolate-hosts", data={"outcome": "done"}
+        ),
+    ),
+    ("GET", "/action-items"): _page(ANYONE, _get("/action-items")),
+    ("GET", "/cases/{case_id}/assets/{asset_id}"): _page(
+        ANYONE, lambda w, r: Call("GET", f"/cases/{w.asset()}")
+    ),
+    ("POST", "/cases/{case_id}/assets"): _page(
+        WRITERS,
+        _form(
+            "/cases/{w.case}/assets", kind="ip", name="192.0.2.1", owner="ISP", criticality="low"
+        ),
+    ),
+    # The case's responders and admins (and the item's owner, here the collector)
+    ("POST", "/cases/{case_id}/reviews/{review_id}/items/{item_id}/close"): _page(
+        WRITERS,
+        lambda w, r: Call(
+            "POST",
+            "/cases/{}/reviews/{}/items/{}/close".format(w.case, *w.review()),
+            data={"outcome": "done", "note": "MFA enforced, sign-in without it refused"},
+        ),
     ),
     ("POST", "/artifacts/{artifact_id}/verify"): _page(
         ANYONE, _form("/artifacts/{w.artifact}/verify", reason="integrity check")

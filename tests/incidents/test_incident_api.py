@@ -309,6 +309,7 @@ def test_review_is_stored_as_evidence(live: LiveVault, clock: FixedClock) -> Non
         )
         assert r.status_code == 200, r.text
         assert r.json()["receipt"]["event"]["body"] == {
+            "v": 2,
             "review": rid,
             "item": "A2",
             "changes": {"state": ["open", "done"]},

@@ -1,0 +1,33 @@
+"""What every page form handler shares: reading fields, form times, redirecting back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
+
+from app.errors import BadRequest
+
+
+def back(url: str, done: str, anchor: str = "") -> RedirectResponse:
+    """303 to the page with a fixed message code (never text from the request)."""
+    sep = "&" if "?" in url else "?"
+    return RedirectResponse(f"{url}{sep}done={done}{'#' + anchor if anchor else ''}", 303)
+
+
+def field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def form_time(form: FormData, name: str) -> datetime | None:
+    """`datetime-local` inputs carry no zone; the page labels them UTC."""
+    raw = field(form, name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: not a date and time") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
