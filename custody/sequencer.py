@@ -120,9 +120,14 @@ class Sequencer:
 
     def _idle_wait(self) -> float:
         tiles = self.ledger.tiles
-        owed = tiles.owed_in() if tiles is not None else None
+        if tiles is None or tiles.interval_s <= 0:
+            return self.retry_interval
+        # A seal made outside the sequencer (`Ledger.seal` from a request or the CLI) may
+        # have left a publication owed without waking it: look again every interval.
+        owed = tiles.owed_in()
+        due = tiles.interval_s if owed is None else owed
         # never 0: a publication another thread is making would be waited for in a spin
-        return self.retry_interval if owed is None else min(self.retry_interval, owed + 0.01)
+        return min(self.retry_interval, max(0.01, due))
 
     def _publish_owed_tiles(self) -> None:
         tiles = self.ledger.tiles
