@@ -56,8 +56,16 @@ class Keyring:
         return self.history[0].old_key if self.history else self.signer.vkey()
 
     @classmethod
-    def create(cls, keys_dir: Path, origin: str, token: TokenConfig | None = None) -> Keyring:
-        """New keys; the log key in `token` (PKCS#11) when given, else in a file."""
+    def create(
+        cls,
+        keys_dir: Path,
+        origin: str,
+        token: TokenConfig | None = None,
+        *,
+        public_url: str | None = None,
+    ) -> Keyring:
+        """New keys; the log key in `token` (PKCS#11) when given, else in a file. The CA
+        certificates name CRLs under `public_url`, where the vault serves them."""
         existing = (LOG_KEY, TSA_DIR, VAULT_FILE)
         if any((keys_dir / name).exists() for name in existing):
             raise VaultExists(f"keys already exist in {keys_dir}; refusing to overwrite them")
@@ -72,7 +80,7 @@ class Keyring:
         # The empty tree: a new key has signed nothing, and a missing mark later on means
         # a key moved without it (or made before marks), which the start-up check repairs.
         mark.advance(Mark(0, hashlib.sha256(b"").digest()))
-        tsa = BuiltinTSA.create(keys_dir / TSA_DIR)
+        tsa = BuiltinTSA.create(keys_dir / TSA_DIR, public_url=public_url)
         doc: dict[str, object] = {"origin": origin}
         if token is not None:
             doc["pkcs11"] = token.to_json()

@@ -126,9 +126,11 @@ class BuiltinTSA:
         *,
         common_name: str = "Locard built-in TSA (self-operated)",
         name: str = "builtin",
+        public_url: str | None = None,
     ) -> BuiltinTSA:
         """Make a root CA (10 years), an issuing CA signed by it (9 years), a TSA certificate
-        issued by the issuing CA (5 years) and the issuing CA's first CRL in `directory`.
+        issued by the issuing CA (5 years) and the first CRLs of both CAs in `directory`.
+        With `public_url`, the certificates name where the vault serves those CRLs.
 
         Refuses, with `TSAKeyExists`, if any of the key files is already there: replacing a
         TSA key silently would orphan every token it issued.
@@ -140,7 +142,10 @@ class BuiltinTSA:
             raise TSAKeyExists(
                 f"{directory} already holds {', '.join(existing)}; refusing to overwrite"
             )
-        (root_key, root_cert), issuer, (key, cert) = _new_hierarchy(common_name)
+        urls = pki.crl_urls(public_url) if public_url else None
+        (root_key, root_cert), issuer, (key, cert) = _new_hierarchy(common_name, urls)
+        root_issuer = pki.Issuer(root_key, root_cert, (root_cert,))
+        until_issuer_expires = issuer.cert.not_valid_after_utc - datetime.now(UTC)
         pem = serialization.Encoding.PEM
         files = {
             ROOT_CERT_FILE: (root_cert.public_bytes(pem), 0o644),
@@ -150,6 +155,7 @@ class BuiltinTSA:
             CERT_FILE: (cert.public_bytes(pem), 0o644),
             KEY_FILE: (pki.pem_key(key), 0o600),
             pki.CRL_FILE: (pki.new_crl(issuer), 0o644),
+            pki.ROOT_CRL_FILE: (pki.new_crl(root_issuer, valid_for=until_issuer_expires), 0o644),
         }
         written: list[Path] = []
         try:
@@ -350,24 +356,25 @@ def _rejection(fail_info: str, text: str) -> bytes:
 
 
 def _new_hierarchy(
-    common_name: str,
+    common_name: str, crl_urls: tuple[str, str] | None = None
 ) -> tuple[
     tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
     pki.Issuer,
     tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
 ]:
     root_key, root = pki.new_root(common_name)
-    ca_key, ca_cert = pki.new_issuing_ca(root_key, root, common_name)
+    crl_url, root_crl_url = crl_urls or (None, None)
+    ca_key, ca_cert = pki.new_issuing_ca(root_key, root, common_name, root_crl_url=root_crl_url)
     issuer = pki.Issuer(ca_key, ca_cert, (ca_cert, root))
-    return (root_key, root), issuer, _issue_tsa_cert(issuer, common_name)
+    return (root_key, root), issuer, _issue_tsa_cert(issuer, common_name, crl_url)
 
 
 def _issue_tsa_cert(
-    issuer: pki.Issuer, common_name: str
+    issuer: pki.Issuer, common_name: str, crl_url: str | None = None
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     start = datetime.now(UTC) - pki.BACKDATE
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(pki.name(common_name))
         .issuer_name(issuer.cert.subject)
@@ -384,6 +391,7 @@ def _issue_tsa_cert(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
             critical=False,
         )
-        .sign(issuer.key, hashes.SHA256())
     )
-    return key, cert
+    if crl_url is not None:
+        builder = builder.add_extension(pki.crl_distribution_point(crl_url), critical=False)
+    return key, builder.sign(issuer.key, hashes.SHA256())

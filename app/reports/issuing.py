@@ -20,6 +20,7 @@ from app.events.incident_events import ReportIssued
 from app.reports.assemble import build_report
 from app.reports.models import CaseReport, ReportSigner
 from app.vault import Vault
+from custody import pki
 from custody.ledger import Receipt
 
 ReportFormat = Literal["json", "pdf", "jsonld"]
@@ -79,12 +80,17 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
     from app.reports.signing import (
         ReportSigningError,
         load_or_create_identity,
+        long_term,
         report_authority,
         sign_pdf,
     )
 
     try:
-        identity = load_or_create_identity(vault.settings.keys_dir, vault.ledger.origin)
+        identity = load_or_create_identity(
+            vault.settings.keys_dir,
+            vault.ledger.origin,
+            crl_url=pki.crl_urls(vault.settings.public_base_url)[0],
+        )
         authority = report_authority(vault.authorities)
     except ReportSigningError as exc:
         raise Unavailable(str(exc)) from exc
@@ -95,6 +101,7 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
         trust_root_sha256=hashlib.sha256(identity.root.public_bytes(Encoding.DER)).hexdigest(),
         issued_by_tsa_root=identity.issued_by_tsa_root,
         timestamped_by=authority.name,
+        long_term=long_term(identity, authority),
     )
     report = build_report(vault, who, case_id, signer=signer)
     pdf = render_pdf(report)

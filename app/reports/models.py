@@ -148,6 +148,9 @@ class ReportSigner(BaseModel):
     trust_root_sha256: str
     issued_by_tsa_root: bool
     timestamped_by: str
+    #: the PDF embeds revocation data for every certificate of the signer's and the TSA's
+    #: chains and a document timestamp: it validates long-term (PAdES B-LTA) offline
+    long_term: bool = False
 
 
 class VaultInfo(BaseModel):
