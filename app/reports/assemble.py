@@ -28,7 +28,8 @@ def build_report(
     facts = g.gather(vault, case_id)
     found = g.entries(facts)
     origin = vault.ledger.origin
-    anchor = g.anchor_of(facts, origin)
+    witnesses = g.witness_verifiers(vault)
+    anchor = g.anchor_of(facts, origin, witnesses)
     info = g.vault_info(vault, signer)
     artifacts = [g.artifact_report(a, found.by_item.get(a.id, [])) for a in facts.artifacts]
     return CaseReport(
@@ -44,7 +45,7 @@ def build_report(
         holds=[g.hold(e) for e in found.case_events if e.type in g.HOLD_TYPES],
         checkpoints=g.checkpoint_refs(facts, origin),
         anchor=anchor,
-        checks=run_checks(vault, facts, found, facts.artifacts),
+        checks=run_checks(vault, facts, found, facts.artifacts, witnesses),
         recheck=commands(case.id, anchor, info, artifacts, signer),
         notes=_notes(info, anchor, facts),
     )

@@ -19,6 +19,7 @@ from custody.ledger import UnknownEntry
 from custody.reader import CheckpointRecord
 from verify.chains import ChainWalk
 from verify.checkpoint import Checkpoint
+from verify.cosignature import CosignatureVerifier, verified_cosignatures
 from verify.errors import (
     ConsistencyProofError,
     InclusionProofError,
@@ -41,7 +42,13 @@ class IndexMismatch(VerificationError):
     check = "index"
 
 
-def run_checks(vault: Vault, g: Gathered, e: Entries, artifacts: Sequence[Artifact]) -> list[Check]:
+def run_checks(
+    vault: Vault,
+    g: Gathered,
+    e: Entries,
+    artifacts: Sequence[Artifact],
+    witnesses: Sequence[CosignatureVerifier] = (),
+) -> list[Check]:
     report = Report(subject=f"custody report at checkpoint {g.anchor_size}")
     origin = vault.ledger.origin
     anchor = g.anchor
@@ -151,4 +158,17 @@ def run_checks(vault: Vault, g: Gathered, e: Entries, artifacts: Sequence[Artifa
     report.run("anchor timestamp", anchor_time)
     report.run("fact timestamps", lambda: tokens([g.checkpoints[s] for s in sorted(g.sealed_in)]))
     report.run("artifact records", index)
+
+    def cosigned() -> str:
+        note = anchor.note.encode() + b"".join(g.cosignatures)
+        found = verified_cosignatures(note, witnesses)
+        names = ", ".join(sorted(c.name for c in found)) or "none"
+        return (
+            f"checkpoint {anchor.size} is cosigned by {len(found)} of {len(witnesses)} "
+            f"configured witnesses ({names})"
+        )
+
+    if witnesses:
+        # Only where witnesses are configured: a vault without them has nothing to check.
+        report.run("witness cosignatures", cosigned)
     return [Check(name=c.name, ok=c.ok, detail=c.detail) for c in report.checks]

@@ -22,30 +22,35 @@ from sqlmodel import select as orm_select
 from app.artifacts.models import Artifact
 from app.db import session
 from app.errors import Unavailable
-from app.events import EventType, summary
+from app.events import EventType, occurred_at, summary
 from app.reports.models import (
     Actor,
     Anchor,
     ArtifactReport,
+    CertificateInfo,
     CheckpointRef,
     CheckpointToken,
     ContainmentEntry,
     CustodyPeriod,
     EventEntry,
+    HandOver,
     HoldEntry,
     ReportSigner,
     TsaInfo,
     TsaTime,
     VaultInfo,
+    WitnessCosignature,
 )
 from app.vault import Vault
 from custody.ledger import UnknownEntry
 from custody.reader import CheckpointRecord, IndexedEvent
-from custody.timestamps import HttpTSA
+from custody.timestamps import HttpTSA, TimestampAuthority
 from custody.tsa_builtin import BuiltinTSA
 from verify.checkpoint import Checkpoint
+from verify.cosignature import CosignatureVerifier, cosignature_timestamp
 from verify.errors import VerificationError
 from verify.events import decode_event
+from verify.note import parse_note
 
 _SUMMARY_MAX = 1500
 HOLD_TYPES = (EventType.hold_set, EventType.hold_released)
@@ -63,6 +68,8 @@ class Gathered:
     checkpoints: dict[int, CheckpointRecord]
     #: names of the configured TSAs the vault does not operate
     external: frozenset[str]
+    #: witnesses' cosignature lines on the anchor checkpoint
+    cosignatures: tuple[bytes, ...] = ()
 
     @property
     def anchor(self) -> CheckpointRecord:
@@ -91,7 +98,7 @@ def gather(vault: Vault, case_id: str) -> Gathered:
     rows = vault.ledger.reader.case_events(case_id, below=latest.size)
     checkpoints = vault.ledger.reader.checkpoints({r.sealed_in for r in rows} | {latest.size})
     external = frozenset(a.name for a in vault.authorities if isinstance(a, HttpTSA))
-    return Gathered(latest.size, artifacts, rows, checkpoints, external)
+    return Gathered(latest.size, artifacts, rows, checkpoints, external, tuple(latest.cosignatures))
 
 
 def _artifacts(vault: Vault, case_id: str) -> list[Artifact]:
@@ -116,9 +123,38 @@ def pem_chain(pem: str) -> tuple[bytes, ...]:
     )
 
 
+def cert_info(role: str, cert: x509.Certificate) -> CertificateInfo:
+    return CertificateInfo(
+        role=role,
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        sha256=hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest(),
+    )
+
+
+def _tsa_certificates(a: TimestampAuthority) -> list[CertificateInfo]:
+    """The TSA's chain as far as the vault holds it: all of it for the built-in TSA, the
+    pinned roots for an external one (its own certificate comes in each token)."""
+    out = []
+    if isinstance(a, BuiltinTSA):
+        out.append(cert_info(f"TSA {a.name}", x509.load_der_x509_certificate(a.cert_der)))
+        out += [
+            cert_info(f"TSA {a.name} issuing CA", x509.load_der_x509_certificate(c))
+            for c in a.intermediates_der
+        ]
+    out += [
+        cert_info(f"TSA {a.name} root", x509.load_der_x509_certificate(r)) for r in a.trust_roots()
+    ]
+    return out
+
+
 def vault_info(vault: Vault, signer: ReportSigner | None) -> VaultInfo:
     tsas = []
+    certificates: list[CertificateInfo] = []
     for a in vault.authorities:
+        certificates += _tsa_certificates(a)
         roots = [x509.load_der_x509_certificate(r) for r in a.trust_roots()]
         tsas.append(
             TsaInfo(
@@ -133,12 +169,44 @@ def vault_info(vault: Vault, signer: ReportSigner | None) -> VaultInfo:
             )
         )
     return VaultInfo(
-        origin=vault.ledger.origin, log_key=vault.ledger.log_key, tsas=tsas, report_signer=signer
+        origin=vault.ledger.origin,
+        log_key=vault.ledger.log_key,
+        tsas=tsas,
+        report_signer=signer,
+        certificates=certificates,
     )
 
 
-def anchor_of(g: Gathered, origin: str) -> Anchor:
+def witness_verifiers(vault: Vault) -> list[CosignatureVerifier]:
+    return [CosignatureVerifier.from_vkey(w.vkey) for w in vault.settings.witnesses]
+
+
+def _cosignatures(
+    g: Gathered, witnesses: list[CosignatureVerifier]
+) -> tuple[list[WitnessCosignature], list[str]]:
+    """Who cosigned the anchor (as the lines say; `checks` verifies them) and which
+    configured witnesses have not."""
+    known = {(w.name, w.key_id): w for w in witnesses}
+    out = []
+    for line in g.cosignatures:
+        sig = parse_note(b"x\n\n" + line).signatures[0]
+        w = known.get((sig.name, sig.key_id))
+        out.append(
+            WitnessCosignature(
+                witness=sig.name,
+                key_id=sig.key_id.hex(),
+                cosigned_at=datetime.fromtimestamp(cosignature_timestamp(sig.signature), UTC),
+                vkey=w.vkey() if w else None,
+            )
+        )
+    done = {(c.witness, c.key_id) for c in out}
+    pending = [w.name for w in witnesses if (w.name, w.key_id.hex()) not in done]
+    return out, pending
+
+
+def anchor_of(g: Gathered, origin: str, witnesses: list[CosignatureVerifier]) -> Anchor:
     cp = g.anchor
+    cosigned, pending = _cosignatures(g, witnesses)
     body = Checkpoint(origin, cp.size, cp.root).body()
     return Anchor(
         origin=origin,
@@ -159,6 +227,9 @@ def anchor_of(g: Gathered, origin: str) -> Anchor:
             for t in cp.tokens
         ],
         tokens_pending=cp.tokens_pending,
+        cosigned_note=cp.note + b"".join(g.cosignatures).decode(),
+        cosignatures=cosigned,
+        witnesses_pending=pending,
     )
 
 
@@ -208,6 +279,7 @@ def _entry(row: IndexedEvent, anchored: list[TsaTime]) -> EventEntry:
             leaf_hash=row.leaf_hash.hex(),
             type="unreadable",
             at=row.at,
+            occurred_at=row.at,
             actor=Actor(id=row.actor_id, role="unknown"),
             item=row.item,
             summary=f"UNREADABLE EVENT: {exc}",
@@ -220,6 +292,7 @@ def _entry(row: IndexedEvent, anchored: list[TsaTime]) -> EventEntry:
         leaf_hash=row.leaf_hash.hex(),
         type=ev.type,
         at=ev.at,
+        occurred_at=occurred_at(ev),
         actor=Actor(id=ev.actor_id, role=ev.actor_role),
         item=ev.item,
         summary=_clip(summary(ev)),
@@ -233,15 +306,51 @@ def _clip(text: str) -> str:
     return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1] + "…"
 
 
+def _party(value: object, fallback_role: str = "unknown") -> Actor:
+    p = value if isinstance(value, dict) else {}
+    return Actor(id=str(p.get("id", "?")), role=str(p.get("role") or fallback_role))
+
+
+def _hand_over(e: EventEntry, acquisition: str, roles: dict[str, str]) -> HandOver:
+    verified = e.body.get("sha256")
+    # Transfer bodies name the releaser without a role; the item's own events state it.
+    releaser = _party(e.body.get("from"))
+    return HandOver(
+        index=e.index,
+        at=e.at,
+        releaser=Actor(id=releaser.id, role=roles.get(releaser.id, releaser.role)),
+        receiver=_party(e.body.get("to")),
+        recorded_by=e.actor,
+        purpose=str(e.body.get("reason", "")),
+        sha256_verified=verified if isinstance(verified, str) else None,
+        matches_acquisition=verified == acquisition if isinstance(verified, str) else None,
+        sealed_in=e.sealed_in,
+        anchored=e.anchored,
+    )
+
+
 def artifact_report(art: Artifact, events: list[EventEntry]) -> ArtifactReport:
     custody: list[CustodyPeriod] = []
+    ingest = next((e for e in events if e.type == EventType.ingest), None)
+    # When the collector took the item, as told in the ingest event (the catalogue's
+    # occurred_at), not when it reached the vault.
+    collected = ingest.occurred_at if ingest and ingest.occurred_at != ingest.at else None
+    collected = collected or (aware(art.collected_at) if art.collected_at else None)
+    roles = {e.actor.id: e.actor.role for e in events}
+    roles.update(
+        {
+            _party(e.body.get("to")).id: _party(e.body.get("to")).role
+            for e in events
+            if e.type == EventType.transfer
+        }
+    )
     for e in events:
         holder: str | None = None
         since = e.at
         if e.type == EventType.ingest:
             holder = e.actor.id
             # custody starts when the collector took the item, as told, not at upload
-            since = art.collected_at or e.at
+            since = collected or e.at
         elif e.type == EventType.transfer:
             holder = str((e.body.get("to") or {}).get("id", "?"))
         if holder is None:
@@ -261,7 +370,7 @@ def artifact_report(art: Artifact, events: list[EventEntry]) -> ArtifactReport:
         source_host=art.source_host,
         collection_method=art.collection_method,
         collection_tool=art.collection_tool,
-        collected_at=aware(art.collected_at) if art.collected_at else None,
+        collected_at=collected,
         notes=art.notes,
         collector=art.collector,
         # The holder as of the anchor, from the ledger; the row may already know a later one.
@@ -269,6 +378,9 @@ def artifact_report(art: Artifact, events: list[EventEntry]) -> ArtifactReport:
         ingested_at=aware(art.created_at),
         ingest_index=art.ingest_index,
         custody=custody,
+        hand_overs=[
+            _hand_over(e, art.sha256, roles) for e in events if e.type == EventType.transfer
+        ],
         events=events,
     )
 

@@ -18,6 +18,7 @@ from app.errors import Unavailable
 from app.events import EventType, record
 from app.events.incident_events import ReportIssued
 from app.reports.assemble import build_report
+from app.reports.gather import cert_info
 from app.reports.models import CaseReport, ReportSigner
 from app.vault import Vault
 from custody import pki
@@ -102,6 +103,15 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
         issued_by_tsa_root=identity.issued_by_tsa_root,
         timestamped_by=authority.name,
         long_term=long_term(identity, authority),
+        certificates=[
+            cert_info("report signer", identity.cert),
+            *(
+                cert_info(
+                    "report signer's issuing CA" if i < len(identity.issuers) - 1 else "root CA", c
+                )
+                for i, c in enumerate(identity.issuers)
+            ),
+        ],
     )
     report = build_report(vault, who, case_id, signer=signer)
     pdf = render_pdf(report)
