@@ -19,7 +19,7 @@ from app.events import EventType, record
 from app.events.incident_events import ReportIssued
 from app.reports.assemble import build_report
 from app.reports.gather import cert_info
-from app.reports.models import CaseReport, ReportSigner
+from app.reports.models import REPORT_FORMAT, CaseReport, ReportSigner
 from app.vault import Vault
 from custody import pki
 from custody.ledger import Receipt
@@ -77,7 +77,8 @@ def issue_json(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
 
 
 def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
-    from app.reports.pdf import render_pdf
+    from app.reports.pdf import document_info, render_pdf
+    from app.reports.pdfa import as_pdfa3b
     from app.reports.signing import (
         ReportSigningError,
         load_or_create_identity,
@@ -114,7 +115,24 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
         ],
     )
     report = build_report(vault, who, case_id, signer=signer)
-    pdf = render_pdf(report)
+    # PDF/A-3b with the JSON form attached as its source data, before signing: the
+    # signature then covers the attachment.
+    info = document_info(report)
+    pdf = as_pdfa3b(
+        render_pdf(report),
+        title=info.title,
+        author=info.author,
+        subject=info.subject,
+        created=report.generated_at,
+        attachments=[
+            (
+                "report.json",
+                report_json(report),
+                "application/json",
+                f"This report as JSON ({REPORT_FORMAT}), with the checkpoint tokens",
+            )
+        ],
+    )
     try:
         signed = sign_pdf(
             pdf,
@@ -122,13 +140,6 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
             authority,
             origin=vault.ledger.origin,
             reason=f"Chain-of-custody report for case {case_id}",
-            attachments=[
-                (
-                    "report.json",
-                    report_json(report),
-                    "This report as JSON (locard-case-report/1), with the checkpoint tokens",
-                )
-            ],
         )
     except ReportSigningError as exc:
         raise Unavailable(str(exc)) from exc

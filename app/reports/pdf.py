@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from reportlab.lib import colors
 from reportlab.lib.units import mm
@@ -452,8 +452,27 @@ class _NumberedCanvas(Canvas):
         self.restoreState()
 
 
+class DocumentInfo(NamedTuple):
+    """The document's title, author and subject: in the Info dictionary and, identically,
+    in the PDF/A XMP metadata (`pdfa`)."""
+
+    title: str
+    author: str
+    subject: str
+
+
+def document_info(report: CaseReport) -> DocumentInfo:
+    return DocumentInfo(
+        title=f"Chain-of-custody report {report.case.id}",
+        author=f"Locard vault {report.anchor.origin}",
+        subject=f"{report.case.id}: {report.case.title}",
+    )
+
+
 def render_pdf(report: CaseReport) -> bytes:
     st = Styles()
+    info = document_info(report)
+    sans = font("LocardSans")
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf,
@@ -462,16 +481,17 @@ def render_pdf(report: CaseReport) -> bytes:
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN,
-        title=f"Chain-of-custody report {report.case.id}",
-        author=f"Locard vault {report.anchor.origin}",
-        subject=f"{report.case.id}: {report.case.title}",
+        title=info.title,
+        author=info.author,
+        subject=info.subject,
         creator="Locard",
+        # Nor may the canvas start in Helvetica (see `grid`).
+        initialFontName=sans,
     )
     footer = (
         f"Locard chain-of-custody report · {report.case.id} · "
         f"as of checkpoint {report.anchor.size} of {report.anchor.origin}"
     )
-    sans = font("LocardSans")
 
     def canvas_maker(*args: Any, **kwargs: Any) -> Canvas:
         canvas = _NumberedCanvas(*args, **kwargs)

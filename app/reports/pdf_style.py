@@ -202,6 +202,9 @@ def grid(
 ) -> Table:
     table = Table(rows, colWidths=list(widths), repeatRows=1 if header else 0, hAlign="LEFT")
     style: list[tuple[Any, ...]] = [
+        # Plain-string cells (even empty ones) would otherwise pull in Helvetica, which is
+        # never embedded: PDF/A wants every font embedded.
+        ("FONTNAME", (0, 0), (-1, -1), font("LocardSans")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("GRID", (0, 0), (-1, -1), 0.4, _GRID),
         ("LEFTPADDING", (0, 0), (-1, -1), 3),

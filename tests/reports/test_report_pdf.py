@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -234,3 +235,29 @@ def test_the_custody_document_a_court_expects(
         assert cert.not_before < cert.not_after
         assert f"{cert.not_after:%Y-%m-%d}" in flat
     assert {c.role for c in report.vault.certificates} >= {"TSA builtin", "TSA builtin root"}
+
+
+def test_pdf_a_3b_structure(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]], tmp_path: Path
+) -> None:
+    """What can be checked without veraPDF (not available here): PDF/A-3b identification in
+    the XMP, the sRGB output intent, the attachment's associated-file relationship, and
+    every font embedded. Full ISO 19005-3 conformance is not checked."""
+    _, _, pdf, _ = issued
+    root = PdfFileReader(io.BytesIO(pdf)).root
+    xmp = root["/Metadata"].get_object().data.decode()
+    assert re.search(r"pdfaid:part[^0-9]{1,3}3", xmp), xmp
+    assert re.search(r"pdfaid:conformance[^A-Z]{1,3}B", xmp), xmp
+    [intent] = root["/OutputIntents"]
+    intent = intent.get_object()
+    assert intent["/S"] == "/GTS_PDFA1"
+    profile = intent["/DestOutputProfile"].get_object()
+    assert profile["/N"] == 3 and profile.data[36:40] == b"acsp"  # an ICC profile
+    [spec] = [s.get_object() for s in root["/AF"]]
+    assert spec["/F"] == "report.json" and spec["/AFRelationship"] == "/Data"
+    assert spec["/EF"]["/F"].get_object()["/Subtype"] == "/application/json"
+    (tmp_path / "r.pdf").write_bytes(pdf)
+    fonts = subprocess.run(
+        ["pdffonts", "r.pdf"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts
