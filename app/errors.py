@@ -82,3 +82,10 @@ class RangeNotSatisfiable(AppError):
 class Unavailable(AppError):
     status = 503
     code = "unavailable"
+
+
+class EvidenceDamaged(AppError):
+    """The stored bytes no longer hash to what the ledger sealed: nothing may proceed on them."""
+
+    status = 500
+    code = "evidence_damaged"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,6 +42,21 @@ from app.web import router as web_router
 from storage import errors as storage_errors
 
 API_VERSION = "v1"
+#: how often the server looks for CRLs due for re-signing (each is re-signed once a day old)
+CRL_CHECK_INTERVAL_S = 3600.0
+
+log = logging.getLogger(__name__)
+
+
+async def _renew_crls(vault: Vault) -> None:
+    """Keep the CA's week-long CRLs fresh while the server runs, so that a report signed at
+    any time embeds a CRL at most a day old."""
+    while True:
+        await asyncio.sleep(CRL_CHECK_INTERVAL_S)
+        try:
+            await anyio.to_thread.run_sync(vault.renew_crls)
+        except Exception:  # a missed renewal is retried within the hour; the server lives on
+            log.exception("renewing the CRLs failed")
 
 
 def create_app(settings: Settings | None = None, *, vault: Vault | None = None) -> FastAPI:
@@ -51,9 +69,13 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         own = vault is None
         app.state.vault = vault or open_vault(settings)
+        renewal = asyncio.create_task(_renew_crls(app.state.vault))
         try:
             yield
         finally:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
             if own:
                 app.state.vault.close()
 

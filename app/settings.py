@@ -99,6 +99,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8700
+    #: the vault's address as others reach it (behind a proxy, its public name); the CA
+    #: certificates made at init name their CRLs under it. Default: http://host:port
+    public_url: str | None = None
 
     # The HTTP edge (app/edge): what one client may cost the server before it is cut off.
     #: the largest request body that is parsed whole (JSON, forms); evidence streams past it
@@ -115,6 +118,10 @@ class Settings(BaseSettings):
     #: reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client;
     #: from anyone else that header is ignored
     trusted_proxies: list[str] = []
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def keys_dir(self) -> Path:

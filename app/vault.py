@@ -30,7 +30,7 @@ from custody.keyring import (
 )
 from custody.ledger import Ledger
 from custody.pkcs11_keys import TokenConfig
-from custody.pki import PKIError, crl_store_key, current_crl
+from custody.pki import PKIError, crl_store_key, current_crl, root_crl
 from custody.sequencer import Sequencer
 from custody.tiles import CheckpointSlot, FileSlot, TilePublisher
 from custody.timestamps import HttpTSA, TimestampAuthority
@@ -57,6 +57,12 @@ class Vault:
     run: RunMarker | None = field(default=None, repr=False)
     #: SQLite only: an idle connection held open while the vault runs (see `_keep_wal`)
     wal_keeper: Connection | None = None
+
+    def renew_crls(self) -> bytes | None:
+        """Re-sign the CRLs that are due and keep them in the store (`locard serve` calls
+        this hourly, so each is at most a day old); returns the issuing CA's."""
+        archive_root_crl(self.settings, self.store)
+        return archive_crl(self.settings, self.store)
 
     def close(self) -> None:
         self.sequencer.stop()
@@ -147,7 +153,13 @@ def init_vault(settings: Settings) -> Keyring:
             pki_token = TokenConfig(
                 settings.pkcs11_module, settings.pkcs11_token or "", settings.pkcs11_pki_label
             )
-        keyring = Keyring.create(settings.keys_dir, settings.origin, token, pki_token)
+        keyring = Keyring.create(
+            settings.keys_dir,
+            settings.origin,
+            token,
+            pki_token,
+            public_url=settings.public_base_url,
+        )
         _publish_keys(engine, keyring, make_authorities(settings, keyring))
     finally:
         engine.dispose()
@@ -167,20 +179,36 @@ def _publish_keys(engine: Engine, keyring: Keyring, authorities: list[TimestampA
 
 
 def archive_crl(settings: Settings, store: ObjectStore) -> bytes | None:
-    """The issuing CA's current CRL (re-signed when near its nextUpdate), also kept in the
-    write-once store; None for a single-tier PKI. A store that refuses it is logged, not
-    fatal: the CRL is re-signed and archived again at the next start."""
+    """The issuing CA's current CRL (re-signed once a day old), also kept in the write-once
+    store; None for a single-tier PKI. A store that refuses it is logged, not fatal: the CRL
+    is re-signed and archived again at the next renewal."""
     try:
         der = current_crl(settings.keys_dir / TSA_DIR)
     except PKIError as exc:
         log.warning("no CRL: %s", exc)
         return None
-    if der is not None:
-        try:
-            store.put_bytes(crl_store_key(der), der)
-        except StorageError as exc:
-            log.warning("could not archive the CRL: %s", exc)
+    _archive(store, der)
     return der
+
+
+def archive_root_crl(settings: Settings, store: ObjectStore) -> bytes | None:
+    """The root's CRL (see `custody.pki.root_crl`), also kept in the write-once store."""
+    try:
+        der = root_crl(settings.keys_dir / TSA_DIR)
+    except PKIError as exc:
+        log.warning("no root CRL: %s", exc)
+        return None
+    _archive(store, der)
+    return der
+
+
+def _archive(store: ObjectStore, der: bytes | None) -> None:
+    if der is None:
+        return
+    try:
+        store.put_bytes(crl_store_key(der), der)
+    except StorageError as exc:
+        log.warning("could not archive the CRL: %s", exc)
 
 
 def _sweep_staging(store: ObjectStore, older_than_s: float) -> None:
@@ -250,6 +278,7 @@ def _open(
     _sweep_staging(store, settings.staging_cleanup_after_s)
     if removed := collection_staging.sweep(settings.data_dir, settings.staging_cleanup_after_s):
         log.info("removed %d stale collector container(s) from the upload spool", removed)
+    archive_root_crl(settings, store)
     archive_crl(settings, store)
     authorities = make_authorities(settings, keyring)
     _publish_keys(engine, keyring, authorities)

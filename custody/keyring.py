@@ -65,11 +65,14 @@ class Keyring:
         origin: str,
         token: TokenConfig | None = None,
         pki_token: TokenConfig | None = None,
+        *,
+        public_url: str | None = None,
     ) -> Keyring:
         """New keys; the log key in `token` (PKCS#11) when given, else in a file.
 
         With `pki_token` (its label a prefix), the issuing CA's, the TSA's and the report
         signer's keys are made in that token too; the offline root stays a file either way.
+        The CA certificates name CRLs under `public_url`, where the vault serves them.
         """
         existing = (LOG_KEY, TSA_DIR, VAULT_FILE, REPORT_SIGNER_REF)
         if any((keys_dir / name).exists() for name in existing):
@@ -85,7 +88,7 @@ class Keyring:
         # The empty tree: a new key has signed nothing, and a missing mark later on means
         # a key moved without it (or made before marks), which the start-up check repairs.
         mark.advance(Mark(0, hashlib.sha256(b"").digest()))
-        tsa = BuiltinTSA.create(keys_dir / TSA_DIR, token=pki_token)
+        tsa = BuiltinTSA.create(keys_dir / TSA_DIR, token=pki_token, public_url=public_url)
         doc: dict[str, object] = {"origin": origin}
         if token is not None:
             doc["pkcs11"] = token.to_json()

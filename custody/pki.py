@@ -34,6 +34,11 @@ ROOT_KEY_FILE = "tsa-root.key"
 ISSUING_CERT_FILE = "issuing-ca.pem"
 ISSUING_KEY_FILE = "issuing-ca.key"
 CRL_FILE = "issuing-ca.crl"
+#: the root's CRL (an ARL: it only lists issuing CAs), signed while the root key is here
+ROOT_CRL_FILE = "tsa-root.crl"
+#: where the vault serves each CRL, below its public base URL (the distribution points)
+CRL_PATH = "/v1/keys/crl"
+ROOT_CRL_PATH = "/v1/keys/root.crl"
 #: CRLs kept in the write-once store, so long-term validation finds them after the vault
 CRL_STORE_PREFIX = "pki/crl/"
 #: written by `export_root`: the SHA-256 of the exported key, so removal can check it was kept
@@ -44,9 +49,10 @@ ORGANIZATION = "Locard (self-operated)"
 BACKDATE = timedelta(minutes=5)
 _ROOT_DAYS = 3653
 _ISSUING_DAYS = 3288
-# A CRL is re-signed once fewer than this many days are left before its nextUpdate.
-_CRL_DAYS = 30
-_CRL_RENEW = timedelta(days=7)
+# Short-lived CRLs re-signed daily (by `locard serve`, and on use): a revocation reaches every
+# validator within a day, and a stolen copy of an old CRL is useless within a week.
+CRL_VALIDITY = timedelta(days=7)
+CRL_RENEW_AFTER = timedelta(days=1)
 
 
 class PKIError(Exception):
@@ -126,11 +132,33 @@ def new_root(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certifi
     return key, cert
 
 
+def crl_distribution_point(url: str) -> x509.CRLDistributionPoints:
+    """The extension naming where the issuer's CRL is published (RFC 5280 §4.2.1.13)."""
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(url)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+        ]
+    )
+
+
+def crl_urls(public_url: str) -> tuple[str, str]:
+    """The issuing CA's and the root's CRL URLs under the vault's public base URL."""
+    base = public_url.rstrip("/")
+    return base + CRL_PATH, base + ROOT_CRL_PATH
+
+
 def new_issuing_ca(
     root_key: ec.EllipticCurvePrivateKey,
     root: x509.Certificate,
     common_name: str,
     key: CAKey | None = None,
+    *,
+    root_crl_url: str | None = None,
 ) -> tuple[CAKey, x509.Certificate]:
     """The online CA, signed by the root: issues end-entity certificates and signs CRLs.
 
@@ -138,7 +166,7 @@ def new_issuing_ca(
     key = key if key is not None else ec.generate_private_key(ec.SECP256R1())
     start = datetime.now(UTC) - BACKDATE
     end = min(start + timedelta(days=_ISSUING_DAYS), root.not_valid_after_utc)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name(f"{common_name} issuing CA"))
         .issuer_name(root.subject)
@@ -155,19 +183,26 @@ def new_issuing_ca(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
             critical=False,
         )
-        .sign(root_key, hashes.SHA256())
     )
-    return key, cert
+    if root_crl_url is not None:
+        builder = builder.add_extension(crl_distribution_point(root_crl_url), critical=False)
+    return key, builder.sign(root_key, hashes.SHA256())
 
 
-def new_crl(issuer: Issuer, revoked: tuple[x509.RevokedCertificate, ...] = ()) -> bytes:
-    """A CRL (DER) signed by `issuer`, valid for `_CRL_DAYS`."""
-    now = datetime.now(UTC).replace(microsecond=0)
+def new_crl(
+    issuer: Issuer,
+    revoked: tuple[x509.RevokedCertificate, ...] = (),
+    *,
+    now: datetime | None = None,
+    valid_for: timedelta = CRL_VALIDITY,
+) -> bytes:
+    """A CRL (DER) signed by `issuer`, valid for `valid_for` from `now`."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.cert.subject)
         .last_update(now - BACKDATE)
-        .next_update(now + timedelta(days=_CRL_DAYS))
+        .next_update(now + valid_for)
         # Monotonic enough across re-signings: RFC 5280 only asks that it increases.
         .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
         .add_extension(
@@ -239,12 +274,40 @@ def current_crl(tsa_dir: Path) -> bytes | None:
     path = tsa_dir / CRL_FILE
     with contextlib.suppress(OSError, ValueError):
         crl = x509.load_der_x509_crl(path.read_bytes())
-        next_update = crl.next_update_utc
-        if next_update is not None and next_update - datetime.now(UTC) > _CRL_RENEW:
+        if datetime.now(UTC) - crl.last_update_utc < CRL_RENEW_AFTER + BACKDATE:
             return crl.public_bytes(serialization.Encoding.DER)
     issuer = issuer_of(tsa_dir)
     assert issuer is not None  # an issuing CA exists, so issuer_of returned it
     der = new_crl(issuer)
+    replace_file(path, der, 0o644)
+    return der
+
+
+def root_crl(tsa_dir: Path) -> bytes | None:
+    """The root's CRL (DER), which states the issuing CA is not revoked; None when there is
+    none and the root key is gone (a vault whose root left before root CRLs existed).
+
+    The root is offline, so its CRL cannot follow the issuing CA's daily schedule: it is
+    signed while the root key is here, valid until the issuing CA expires. Revoking the
+    issuing CA takes the root key out of its safe anyway, and that ceremony signs a new one.
+    """
+    if not (tsa_dir / ISSUING_CERT_FILE).exists():
+        return None
+    path = tsa_dir / ROOT_CRL_FILE
+    issuing = load_cert(tsa_dir / ISSUING_CERT_FILE)
+    with contextlib.suppress(OSError, ValueError):
+        crl = x509.load_der_x509_crl(path.read_bytes())
+        next_update = crl.next_update_utc
+        if next_update is not None and next_update > datetime.now(UTC):
+            return crl.public_bytes(serialization.Encoding.DER)
+    if not (tsa_dir / ROOT_KEY_FILE).exists():
+        return None
+    root = load_cert(tsa_dir / ROOT_CERT_FILE)
+    key = load_key(tsa_dir / ROOT_KEY_FILE)
+    if key.public_key() != root.public_key():
+        raise PKIError(f"{ROOT_KEY_FILE} does not belong to {ROOT_CERT_FILE}")
+    now = datetime.now(UTC)
+    der = new_crl(Issuer(key, root, (root,)), now=now, valid_for=issuing.not_valid_after_utc - now)
     replace_file(path, der, 0o644)
     return der
 

@@ -144,9 +144,11 @@ class BuiltinTSA:
         common_name: str = "Locard built-in TSA (self-operated)",
         name: str = "builtin",
         token: TokenConfig | None = None,
+        public_url: str | None = None,
     ) -> BuiltinTSA:
         """Make a root CA (10 years), an issuing CA signed by it (9 years), a TSA certificate
-        issued by the issuing CA (5 years) and the issuing CA's first CRL in `directory`.
+        issued by the issuing CA (5 years) and the first CRLs of both CAs in `directory`.
+        With `public_url`, the certificates name where the vault serves those CRLs.
 
         With `token` (its label a prefix), the issuing CA's and the TSA's keys are made in
         that PKCS#11 token (`<prefix>-issuing-ca`, `<prefix>-tsa`) and only references to
@@ -168,7 +170,12 @@ class BuiltinTSA:
         if token is not None:
             ca_key = pkcs11_ec.generate(token.labelled(ISSUING_CA_LABEL))
             tsa_key = pkcs11_ec.generate(token.labelled(TSA_LABEL))
-        (root_key, root_cert), issuer, (key, cert) = _new_hierarchy(common_name, ca_key, tsa_key)
+        urls = pki.crl_urls(public_url) if public_url else None
+        (root_key, root_cert), issuer, (key, cert) = _new_hierarchy(
+            common_name, ca_key, tsa_key, urls
+        )
+        root_issuer = pki.Issuer(root_key, root_cert, (root_cert,))
+        until_issuer_expires = issuer.cert.not_valid_after_utc - datetime.now(UTC)
         pem = serialization.Encoding.PEM
         files = {
             ROOT_CERT_FILE: (root_cert.public_bytes(pem), 0o644),
@@ -176,6 +183,7 @@ class BuiltinTSA:
             ISSUING_CERT_FILE: (issuer.cert.public_bytes(pem), 0o644),
             CERT_FILE: (cert.public_bytes(pem), 0o644),
             pki.CRL_FILE: (pki.new_crl(issuer), 0o644),
+            pki.ROOT_CRL_FILE: (pki.new_crl(root_issuer, valid_for=until_issuer_expires), 0o644),
         }
         for file_name, private in ((ISSUING_KEY_FILE, issuer.key), (KEY_FILE, key)):
             if isinstance(private, pkcs11_ec.TokenECKey):
@@ -387,20 +395,26 @@ def _rejection(fail_info: str, text: str) -> bytes:
 
 
 def _new_hierarchy(
-    common_name: str, ca_key: CAKey | None = None, tsa_key: CAKey | None = None
+    common_name: str,
+    ca_key: CAKey | None = None,
+    tsa_key: CAKey | None = None,
+    crl_urls: tuple[str, str] | None = None,
 ) -> tuple[
     tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
     pki.Issuer,
     tuple[CAKey, x509.Certificate],
 ]:
     root_key, root = pki.new_root(common_name)
-    ca_key, ca_cert = pki.new_issuing_ca(root_key, root, common_name, ca_key)
+    crl_url, root_crl_url = crl_urls or (None, None)
+    ca_key, ca_cert = pki.new_issuing_ca(
+        root_key, root, common_name, ca_key, root_crl_url=root_crl_url
+    )
     issuer = pki.Issuer(ca_key, ca_cert, (ca_cert, root))
-    return (root_key, root), issuer, _issue_tsa_cert(issuer, common_name, tsa_key)
+    return (root_key, root), issuer, _issue_tsa_cert(issuer, common_name, tsa_key, crl_url)
 
 
 def _issue_tsa_cert(
-    issuer: pki.Issuer, common_name: str, key: CAKey | None = None
+    issuer: pki.Issuer, common_name: str, key: CAKey | None = None, crl_url: str | None = None
 ) -> tuple[CAKey, x509.Certificate]:
     start = datetime.now(UTC) - pki.BACKDATE
     key = key if key is not None else ec.generate_private_key(ec.SECP256R1())
@@ -422,4 +436,6 @@ def _issue_tsa_cert(
             critical=False,
         )
     )
+    if crl_url is not None:
+        builder = builder.add_extension(pki.crl_distribution_point(crl_url), critical=False)
     return key, sign_certificate(builder, issuer.key)

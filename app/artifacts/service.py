@@ -17,7 +17,7 @@ from app.auth.service import get_principal
 from app.cases.models import Case
 from app.cases.service import get_case, is_member, readable_case, writable_case
 from app.db import read_one, session
-from app.errors import BadRequest, Forbidden, NotFound
+from app.errors import BadRequest, EvidenceDamaged, Forbidden, NotFound
 from app.events import EventType, record
 from app.events.artifact_events import (
     Access,
@@ -26,13 +26,14 @@ from app.events.artifact_events import (
     IngestV2,
     Party,
     RetentionBody,
-    Transfer,
+    TransferV2,
 )
 from app.events.catalogue import iso
 from app.events.preconditions import ArtifactAbsent, CaseExists, CustodianIs, MemberOf
 from app.vault import Vault
 from custody.ledger import Receipt
 from storage.base import Retention, StoredObject
+from verify.artifacts import compare_hashes, hash_chunks
 from verify.errors import VerificationError
 from verify.manifest import verify_manifest_signature
 
@@ -207,10 +208,11 @@ def transfer(
         raise BadRequest(
             f"{receiver.id} is not a member of case {art.case_id}; add them to the case first"
         )
-    body = Transfer(
+    body = TransferV2(
         from_=Party(id=art.custodian),
         to=Party(id=receiver.id, role=receiver.role),
         reason=reason,
+        sha256=_rehash(vault, art),
     )
     receipt = record(
         vault,
@@ -222,6 +224,18 @@ def transfer(
         preconditions=[CustodianIs(art.id, art.custodian), MemberOf(art.case_id, receiver.id)],
     )
     return get_artifact(vault.engine, art.id, who), receipt
+
+
+def _rehash(vault: Vault, art: Artifact) -> str:
+    """The stored bytes' SHA-256, re-read at a hand-over: custody does not pass on bytes that
+    no longer match what was sealed (seconds per GiB, once per hand-over)."""
+    actual = hash_chunks(vault.store.open_range(art.object_key))
+    recorded = {"sha256": art.sha256, "sha1": art.sha1, "md5": art.md5, "size": art.size}
+    try:
+        compare_hashes(actual, recorded, art.id)
+    except VerificationError as exc:
+        raise EvidenceDamaged(f"custody not transferred: {exc}") from exc
+    return str(actual["sha256"])
 
 
 def annotate(vault: Vault, who: Principal, artifact_id: str, text: str) -> Receipt:

@@ -71,6 +71,13 @@ class Transfer(Body):
     reason: str
 
 
+class TransferV2(Transfer):
+    """v2: `sha256` of the stored bytes, re-read and re-hashed at the hand-over, so each
+    transfer point states the hash verified at that very step (not only at ingest)."""
+
+    sha256: str
+
+
 class Annotation(Body):
     text: str
 
@@ -142,6 +149,7 @@ def _summary_transfer(ev: Event) -> str:
     return (
         f"Custody of {ev.item} passed from {frm.get('id')} to {to.get('id')}"
         f": {short(b.get('reason'))}"
+        + (f" (SHA-256 re-verified: {str(b['sha256'])[:16]}…)" if b.get("sha256") else "")
     )
 
 
@@ -158,7 +166,11 @@ INGEST = declare(
 ACCESS = declare(EventSpec(EventType.access, "access", {1: Access}, _summary_access))
 TRANSFER = declare(
     EventSpec(
-        EventType.transfer, "transfer", {1: Transfer}, _summary_transfer, project=_project_transfer
+        EventType.transfer,
+        "transfer",
+        {1: Transfer, 2: TransferV2},
+        _summary_transfer,
+        project=_project_transfer,
     )
 )
 ANNOTATION = declare(

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 
+def plain(value: Any) -> str:
+    """A body value as prose: lists as "a, b", objects as "key: value; …", never JSON, which
+    reads as noise in a custody document."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {plain(v)}" for k, v in value.items())
+    return str(value)
+
+
 def short(value: Any, limit: int = 160) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    text = " ".join(text.split())
+    text = " ".join(plain(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, Response
 from app.deps import ProofReader, VaultDep
 from app.edge.routes import GuardedRoute
 from app.errors import BadRequest, NotFound
-from app.vault import archive_crl
+from app.vault import archive_crl, archive_root_crl
 from custody.keyring import published_keys
 from custody.ledger import UnknownEntry, timestamp_json
 from verify.events import decode_event
@@ -144,6 +144,16 @@ def issuing_ca_crl(vault: VaultDep) -> Response:
     der = archive_crl(vault.settings, vault.store)
     if der is None:
         raise NotFound("this vault's PKI has a single tier (an earlier release): it has no CRL")
+    return Response(content=der, media_type="application/pkix-crl")
+
+
+@router.get("/keys/root.crl")
+def root_ca_crl(vault: VaultDep) -> Response:
+    """The root's CRL (DER), listing revoked issuing CAs: validators need it for the issuing
+    CA's certificate as the issuing CA's CRL is needed for the TSA and report signer."""
+    der = archive_root_crl(vault.settings, vault.store)
+    if der is None:
+        raise NotFound("no root CRL: the root key left this vault before it signed one")
     return Response(content=der, media_type="application/pkix-crl")
 
 

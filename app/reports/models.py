@@ -11,7 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, field_validator
 
-REPORT_FORMAT: Literal["locard-case-report/1"] = "locard-case-report/1"
+#: /2 added: each event's told time (`occurred_at`), hand-overs with the hash re-verified at
+#: each, the anchor's witness cosignatures, every certificate's validity window, and
+#: whether the PDF validates long-term (`report_signer.long_term`).
+REPORT_FORMAT: Literal["locard-case-report/2"] = "locard-case-report/2"
 
 
 class Actor(BaseModel):
@@ -31,7 +34,10 @@ class EventEntry(BaseModel):
     index: int
     leaf_hash: str
     type: str
+    #: when it was sealed (the vault's clock)
     at: datetime
+    #: when it happened, as the actor told (collection, containment); else `at`
+    occurred_at: datetime
     actor: Actor
     item: str | None
     #: one human-readable line; the full body follows for machines
@@ -49,6 +55,25 @@ class CustodyPeriod(BaseModel):
     until: datetime | None
     #: leaf index of the ingest or transfer that started it
     started_by: int
+
+
+class HandOver(BaseModel):
+    """One custody transfer point: who released the item to whom, when, why, and the hash
+    of its stored bytes as re-verified at that step."""
+
+    index: int
+    at: datetime
+    releaser: Actor
+    receiver: Actor
+    recorded_by: Actor
+    purpose: str
+    #: SHA-256 of the stored bytes re-hashed at the hand-over; None for hand-overs recorded
+    #: before transfers re-hashed (transfer v1)
+    sha256_verified: str | None
+    #: that hash equals the acquisition hash sealed at ingest
+    matches_acquisition: bool | None
+    sealed_in: int
+    anchored: list[TsaTime]
 
 
 class ArtifactReport(BaseModel):
@@ -69,6 +94,7 @@ class ArtifactReport(BaseModel):
     ingested_at: datetime
     ingest_index: int
     custody: list[CustodyPeriod]
+    hand_overs: list[HandOver]
     events: list[EventEntry]
 
 
@@ -118,6 +144,18 @@ class CheckpointToken(BaseModel):
     chain: list[str]
 
 
+class WitnessCosignature(BaseModel):
+    """A witness's C2SP tlog-cosignature/v1 on the anchor checkpoint."""
+
+    witness: str
+    #: the cosigner key ID (hex), as in the signature line
+    key_id: str
+    #: when the witness says it cosigned (the cosignature's own timestamp)
+    cosigned_at: datetime
+    #: the witness's verifier key when the vault is configured with it, else None
+    vkey: str | None
+
+
 class Anchor(BaseModel):
     """The latest checkpoint when the report was built: every fact above is in its tree."""
 
@@ -131,6 +169,11 @@ class Anchor(BaseModel):
     note: str
     timestamps: list[CheckpointToken]
     tokens_pending: int
+    #: the signed note with every witness cosignature gathered (C2SP signed note)
+    cosigned_note: str = ""
+    cosignatures: list[WitnessCosignature] = []
+    #: configured witnesses (names) that have not cosigned this checkpoint (yet)
+    witnesses_pending: list[str] = []
 
 
 class TsaInfo(BaseModel):
@@ -142,12 +185,28 @@ class TsaInfo(BaseModel):
     root_sha256: list[str]
 
 
+class CertificateInfo(BaseModel):
+    """A certificate the report's trust rests on, with the window it may be relied on in."""
+
+    role: str
+    subject: str
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+    sha256: str
+
+
 class ReportSigner(BaseModel):
     subject: str
     certificate_sha256: str
     trust_root_sha256: str
     issued_by_tsa_root: bool
     timestamped_by: str
+    #: the PDF embeds revocation data for every certificate of the signer's and the TSA's
+    #: chains and a document timestamp: it validates long-term (PAdES B-LTA) offline
+    long_term: bool = False
+    #: the signer's certificate and its issuers, with their validity windows
+    certificates: list[CertificateInfo] = []
 
 
 class VaultInfo(BaseModel):
@@ -156,6 +215,8 @@ class VaultInfo(BaseModel):
     log_key: str
     tsas: list[TsaInfo]
     report_signer: ReportSigner | None = None
+    #: the TSA and report-signer chains, each certificate with its validity window
+    certificates: list[CertificateInfo] = []
 
 
 class CaseSummary(BaseModel):
@@ -198,7 +259,7 @@ class Command(BaseModel):
 
 
 class CaseReport(BaseModel):
-    format: Literal["locard-case-report/1"] = REPORT_FORMAT
+    format: Literal["locard-case-report/2"] = REPORT_FORMAT
     generated_at: datetime
     generated_by: Actor
     vault: VaultInfo

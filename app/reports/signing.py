@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,7 +82,7 @@ class SigningIdentity:
     cert: x509.Certificate
     #: issuer certificates up to the root; empty when the certificate is self-signed
     issuers: tuple[x509.Certificate, ...]
-    #: the issuing CA's current CRL (DER), embedded so the report validates long-term
+    #: the CAs' current CRLs (DER), embedded so the report validates long-term
     crls: tuple[bytes, ...] = ()
 
     @property
@@ -103,8 +104,11 @@ class SignedReport:
     tsa_self_operated: bool
 
 
-def load_or_create_identity(keys_dir: Path, origin: str) -> SigningIdentity:
-    """The report-signing key and certificate, created on first use.
+def load_or_create_identity(
+    keys_dir: Path, origin: str, *, crl_url: str | None = None
+) -> SigningIdentity:
+    """The report-signing key and certificate, created on first use (naming `crl_url`, the
+    issuing CA's published CRL, when given), with the CAs' current CRLs.
 
     The file holds the private key, so it is 0600 like every other key in the directory.
     It is published with an atomic link(2): two processes issuing the first report at the
@@ -112,16 +116,18 @@ def load_or_create_identity(keys_dir: Path, origin: str) -> SigningIdentity:
     """
     path = keys_dir / SIGNER_FILE
     if not path.exists():
-        identity = _new_identity(keys_dir, origin)
+        identity = _new_identity(keys_dir, origin, crl_url)
         _publish(path, _to_pem(identity))
     identity = _load(path)
-    crl: bytes | None = None
-    with contextlib.suppress(pki.PKIError, OSError):
-        crl = pki.current_crl(keys_dir / TSA_DIR)
-    return dataclasses.replace(identity, crls=(crl,) if crl is not None else ())
+    crls: list[bytes] = []
+    for current in (pki.current_crl, pki.root_crl):
+        with contextlib.suppress(pki.PKIError, OSError):
+            if (der := current(keys_dir / TSA_DIR)) is not None:
+                crls.append(der)
+    return dataclasses.replace(identity, crls=tuple(crls))
 
 
-def _new_identity(keys_dir: Path, origin: str) -> SigningIdentity:
+def _new_identity(keys_dir: Path, origin: str, crl_url: str | None) -> SigningIdentity:
     issuer: pki.Issuer | None = None
     try:
         with contextlib.suppress(pki.PKIError):
@@ -186,6 +192,8 @@ def _new_identity(keys_dir: Path, origin: str) -> SigningIdentity:
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
             critical=False,
         )
+        if crl_url is not None:
+            builder = builder.add_extension(pki.crl_distribution_point(crl_url), critical=False)
         cert = sign_certificate(builder, issuer_key)
         assert issuer is not None
         return SigningIdentity(key, cert, issuer.chain)
@@ -298,17 +306,33 @@ def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
+def long_term(identity: SigningIdentity, authority: TimestampAuthority) -> bool:
+    """Whether the vault holds a CRL for every certificate below the roots in the signer's
+    and the TSA's chains: then the report embeds them all and validates long-term (PAdES
+    B-LTA) with no network. An external TSA's revocation data is not gathered (yet)."""
+    if not isinstance(authority, BuiltinTSA):
+        return False
+    crl_issuers = {x509.load_der_x509_crl(c).issuer for c in identity.crls}
+    chain = [identity.cert, *identity.issuers[:-1]] if identity.issuers else []
+    chain += [
+        x509.load_der_x509_certificate(c)
+        for c in (authority.cert_der, *authority.intermediates_der)
+    ]
+    return all(c.issuer in crl_issuers for c in chain)
+
+
 def validation_context(
     identity: SigningIdentity, authority: TimestampAuthority
 ) -> ValidationContext:
     roots = [_asn1_cert(identity.root)]
     roots += [asn1_x509.Certificate.load(r) for r in authority.trust_roots()]
-    # The issuing CA's CRL comes with the identity; never reach out to the network for more.
+    # The CRLs come from the vault, never from the network: signing fails rather than embed
+    # less than a long-term validator needs, when the vault holds them all.
     return ValidationContext(
         trust_roots=roots,
         crls=list(identity.crls),
         allow_fetching=False,
-        revocation_mode="soft-fail",
+        revocation_mode="require" if long_term(identity, authority) else "soft-fail",
     )
 
 
@@ -368,7 +392,11 @@ def sign_pdf(
                     description=description,
                 ),
             )
-        out = signers.PdfSigner(meta, signer=signer, timestamper=timestamper).sign_pdf(writer)
+        pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper)
+        # pyHanko runs its own event loop (asyncio.run): in a thread of its own it works
+        # whatever loop the caller's thread has running or left behind.
+        with ThreadPoolExecutor(1, thread_name_prefix="report-signing") as pool:
+            out = pool.submit(pdf_signer.sign_pdf, writer).result()
         signed = bytes(out.getvalue())
     except ReportSigningError:
         raise

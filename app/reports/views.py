@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from app.auth.models import Principal, Role
 from app.deps import VaultDep, require
 from app.edge.routes import GuardedRoute
-from app.reports import service
+from app.reports import issuing
 
 router = APIRouter(prefix="/v1/cases/{case_id}", tags=["reports"], route_class=GuardedRoute)
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/cases/{case_id}", tags=["reports"], route_class=G
 ReportIssuer = Annotated[Principal, Depends(require(Role.legal, Role.auditor, Role.admin))]
 
 
-def _response(issued: service.IssuedReport) -> Response:
+def _response(issued: issuing.IssuedReport) -> Response:
     return Response(
         issued.content,
         media_type=issued.media_type,
@@ -38,16 +38,16 @@ def _response(issued: service.IssuedReport) -> Response:
 @router.get("/report.json", response_class=Response)
 async def report_json(case_id: str, vault: VaultDep, who: ReportIssuer) -> Response:
     """The custody report as JSON (the reference form); issuing it is a custody event."""
-    return _response(await run_in_threadpool(service.issue_json, vault, who, case_id))
+    return _response(await run_in_threadpool(issuing.issue_json, vault, who, case_id))
 
 
 @router.get("/report.pdf", response_class=Response)
 async def report_pdf(case_id: str, vault: VaultDep, who: ReportIssuer) -> Response:
     """The custody report as a PAdES-signed, time-stamped PDF; issuing it is a custody event."""
-    return _response(await run_in_threadpool(service.issue_pdf, vault, who, case_id))
+    return _response(await run_in_threadpool(issuing.issue_pdf, vault, who, case_id))
 
 
 @router.get("/provenance.jsonld", response_class=Response)
 async def provenance(case_id: str, vault: VaultDep, who: ReportIssuer) -> Response:
     """CASE/UCO JSON-LD of the case's provenance; issuing it is a custody event."""
-    return _response(await run_in_threadpool(service.issue_jsonld, vault, who, case_id))
+    return _response(await run_in_threadpool(issuing.issue_jsonld, vault, who, case_id))

@@ -288,6 +288,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
         PROOF_READERS, lambda w, r: _tlog(w, "tile/entries/000.p/1")
     ),
     ("GET", "/v1/keys/crl"): Rule(None, _get("/v1/keys/crl")),
+    ("GET", "/v1/keys/root.crl"): Rule(None, _get("/v1/keys/root.crl")),
     # Cases
     ("POST", "/v1/cases"): Rule(
         WRITERS,
@@ -843,6 +844,7 @@ def test_public_by_design(world: World) -> None:
         ("GET", "/tlog/checkpoint"),
         ("GET", "/tlog/tile/{path:path}"),
         ("GET", "/v1/keys/crl"),
+        ("GET", "/v1/keys/root.crl"),
         # the web sign-in itself
         ("GET", "/"),
         ("GET", "/signin"),

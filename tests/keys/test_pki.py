@@ -99,8 +99,10 @@ def test_crl_is_signed_by_the_issuing_ca_and_renewed_when_stale(tmp_path: Path) 
     assert crl.is_signature_valid(issuing_key) and crl.issuer == issuing.subject
     assert len(crl) == 0
     assert crl.next_update_utc is not None
-    assert crl.next_update_utc > datetime.now(UTC) + timedelta(days=7)
-    # A CRL near its nextUpdate is re-signed on the next read.
+    # Valid a week, re-signed once a day old: a revocation reaches validators within a day.
+    assert crl.next_update_utc > datetime.now(UTC) + timedelta(days=6)
+    assert crl.next_update_utc - crl.last_update_utc <= pki.CRL_VALIDITY + pki.BACKDATE
+    # A CRL a day old or more is re-signed on the next read.
     issuer = pki.issuer_of(tsa_dir)
     assert issuer is not None
     stale = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from tests.reports.helpers import attached_json, case_events, pdf_text, run_rech
 from tests.support.live_server import LiveVault, live_vault, make_settings
 
 BIN = Path(sys.executable).parent
+PAGES = Path(__file__).resolve().parents[2] / "test-artifacts" / "report-pages"
 
 
 def fetch_pdf(live: LiveVault, case_id: str, role: str = "legal") -> tuple[bytes, dict[str, str]]:
@@ -160,6 +162,7 @@ def test_attached_json_is_the_report_and_matches_the_pdf(
     assert {a.id: a.sha256 for a in report.artifacts} == sc.artifacts
     assert report.vault.report_signer is not None
     assert report.vault.report_signer.issued_by_tsa_root
+    assert report.vault.report_signer.long_term  # built-in PKI and TSA: every CRL embedded
     assert report.all_checks_passed
 
 
@@ -174,16 +177,87 @@ def test_a_third_party_can_run_every_printed_command(
     assert any(k.startswith("pdfdetach") for k in outputs)
 
 
-def test_first_page_renders(
+def test_pages_render_and_are_kept_as_artifacts(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]],
+) -> None:
+    """pdftoppm renders every page; the images are kept in test-artifacts/report-pages/ for
+    a reader to look at (they were looked at by eye when this was written)."""
+    _, _, pdf, _ = issued
+    PAGES.mkdir(parents=True, exist_ok=True)
+    for old in PAGES.glob("page-*.png"):
+        old.unlink()
+    (PAGES / "report.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "60", "-png", "report.pdf", "page"], cwd=PAGES, check=True)
+    pngs = sorted(PAGES.glob("page-*.png"))
+    assert len(pngs) >= 6
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
+
+
+def test_the_custody_document_a_court_expects(
     issued: tuple[LiveVault, Scenario, bytes, dict[str, str]], tmp_path: Path
 ) -> None:
-    """pdftoppm renders the title page (it was also looked at by eye when this was written)."""
+    """Collection beside receipt, hand-overs with the hash re-verified, "as of" a checkpoint,
+    the draft declaration, and the checkpoint hashes and commands in appendices."""
+    live, sc, pdf, _ = issued
+    text = pdf_text(pdf, tmp_path)
+    flat = squashed(text)
+    report = CaseReport.model_validate_json(attached_json(pdf, tmp_path))
+    first = report.artifacts[0]
+    assert first.collection_tool == "winpmem 4.0" and "winpmem4.0" in flat
+    assert "Collectedbycollector(collector)" in flat
+    assert "Receivedbythevault" in flat and "Acquisitionhash" in flat
+    [hand_over] = first.hand_overs
+    assert (hand_over.releaser.id, hand_over.releaser.role) == ("collector", "collector")
+    assert (hand_over.receiver.id, hand_over.receiver.role) == ("legal", "legal")
+    assert hand_over.purpose == sc.transfer_reason
+    assert hand_over.sha256_verified == first.sha256 and hand_over.matches_acquisition
+    assert "re-verified,equalstheacquisitionSHA-256" in flat
+    # A snapshot is "as of" its checkpoint, never "until now".
+    as_of = f"asofcheckpoint{report.anchor.size}"
+    assert as_of in flat
+    assert "now" not in [w.strip(".,()") for w in text.split()]
+    # No JSON in the prose.
+    assert '{"' not in text and "{'" not in text
+    # The draft declaration, with every acquisition hash in full, left for a person to sign.
+    declaration = flat[flat.index("5.Draftdeclaration") : flat.index("AppendixA.")]
+    assert "FRE902(14)" in declaration and "FRE902(13)" in declaration
+    assert "DRAFT" in declaration and "Signature:" in declaration
+    for sha256 in sc.artifacts.values():
+        assert sha256 in declaration
+    # Checkpoint hashes and re-check commands only in the appendices, after the declaration.
+    body = flat[: flat.index("AppendixA.")]
+    assert report.anchor.root not in body
+    assert "locardverifyreceipt-" not in body and "opensslts-verify" not in body
+    # Certificates with their validity windows.
+    signer = report.vault.report_signer
+    assert signer is not None and signer.certificates
+    for cert in signer.certificates + report.vault.certificates:
+        assert cert.not_before < cert.not_after
+        assert f"{cert.not_after:%Y-%m-%d}" in flat
+    assert {c.role for c in report.vault.certificates} >= {"TSA builtin", "TSA builtin root"}
+
+
+def test_pdf_a_3b_structure(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]], tmp_path: Path
+) -> None:
+    """What can be checked without veraPDF (not available here): PDF/A-3b identification in
+    the XMP, the sRGB output intent, the attachment's associated-file relationship, and
+    every font embedded. Full ISO 19005-3 conformance is not checked."""
     _, _, pdf, _ = issued
+    root = PdfFileReader(io.BytesIO(pdf)).root
+    xmp = root["/Metadata"].get_object().data.decode()
+    assert re.search(r"pdfaid:part[^0-9]{1,3}3", xmp), xmp
+    assert re.search(r"pdfaid:conformance[^A-Z]{1,3}B", xmp), xmp
+    [intent] = root["/OutputIntents"]
+    intent = intent.get_object()
+    assert intent["/S"] == "/GTS_PDFA1"
+    profile = intent["/DestOutputProfile"].get_object()
+    assert profile["/N"] == 3 and profile.data[36:40] == b"acsp"  # an ICC profile
+    [spec] = [s.get_object() for s in root["/AF"]]
+    assert spec["/F"] == "report.json" and spec["/AFRelationship"] == "/Data"
+    assert spec["/EF"]["/F"].get_object()["/Subtype"] == "/application/json"
     (tmp_path / "r.pdf").write_bytes(pdf)
-    subprocess.run(
-        ["pdftoppm", "-r", "50", "-f", "1", "-l", "1", "-png", "r.pdf", "page"],
-        cwd=tmp_path,
-        check=True,
-    )
-    png = next(tmp_path.glob("page*.png")).read_bytes()
-    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    fonts = subprocess.run(
+        ["pdffonts", "r.pdf"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts

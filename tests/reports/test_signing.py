@@ -181,6 +181,8 @@ def test_an_external_tsa_time_stamps_the_pdf(
     assert acme and "-CAfile acme-root.pem" in acme[0]
     [validate] = [c.command for c in report.recheck if c.command.startswith("pyhanko")]
     assert "--trust tsa-root.pem --trust acme-root.pem" in validate
+    # OpenSSL's TSA publishes no CRL: this report cannot be long-term, and says so.
+    assert report.vault.report_signer is not None and not report.vault.report_signer.long_term
     pinned = {
         "tsa-root.pem": (live.settings.keys_dir / "tsa" / "tsa-root.pem").read_bytes(),
         "acme-root.pem": tsa.ca_pem_path.read_bytes(),
