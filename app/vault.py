@@ -32,7 +32,7 @@ from custody.ledger import Ledger
 from custody.pkcs11_keys import TokenConfig
 from custody.pki import PKIError, crl_store_key, current_crl, root_crl
 from custody.sequencer import Sequencer
-from custody.tiles import CheckpointSlot, FileSlot, TilePublisher
+from custody.tiles import CheckpointSlot, FileSlot, MirroredSlot, MutableStore, TilePublisher
 from custody.timestamps import HttpTSA, TimestampAuthority
 from custody.witnesses import WitnessClient, WitnessCollector
 from storage.base import ObjectStore
@@ -282,7 +282,9 @@ def _open(
     archive_crl(settings, store)
     authorities = make_authorities(settings, keyring)
     _publish_keys(engine, keyring, authorities)
-    slot = FileSlot(settings.tlog_checkpoint_file)
+    slot: CheckpointSlot = FileSlot(settings.tlog_checkpoint_file)
+    if isinstance(store, MutableStore):  # S3: the checkpoint also beside the tiles
+        slot = MirroredSlot(FileSlot(settings.tlog_checkpoint_file), store)
     tiles = TilePublisher(engine, store, slot, interval_s=settings.tlog_interval_ms / 1000)
     ledger = Ledger(
         engine,

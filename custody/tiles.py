@@ -21,13 +21,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import Engine, select
 
 from custody.models import CheckpointRow, LedgerEvent
 from custody.nodes import DbNodeSource
 from storage.base import ObjectStore
+from storage.keys import TLOG_CHECKPOINT_KEY
 from verify.checkpoint import parse_checkpoint_body
 from verify.note import parse_note
 
@@ -139,6 +140,33 @@ class FileSlot:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+
+
+@runtime_checkable
+class MutableStore(Protocol):
+    def replace_mutable(self, key: str, data: bytes) -> None: ...
+
+    def read_mutable(self, key: str) -> bytes | None: ...
+
+
+@dataclass
+class MirroredSlot:
+    """The checkpoint file beside the data directory, mirrored into the bucket beside the
+    tiles (`ledger/tlog/checkpoint`), so one static S3 prefix serves the whole tiled log.
+
+    Reads come from the file (the vault's own /tlog/ route); a failed bucket write fails
+    the publication, which is retried like a failed tile write."""
+
+    local: FileSlot
+    store: MutableStore
+    key: str = TLOG_CHECKPOINT_KEY
+
+    def read(self) -> bytes | None:
+        return self.local.read()
+
+    def write(self, note: bytes) -> None:
+        self.store.replace_mutable(self.key, note)
+        self.local.write(note)
 
 
 @dataclass

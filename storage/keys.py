@@ -14,6 +14,11 @@ PROTECTED_PREFIXES = ("objects/", "ledger/")
 # Areas the stores use for their own bookkeeping; never valid as object keys.
 RESERVED_PREFIXES = ("staging/", "meta/")
 MAX_KEY_LENGTH = 1024
+#: The one key a store replaces instead of writing once: the tlog-tiles checkpoint, which
+#: changes at every publication and must sit beside the tiles for a static (S3) server.
+#: Its authenticity is its signature, not the store; versioned stores keep no history of it.
+TLOG_CHECKPOINT_KEY = "ledger/tlog/checkpoint"
+MUTABLE_KEYS = frozenset({TLOG_CHECKPOINT_KEY})
 
 
 def content_key(sha256_hex: str) -> str:
@@ -51,6 +56,12 @@ def check_key(key: str) -> str:
         key.startswith(OBJECTS_PREFIX) and is_sha256_hex(key[len(OBJECTS_PREFIX) :])
     ):
         raise InvalidKey(f"key {key!r}: objects/ holds only objects/sha256/<hex> keys")
+    return key
+
+
+def check_mutable(key: str) -> str:
+    if key not in MUTABLE_KEYS:
+        raise InvalidKey(f"key {key!r} is write-once; only {sorted(MUTABLE_KEYS)} are replaced")
     return key
 
 

@@ -53,7 +53,14 @@ from storage.errors import (
     StorageMisconfigured,
     StorageUnavailable,
 )
-from storage.keys import RESERVED_PREFIXES, check_key, check_named_write, check_prefix
+from storage.keys import (
+    MUTABLE_KEYS,
+    RESERVED_PREFIXES,
+    check_key,
+    check_mutable,
+    check_named_write,
+    check_prefix,
+)
 from storage.s3_client import (
     CONFLICT_CODES,
     NOT_FOUND_CODES,
@@ -173,6 +180,9 @@ class S3WormStore:
         self.part_size = part_size
         self.default_retention_days = default_retention_days
         self._originals = _OriginalCache(ORIGINALS_CACHED)
+        self._lock = threading.Lock()
+        #: the version of each mutable key this store wrote last (to remove on replace)
+        self._mutable_versions: dict[str, str] = {}
 
     @classmethod
     def connect(
@@ -344,7 +354,7 @@ class S3WormStore:
         """Keys under `prefix` holding versions or delete markers besides the original."""
         check_prefix(prefix)
         for found in self._key_versions(prefix):
-            if found.key.startswith(RESERVED_PREFIXES):
+            if found.key.startswith(RESERVED_PREFIXES) or found.key in MUTABLE_KEYS:
                 continue
             shadowed = found.shadowed()
             if shadowed is not None:
@@ -443,6 +453,36 @@ class S3WormStore:
         if effective is not None:
             self._retain_at_least(key, self._head(key), effective)
 
+    def replace_mutable(self, key: str, data: bytes) -> None:
+        """Write a new version of one of the few mutable keys (`storage.keys.MUTABLE_KEYS`),
+        never under retention, then remove the version this store wrote before (so the
+        bucket keeps one, not one per publication)."""
+        check_mutable(key)
+        with self._errors("writing", key):
+            out = self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ChecksumSHA256=b64_sha256(data),
+                ContentType="text/plain; charset=utf-8",
+            )
+        with self._lock:
+            previous = self._mutable_versions.get(key)
+            self._mutable_versions[key] = out.get("VersionId", "")
+        if previous:
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=previous)
+            except ClientError as exc:  # a default retention rule locks it: harmless
+                log.info("could not remove the previous version of %s: %s", key, exc)
+
+    def read_mutable(self, key: str) -> bytes | None:
+        check_mutable(key)
+        try:
+            with self._errors("reading", key):
+                return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ObjectNotFound:
+            return None
+
     # -- reading ----------------------------------------------------------------------
 
     def read_bytes(self, key: str) -> bytes:
@@ -502,7 +542,9 @@ class S3WormStore:
 
     def _list(self, prefix: str) -> Iterator[str]:
         for found in self._key_versions(prefix):
-            if found.versions and not found.key.startswith(RESERVED_PREFIXES):
+            if found.versions and not (
+                found.key.startswith(RESERVED_PREFIXES) or found.key in MUTABLE_KEYS
+            ):
                 yield found.key
 
     # -- protection -------------------------------------------------------------------
