@@ -70,7 +70,7 @@ TESSERA_PUBLISHED = (
     "more than 1,500 writes/s through a 2-vCPU e2-micro front end, storage in GCP",
     "about 2,900 writes/s on a 12-core VM with POSIX storage",
 )
-#: issue 13's targets: figure-name prefix, what the ratio must be, and the bound
+#: issue 13's targets: a part of the figure's name, what the ratio must be, and the bound
 TARGETS: tuple[tuple[str, str, float], ...] = (
     ("custody events/s (SQLite)", ">=", 0.5),
     ("custody events/s (PostgreSQL)", ">=", 0.35),
@@ -79,8 +79,8 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
     ("served inclusion proof", "<=", 2.0),
     ("event p99 (SQLite) ms", "<=", 1000.0),
     ("event p99 (PostgreSQL) ms", "<=", 1000.0),
-    ("ingest local", ">=", 0.75),
-    ("ingest s3", ">=", 0.9),
+    ("-> vault ingest, local store", ">=", 0.75),
+    ("vault ingest, S3, SHA-256 declared", ">=", 0.9),
 )
 #: PostgreSQL gets the 10^7-leaf proof tree only if SQLite's took less than this, so the
 #: two together stay near the ~15 min the issue allows for it
@@ -692,9 +692,9 @@ def tessera_rows(results: Results, chunk: int) -> list[tuple[str, float]]:
 
 def target_rows(results: Results) -> list[str]:
     rows = []
-    for prefix, op, bound in TARGETS:
+    for part, op, bound in TARGETS:
         for f in (f for sec in results.sections for f in sec.figures):
-            if not f.name.startswith(prefix):
+            if part not in f.name:
                 continue
             # a p99 target is on the value itself (ms), every other on the ratio
             got = f.value if f.name.endswith(" ms") else f.ratio

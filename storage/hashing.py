@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 MiB = 1 << 20
@@ -48,22 +46,10 @@ class MultiHasher:
         return self._size
 
     def update(self, chunk: bytes | bytearray | memoryview) -> None:
-        for task in self.update_tasks(chunk):
-            task()
-
-    def update_tasks(
-        self, chunk: bytes | bytearray | memoryview
-    ) -> tuple[Callable[[], None], Callable[[], None]]:
-        """`update` as two tasks that may run at once on two threads, since hashlib releases
-        the GIL on large buffers: MD5 alone (the slowest of the three on CPUs with SHA
-        instructions) and SHA-256 with SHA-1. Both must finish before the next chunk."""
         self._size += chunk.nbytes if isinstance(chunk, memoryview) else len(chunk)
-
-        def shas() -> None:
-            self._sha256.update(chunk)
-            self._sha1.update(chunk)
-
-        return partial(self._md5.update, chunk), shas
+        self._sha256.update(chunk)
+        self._sha1.update(chunk)
+        self._md5.update(chunk)
 
     def digests(self) -> Digests:
         return Digests(

@@ -25,6 +25,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -90,6 +91,9 @@ MIN_PART_SIZE = 5 * MiB
 MAX_PART_SIZE = 5 * 1024 * MiB
 
 __all__ = ["S3WormStore", "make_s3_client"]
+
+#: threads sending parts for all of a store's uploads (within the client's connection pool)
+PART_THREADS = 8
 
 #: original versions remembered per store (id and size: ~200 bytes each)
 ORIGINALS_CACHED = 100_000
@@ -170,7 +174,10 @@ class S3WormStore:
         *,
         part_size: int = 16 * MiB,
         default_retention_days: int | None = None,
+        part_concurrency: int = 4,
     ) -> None:
+        if part_concurrency < 1:
+            raise InvalidArgument("part_concurrency must be at least 1")
         if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
             raise InvalidArgument(f"part_size must be between 5 MiB and 5 GiB, not {part_size}")
         if default_retention_days is not None and default_retention_days <= 0:
@@ -179,10 +186,24 @@ class S3WormStore:
         self.bucket = bucket
         self.part_size = part_size
         self.default_retention_days = default_retention_days
+        #: parts one upload keeps in flight (each holds a part-sized buffer)
+        self.part_concurrency = part_concurrency
         self._originals = _OriginalCache(ORIGINALS_CACHED)
         self._lock = threading.Lock()
         #: the version of each mutable key this store wrote last (to remove on replace)
         self._mutable_versions: dict[str, str] = {}
+        self._part_pool: ThreadPoolExecutor | None = None
+        self._part_pool_lock = threading.Lock()
+
+    def part_pool(self) -> ThreadPoolExecutor:
+        """Threads that send and copy parts, shared by this store's uploads. A part task
+        never waits on another task, so uploads cannot deadlock on the pool's size."""
+        with self._part_pool_lock:
+            if self._part_pool is None:
+                self._part_pool = ThreadPoolExecutor(
+                    max_workers=PART_THREADS, thread_name_prefix="locard-s3-part"
+                )
+            return self._part_pool
 
     @classmethod
     def connect(

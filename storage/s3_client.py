@@ -58,7 +58,15 @@ def make_s3_client(
     """
     config = Config(
         region_name=region,
-        s3={"addressing_style": "path" if path_style else "auto"},
+        # Every body we send carries a checksum header the server verifies (CRC32C per
+        # part, SHA-256 for single puts, botocore's own otherwise). On plain-HTTP endpoints
+        # botocore would also SHA-256 every body for the signature: a second pass over
+        # each byte that guards nothing the checksum does not.
+        s3={
+            "addressing_style": "path" if path_style else "auto",
+            "payload_signing_enabled": False,
+        },
+        max_pool_connections=16,
         retries={"mode": "standard", "max_attempts": max_attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,

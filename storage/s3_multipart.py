@@ -1,19 +1,27 @@
-"""One S3 multipart upload with per-part SHA-256 checksums.
+"""One S3 multipart upload with per-part CRC32C checksums, parts sent from many threads.
 
-Every part carries its SHA-256, so the server rejects a part damaged in transit
-(BadDigest). Parts are remembered (number, offset, size, checksum) so a staged object
-can be copied part-for-part and each copied part checked against the checksum computed
-when its bytes passed through our hasher.
+Every part carries its CRC32C (x-amz-checksum-crc32c), so the server rejects a part
+damaged in transit (BadDigest). CRC32C rather than SHA-256: the content's SHA-256 is
+computed over the whole stream anyway, and a second SHA-256 per part costs as much CPU
+again, while CRC32C runs in hardware at many GB/s; it detects transit damage, and the
+content's integrity rests on the whole-stream SHA-256 we check before completing.
+Parts are remembered (number, offset, size, checksum) so a staged object can be copied
+part-for-part and each copied part checked against the checksum of the bytes we sent.
+
+`upload_part` and `copy_part` may run on several threads at once: they only read this
+object; `add` records a finished part (from one thread).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import crc32c
 from botocore.exceptions import ClientError
 
 from storage.base import Retention
@@ -34,11 +42,15 @@ def b64_sha256(data: bytes | memoryview) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-def composite_sha256(part_checksums: list[str]) -> str:
-    """S3's COMPOSITE checksum of a multipart object: SHA-256 over the parts' raw
-    SHA-256 digests, suffixed with the part count."""
+def b64_crc32c(data: bytes | memoryview) -> str:
+    return base64.b64encode(crc32c.crc32c(data).to_bytes(4, "big")).decode()
+
+
+def composite_crc32c(part_checksums: list[str]) -> str:
+    """S3's COMPOSITE checksum of a multipart object: CRC32C over the parts' raw
+    CRC32C values, suffixed with the part count."""
     joined = b"".join(base64.b64decode(c) for c in part_checksums)
-    return f"{b64_sha256(joined)}-{len(part_checksums)}"
+    return f"{b64_crc32c(joined)}-{len(part_checksums)}"
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,7 @@ class Multipart:
         self.key = key
         self.upload_id = upload_id
         self.parts: list[Part] = []
+        self._lock = threading.Lock()
         self.finished = False
         self.version_id: str | None = None
 
@@ -67,7 +80,7 @@ class Multipart:
         request: CreateMultipartUploadRequestTypeDef = {
             "Bucket": bucket,
             "Key": key,
-            "ChecksumAlgorithm": "SHA256",
+            "ChecksumAlgorithm": "CRC32C",
             "ContentType": "application/octet-stream",
         }
         if retention is not None:
@@ -78,17 +91,17 @@ class Multipart:
             response = client.create_multipart_upload(**request)
         return cls(client, bucket, key, response["UploadId"])
 
-    @property
-    def size(self) -> int:
-        return sum(p.size for p in self.parts)
-
     def _errors(self, what: str) -> AbstractContextManager[None]:
         return s3_errors(self.client, what=what, bucket=self.bucket, key=self.key)
 
-    def upload(self, part: PartBuffer) -> None:
-        number = len(self.parts) + 1
+    def add(self, part: Part) -> None:
+        with self._lock:
+            self.parts.append(part)
+
+    def upload_part(self, number: int, offset: int, part: PartBuffer) -> Part:
+        """Send `part` as part `number` (bytes at `offset` of the object)."""
         size = len(part)
-        checksum = b64_sha256(part.view())
+        checksum = b64_crc32c(part.view())
         with self._errors(f"uploading part {number}"):
             response = self.client.upload_part(
                 Bucket=self.bucket,
@@ -97,14 +110,14 @@ class Multipart:
                 PartNumber=number,
                 Body=part.reader(),
                 ContentLength=size,
-                ChecksumSHA256=checksum,
+                ChecksumCRC32C=checksum,
             )
-        echoed = response.get("ChecksumSHA256")
+        echoed = response.get("ChecksumCRC32C")
         if echoed and echoed != checksum:
             raise IntegrityError(f"part {number} of {self.key}: server stored another checksum")
-        self.parts.append(Part(number, self.size, size, response["ETag"], checksum))
+        return Part(number, offset, size, response["ETag"], checksum)
 
-    def copy_part(self, source_key: str, source_version: str, part: Part) -> None:
+    def copy_part(self, source_key: str, source_version: str, part: Part) -> Part:
         """Copy `part` of a staged object as the same-numbered part of this upload."""
         last = part.offset + part.size - 1
         with self._errors(f"copying part {part.number}"):
@@ -117,14 +130,12 @@ class Multipart:
                 CopySourceRange=f"bytes={part.offset}-{last}",
             )
         result = response["CopyPartResult"]
-        echoed = result.get("ChecksumSHA256")
+        echoed = result.get("ChecksumCRC32C")
         if echoed and echoed != part.checksum:
             raise IntegrityError(
                 f"part {part.number} copied into {self.key} does not match the uploaded bytes"
             )
-        self.parts.append(
-            Part(part.number, part.offset, part.size, result.get("ETag", ""), part.checksum)
-        )
+        return Part(part.number, part.offset, part.size, result.get("ETag", ""), part.checksum)
 
     def complete(self, *, exclusive: bool) -> str | None:
         """Finish the upload; returns the new VersionId ("" if the server gives none).
@@ -132,8 +143,9 @@ class Multipart:
         With `exclusive`, None means the key already existed and nothing was written
         (the caller still has to `abort()` this upload).
         """
+        self.parts.sort(key=lambda p: p.number)
         parts: list[CompletedPartTypeDef] = [
-            {"PartNumber": p.number, "ETag": p.etag, "ChecksumSHA256": p.checksum}
+            {"PartNumber": p.number, "ETag": p.etag, "ChecksumCRC32C": p.checksum}
             for p in self.parts
         ]
         request: CompleteMultipartUploadRequestTypeDef = {
@@ -153,8 +165,8 @@ class Multipart:
                 raise
         self.finished = True
         self.version_id = response.get("VersionId", "")
-        echoed = response.get("ChecksumSHA256")
-        expected = composite_sha256([p.checksum for p in self.parts])
+        echoed = response.get("ChecksumCRC32C")
+        expected = composite_crc32c([p.checksum for p in self.parts])
         if echoed and "-" in echoed and echoed != expected:
             raise IntegrityError(f"{self.key}: the server assembled parts other than those sent")
         return self.version_id

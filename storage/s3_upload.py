@@ -1,4 +1,4 @@
-"""Streaming upload into an S3 Object Lock bucket, at most one part in memory.
+"""Streaming upload into an S3 Object Lock bucket, a bounded number of parts in memory.
 
 The content key is only known once the last byte is hashed, so bytes go where they can:
 
@@ -16,6 +16,11 @@ The content key is only known once the last byte is hashed, so bytes go where th
 
 Completion at the content key always uses If-None-Match, so a concurrent identical
 upload cannot create a second version; the loser reports `created=False`.
+
+Parts go up (and staged parts are copied) on the store's part threads, up to
+`store.part_concurrency` at once per upload: one part at a time leaves the link idle
+while each request is answered. Each part in flight holds its own buffer, so an upload
+holds at most `part_concurrency + 1` part buffers whatever its size.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
+from collections import deque
+from concurrent.futures import Future, wait
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
@@ -31,7 +38,7 @@ from storage.errors import StorageError, StorageMisconfigured
 from storage.hashing import Digests
 from storage.keys import content_key
 from storage.partbuffer import PartBuffer
-from storage.s3_multipart import Multipart, b64_sha256
+from storage.s3_multipart import Multipart, Part, b64_sha256
 from storage.upload import BaseUpload
 
 if TYPE_CHECKING:
@@ -66,6 +73,10 @@ class S3Upload(BaseUpload):
         )
         self._store = store
         self._buffer = PartBuffer(store.part_size)
+        self._spare: list[PartBuffer] = []
+        self._inflight: deque[tuple[Future[Part], PartBuffer]] = deque()
+        self._next_part = 1
+        self._offset = 0
         self._mode = _Mode.BUFFERED
         self._multipart: Multipart | None = None
         self._staging_key = f"staging/{uuid.uuid4().hex}"
@@ -87,9 +98,54 @@ class S3Upload(BaseUpload):
     def _flush_part(self) -> None:
         if self._mode is _Mode.BUFFERED:
             self._mode = self._open()
-        if self._multipart is not None and self._mode is not _Mode.PRESENT:
-            self._multipart.upload(self._buffer)
-        self._buffer.clear()
+        if self._multipart is None or self._mode is _Mode.PRESENT:
+            self._buffer.clear()
+            return
+        self._send(self._multipart, self._buffer)
+        self._buffer = self._free_buffer()
+
+    def _send(self, multipart: Multipart, buffer: PartBuffer) -> None:
+        """Start sending `buffer` as the next part; it is not touched again until sent."""
+        number, offset = self._next_part, self._offset
+        self._next_part += 1
+        self._offset += len(buffer)
+        pool = self._store.part_pool()
+        self._inflight.append((pool.submit(multipart.upload_part, number, offset, buffer), buffer))
+
+    def _free_buffer(self) -> PartBuffer:
+        """A buffer to fill next: a spare one, a new one while under the limit, else the
+        buffer of the oldest part in flight once it is sent."""
+        self._collect(block=False)
+        if self._spare:
+            return self._spare.pop()
+        if len(self._inflight) < self._store.part_concurrency:
+            return PartBuffer(self._store.part_size)
+        self._collect(block=True)
+        return self._spare.pop()
+
+    def _collect(self, *, block: bool) -> None:
+        """Record finished parts (raising a failed one's error); with `block`, wait for
+        the oldest first."""
+        multipart = self._multipart
+        while self._inflight and (block or self._inflight[0][0].done()):
+            future, buffer = self._inflight.popleft()
+            part = future.result()
+            block = False
+            buffer.clear()
+            self._spare.append(buffer)
+            if multipart is not None:
+                multipart.add(part)
+
+    def _finish_parts(self) -> None:
+        while self._inflight:
+            self._collect(block=True)
+
+    def _stop_parts(self) -> None:
+        """On failure: cancel parts not started, wait for those running, keep no error."""
+        for future, _ in self._inflight:
+            future.cancel()
+        wait([future for future, _ in self._inflight])
+        self._inflight.clear()
 
     def _open(self) -> _Mode:
         store = self._store
@@ -109,7 +165,7 @@ class S3Upload(BaseUpload):
         try:
             created = self._send_rest(key)
         finally:
-            self._buffer.release()
+            self._release_buffers()
         if not created:
             self._store.confirm_existing(key, digests.size, self._retention())
         return StoredObject(key=key, digests=digests, created=created)
@@ -125,7 +181,8 @@ class S3Upload(BaseUpload):
         if multipart is None:
             raise StorageError(f"upload in mode {self._mode.value} has no multipart upload")
         if self._buffer:
-            multipart.upload(self._buffer)
+            self._send(multipart, self._buffer)
+        self._finish_parts()
         if self._mode is _Mode.STAGED:
             return self._publish_staged(multipart, key)
         created = multipart.complete(exclusive=True) is not None
@@ -145,8 +202,18 @@ class S3Upload(BaseUpload):
         else:
             target = Multipart.create(store.client, store.bucket, key, self._retention())
             try:
-                for part in staged.parts:
-                    target.copy_part(self._staging_key, version, part)
+                pool = store.part_pool()
+                copies = [
+                    pool.submit(target.copy_part, self._staging_key, version, part)
+                    for part in staged.parts
+                ]
+                try:
+                    for copied in copies:
+                        target.add(copied.result())
+                finally:
+                    for copy in copies:
+                        copy.cancel()
+                    wait(copies)
                 created = target.complete(exclusive=True) is not None
             except BaseException:
                 with suppress(StorageError):
@@ -173,8 +240,13 @@ class S3Upload(BaseUpload):
                 )
             staged.version_id = None
 
-    def _discard(self) -> None:
+    def _release_buffers(self) -> None:
+        self._stop_parts()
         self._buffer.release()
+        self._spare.clear()
+
+    def _discard(self) -> None:
+        self._release_buffers()
         multipart = self._multipart
         if multipart is None:
             return

@@ -9,35 +9,16 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
-import threading
 from abc import ABC, abstractmethod
-from concurrent.futures import ThreadPoolExecutor, wait
 from types import TracebackType
 
 from storage.base import Retention, StoredObject
 from storage.errors import DigestMismatch, SizeLimitExceeded, StorageError
-from storage.hashing import Digests, MultiHasher
+from storage.hashing import Digests
+from storage.hashlanes import LaneHasher
 from storage.keys import check_sha256
 
 log = logging.getLogger(__name__)
-
-#: chunks at least this large are hashed on two helper threads while `_append` stores them
-PARALLEL_HASH_MIN = 256 * 1024
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _hash_pool() -> ThreadPoolExecutor:
-    """Threads shared by all uploads for hashing. Its tasks never wait on each other."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="locard-hash"
-            )
-        return _pool
 
 
 class _State(enum.Enum):
@@ -63,7 +44,7 @@ class BaseUpload(ABC):
         self.retention = retention.require_future() if retention is not None else None
         self._max_size = max_size
         self._backend_limit = backend_limit
-        self._hasher = MultiHasher()
+        self._hasher = LaneHasher()
         self._state = _State.OPEN
 
     @property
@@ -102,19 +83,9 @@ class BaseUpload(ABC):
             return
         try:
             self._check_limits(self._hasher.size + len(chunk))
-            if len(chunk) < PARALLEL_HASH_MIN:
-                self._hasher.update(chunk)
-                self._append(chunk)
-            else:
-                # hashlib and os.write/network I/O release the GIL: hash and store at once.
-                pool = _hash_pool()
-                hashing = [pool.submit(task) for task in self._hasher.update_tasks(chunk)]
-                try:
-                    self._append(chunk)
-                finally:
-                    wait(hashing)  # the hashers are never left running behind our back
-                for done in hashing:
-                    done.result()
+            # The hash lanes read `chunk` later, on their own threads, while it is stored.
+            self._hasher.update(chunk if isinstance(chunk, bytes) else bytes(chunk))
+            self._append(chunk)
         except BaseException:
             self.abort()
             raise
@@ -136,6 +107,7 @@ class BaseUpload(ABC):
         if self._state is not _State.OPEN:
             return
         self._state = _State.ABORTED
+        self._hasher.close()
         try:
             self._discard()
         except StorageError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from storage.hashing import Digests, MultiHasher, hash_file
+from storage.hashlanes import LaneHasher
 
 
 def _expected(data: bytes) -> Digests:
@@ -55,11 +56,45 @@ def test_hash_file(tmp_path: Path, chunk: int) -> None:
     assert hash_file(path, chunk) == _expected(data)
 
 
-def test_update_tasks_on_two_threads_equal_hashlib() -> None:
-    data = [os.urandom(1 << 20) for _ in range(8)]
-    hasher = MultiHasher()
-    with ThreadPoolExecutor(2) as pool:
-        for chunk in data:
-            for done in [pool.submit(task) for task in hasher.update_tasks(chunk)]:
-                done.result()
+@pytest.mark.parametrize("sizes", [[1 << 20] * 9, [10, 300_000, 5, 1 << 20, 7, 2 << 20, 1]])
+def test_lanes_equal_hashlib_in_stream_order(sizes: list[int]) -> None:
+    data = [os.urandom(n) for n in sizes]
+    hasher = LaneHasher(lag=2 << 20)
+    for chunk in data:
+        hasher.update(chunk)
+    assert hasher.size == sum(sizes)
     assert hasher.digests() == _expected(b"".join(data))
+
+
+def test_lanes_stay_within_their_lag() -> None:
+    lag = 3 << 20
+    hasher = LaneHasher(lag=lag)
+    seen: list[int] = []
+    for _ in range(24):
+        hasher.update(os.urandom(1 << 20))
+        seen.append(max(lane.behind for lane in hasher._lanes))
+    assert max(seen) <= lag
+    hasher.digests()
+
+
+def test_many_uploads_share_the_lane_threads() -> None:
+    """More concurrent hashers than pool threads: none may wait on another for ever."""
+    streams = [[os.urandom(300_000) for _ in range(6)] for _ in range(12)]
+    hashers = [LaneHasher(lag=600_000) for _ in streams]
+
+    def feed(i: int) -> Digests:
+        for chunk in streams[i]:
+            hashers[i].update(chunk)
+        return hashers[i].digests()
+
+    with ThreadPoolExecutor(len(streams)) as pool:
+        results = list(pool.map(feed, range(len(streams))))
+    assert results == [_expected(b"".join(s)) for s in streams]
+
+
+def test_closed_lanes_drop_queued_chunks() -> None:
+    hasher = LaneHasher()
+    for _ in range(8):
+        hasher.update(os.urandom(1 << 20))
+    hasher.close()
+    assert all(not lane.running and not lane.behind for lane in hasher._lanes)

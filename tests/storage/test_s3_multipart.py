@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from storage.base import Retention, StoredObject
+from storage.hashlanes import DEFAULT_LAG
 from storage.s3 import S3WormStore
 from tests.storage.backends import all_versions, multipart_uploads
 from tests.storage.conftest import PART
@@ -76,8 +77,13 @@ def test_declared_content_already_stored_is_not_sent_again(
     assert len(all_versions(s3_client, s3_store.bucket, "objects/")) == 1
 
 
-def test_memory_stays_bounded_by_the_part_size(s3_store: S3WormStore, s3_client: S3Client) -> None:
-    total = 40 << 20
+def test_memory_stays_bounded_by_the_parts_in_flight(
+    s3_store: S3WormStore, s3_client: S3Client
+) -> None:
+    """Peak memory is a fixed number of part buffers plus the hash lanes' lag, far below
+    the object's size."""
+    s3_store.part_concurrency = 2
+    total = 96 << 20
     chunk = 1 << 20
     seed = os.urandom(chunk)
     tracemalloc.start()
@@ -91,7 +97,9 @@ def test_memory_stays_bounded_by_the_part_size(s3_store: S3WormStore, s3_client:
     finally:
         tracemalloc.stop()
     assert stored.digests.size == total
-    assert peak < 3 * s3_store.part_size, f"peak {peak / 2**20:.1f} MiB"
+    bound = (s3_store.part_concurrency + 1) * s3_store.part_size + DEFAULT_LAG + (4 << 20)
+    assert bound < total / 2
+    assert peak < bound, f"peak {peak / 2**20:.1f} MiB"
     assert _no_leftovers(s3_store, s3_client)
 
 
@@ -164,3 +172,41 @@ def test_concurrent_identical_large_uploads_make_one_version(
     results = _commit_concurrently(s3_store, os.urandom(2 * PART + 3), declared, count=4)
     assert sum(r.created for r in results) == 1
     assert len(all_versions(s3_client, s3_store.bucket, results[0].key)) == 1
+
+
+def test_parts_go_up_in_parallel_within_the_limit(
+    s3_store: S3WormStore, s3_client: S3Client
+) -> None:
+    """Several parts are in flight at once, never more than `part_concurrency`."""
+    s3_store.part_concurrency = 3
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0}
+    release = threading.Event()
+
+    def before(model: Any, **_: Any) -> None:
+        if model.name != "UploadPart":
+            return
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+            if state["now"] == s3_store.part_concurrency:
+                release.set()
+        # Hold each part until the limit is reached (or a while passes): without parallel
+        # parts the first one would wait here alone.
+        release.wait(5)
+
+    def after(model: Any, **_: Any) -> None:
+        if model.name == "UploadPart":
+            with lock:
+                state["now"] -= 1
+
+    s3_store.client.meta.events.register("before-call.s3", before)
+    s3_store.client.meta.events.register("after-call.s3", after)
+    data = os.urandom(8 * PART + 1)
+    with s3_store.begin_upload() as up:
+        for i in range(0, len(data), 1 << 20):
+            up.write(data[i : i + (1 << 20)])
+        stored = up.commit()
+    assert state["max"] == s3_store.part_concurrency
+    assert b"".join(s3_store.open_range(stored.key, chunk_size=1 << 20)) == data
+    assert _no_leftovers(s3_store, s3_client)

@@ -23,7 +23,7 @@ from storage.errors import (
     StorageMisconfigured,
 )
 from storage.s3 import S3WormStore, make_s3_client
-from storage.s3_multipart import composite_sha256
+from storage.s3_multipart import b64_crc32c, composite_crc32c
 from tests.storage.conftest import PART, make_store
 from tests.support.seaweed import SeaweedS3
 
@@ -242,6 +242,30 @@ def test_wrong_checksum_is_refused(s3_store: S3WormStore, s3_client: S3Client) -
     s3_client.abort_multipart_upload(Bucket=s3_store.bucket, Key="staging/p", UploadId=upload_id)
 
 
+def test_part_damaged_in_transit_is_refused_without_payload_signing(
+    s3_store: S3WormStore,
+) -> None:
+    """The store's client sends bodies unsigned (UNSIGNED-PAYLOAD): the per-part CRC32C
+    is then the only check of the bytes, and the server must enforce it."""
+    client = s3_store.client
+    upload_id = client.create_multipart_upload(
+        Bucket=s3_store.bucket, Key="staging/q", ChecksumAlgorithm="CRC32C"
+    )["UploadId"]
+    sent = os.urandom(6 << 20)
+    damaged = sent[:-1] + bytes([sent[-1] ^ 1])
+    with pytest.raises(ClientError) as info:
+        client.upload_part(
+            Bucket=s3_store.bucket,
+            Key="staging/q",
+            UploadId=upload_id,
+            PartNumber=1,
+            Body=damaged,
+            ChecksumCRC32C=b64_crc32c(sent),
+        )
+    assert _code(info) == "BadDigest"
+    client.abort_multipart_upload(Bucket=s3_store.bucket, Key="staging/q", UploadId=upload_id)
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_stored_checksum_matches_what_we_hashed(
     s3_store: S3WormStore, s3_client: S3Client, path: str
@@ -253,7 +277,7 @@ def test_stored_checksum_matches_what_we_hashed(
         assert head["ChecksumSHA256"] == _b64(data)
     else:
         parts = [data[i : i + PART] for i in range(0, len(data), PART)]
-        assert head["ChecksumSHA256"] == composite_sha256([_b64(p) for p in parts])
+        assert head["ChecksumCRC32C"] == composite_crc32c([b64_crc32c(p) for p in parts])
         assert head["ETag"].endswith(f'-{len(parts)}"')
 
 
