@@ -6,12 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Engine, Table, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, select
 from sqlmodel import Session, SQLModel
 
 from custody.db import BEGIN_OPTION, is_sqlite
 
 M = TypeVar("M", bound=SQLModel)
+
+
+def _reading(engine: Engine) -> Connection:
+    """A connection for one statement. On PostgreSQL in autocommit: a lone SELECT needs no
+    BEGIN and ROLLBACK, each a round trip to the server (SQLite's cost nothing)."""
+    conn = engine.connect()
+    if not is_sqlite(engine):
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
 
 
 def read_one(engine: Engine, model: type[M], *where: ColumnElement[bool]) -> M | None:
@@ -22,14 +31,14 @@ def read_one(engine: Engine, model: type[M], *where: ColumnElement[bool]) -> M |
     query itself.
     """
     table: Table = model.__table__  # type: ignore[attr-defined]
-    with engine.connect() as conn:
+    with _reading(engine) as conn:
         row = conn.execute(select(table).where(*where)).first()
     return None if row is None else model(**row._mapping)
 
 
 def exists(engine: Engine, model: type[SQLModel], *where: ColumnElement[bool]) -> bool:
     table: Table = model.__table__  # type: ignore[attr-defined]
-    with engine.connect() as conn:
+    with _reading(engine) as conn:
         found = conn.execute(select(1).select_from(table).where(*where).limit(1)).first()
     return found is not None
 

@@ -38,7 +38,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    # No pre-ping: it cost a round trip on every checkout, several per request; a connection
+    # the server dropped fails its statement and is replaced (pool_recycle bounds its age).
+    return create_engine(url, pool_size=32, max_overflow=64, pool_recycle=3600, **kwargs)
 
 
 def _private_sqlite_file(url: str) -> None:
