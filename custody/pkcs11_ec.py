@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from custody.pkcs11_keys import TokenConfig, TokenKeyError, open_session
+from custody.pkcs11_keys import TokenConfig, TokenKeyError, open_key_pair, open_session
 
 REF_FORMAT = "locard-pkcs11-key/1"
 REF_SUFFIX = ".pkcs11.json"
@@ -122,28 +122,10 @@ def load(config: TokenConfig) -> TokenECKey:
 
 
 def _open(config: TokenConfig) -> TokenECKey:
-    from pkcs11 import KeyType, ObjectClass, PKCS11Error
+    from pkcs11 import KeyType
 
-    session = open_session(config, rw=False)
-    try:
-        private = session.get_key(
-            object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.EC, label=config.label
-        )
-        public = session.get_key(
-            object_class=ObjectClass.PUBLIC_KEY, key_type=KeyType.EC, label=config.label
-        )
-        return TokenECKey(config, session, private, public)
-    except PKCS11Error as exc:
-        session.close()
-        raise TokenKeyError(
-            f"no EC key pair labelled {config.label!r} in token {config.token!r}: {exc!r}"
-        ) from exc
-    except BaseException:
-        session.close()
-        raise
-
-
-# -- key references -----------------------------------------------------------------------------
+    session, private, public = open_key_pair(config, KeyType.EC, "EC")
+    return TokenECKey(config, session, private, public)
 
 
 def ref_path(key_file: Path) -> Path:

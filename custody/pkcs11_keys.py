@@ -138,20 +138,28 @@ def generate(config: TokenConfig) -> TokenEd25519Key:
         raise
 
 
-def load(config: TokenConfig) -> TokenEd25519Key:
-    from pkcs11 import KeyType, ObjectClass, PKCS11Error
+def open_key_pair(config: TokenConfig, key_type: Any, what: str) -> tuple[Any, Any, Any]:
+    """A read-only session and the private and public key labelled `config.label` in it."""
+    from pkcs11 import ObjectClass, PKCS11Error
 
     session = open_session(config, rw=False)
     try:
         private = session.get_key(
-            object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.EC_EDWARDS, label=config.label
+            object_class=ObjectClass.PRIVATE_KEY, key_type=key_type, label=config.label
         )
         public = session.get_key(
-            object_class=ObjectClass.PUBLIC_KEY, key_type=KeyType.EC_EDWARDS, label=config.label
+            object_class=ObjectClass.PUBLIC_KEY, key_type=key_type, label=config.label
         )
-        return TokenEd25519Key(config, session, private, _public_key(public))
+        return session, private, public
     except PKCS11Error as exc:
         session.close()
         raise TokenKeyError(
-            f"no Ed25519 key pair labelled {config.label!r} in token {config.token!r}: {exc!r}"
+            f"no {what} key pair labelled {config.label!r} in token {config.token!r}: {exc!r}"
         ) from exc
+
+
+def load(config: TokenConfig) -> TokenEd25519Key:
+    from pkcs11 import KeyType
+
+    session, private, public = open_key_pair(config, KeyType.EC_EDWARDS, "Ed25519")
+    return TokenEd25519Key(config, session, private, _public_key(public))

@@ -180,7 +180,8 @@ def test_certificates_and_crls_signed_in_the_token_verify(
     public = issuing.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)
     assert crl.is_signature_valid(public) and crl.next_update_utc is not None
-    assert crl.next_update_utc > datetime.now(UTC) + timedelta(days=7)
+    # re-signed now: valid for the full CRL period again, not the stale one's last day
+    assert crl.next_update_utc > datetime.now(UTC) + pki.CRL_VALIDITY - timedelta(minutes=1)
     (tmp_path / "crl.der").write_bytes(der)
     out = run_openssl(
         "crl", "-inform", "DER", "-in", "crl.der", "-CAfile", "issuing.pem", "-noout", cwd=tmp_path
