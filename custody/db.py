@@ -38,9 +38,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    # No pre-ping: it cost a round trip on every checkout, several per request; a connection
-    # the server dropped fails its statement and is replaced (pool_recycle bounds its age).
-    return create_engine(url, pool_size=32, max_overflow=64, pool_recycle=3600, **kwargs)
+    # No pre-ping: it cost a round trip on every checkout, several per request. After a
+    # server restart the first statement on a dropped connection fails (one request), and
+    # SQLAlchemy then discards the whole pool. 30 connections at most, as before:
+    # PostgreSQL allows 100 by default, shared by every process of the vault.
+    return create_engine(url, pool_size=20, max_overflow=10, pool_recycle=3600, **kwargs)
 
 
 def _private_sqlite_file(url: str) -> None:
