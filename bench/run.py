@@ -126,6 +126,8 @@ QUICK = Sizes(
         "16",
         "--concurrency",
         "4",
+        # the S3 half starts its own SeaweedFS and PostgreSQL: the full run has it
+        "--no-s3",
     ),
     sink_mib=16,
     sink_repeat=1,
@@ -530,7 +532,7 @@ MODULES: tuple[tuple[ModuleType, str, tuple[str, ...]], ...] = (
     (
         http_bench,
         "Per-request cost over HTTP (bench/http.py)",
-        ("--seconds", "3", "--connections", "32", "--receipts", "2"),
+        ("--seconds", "2", "--connections", "16", "--receipts", "1", "--db", "sqlite"),
     ),
     (
         verify_bench,

@@ -28,6 +28,7 @@ def test_sqlite_full_and_unwritable_wal_index_are_disk_failures(small: Path) -> 
     try:
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE t (b BLOB)"))
+        engine.dispose()  # the pool's connections too
         filler = fill(small, leave=0)
         # Every connection closed: SQLite removed its WAL index, and cannot create it again.
         with pytest.raises(OperationalError) as opening, engine.connect() as conn:
