@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.crash.harness import Acked, CrashVault, ingest_events, new_case
 
@@ -26,6 +27,7 @@ WORKERS = 4
 MAX_BODY = 256 * 1024
 
 
+@pytest.mark.soak
 def test_random_kill_under_load(db_url: str, tmp_path: Path) -> None:
     seed = int(os.environ.get("LOCARD_CRASH_SEED", random.randrange(1 << 32)))
     rng = random.Random(seed)

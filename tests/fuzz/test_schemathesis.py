@@ -1,6 +1,6 @@
 """Property-based fuzzing of every operation in the OpenAPI schema, as every role.
 
-Bounded for CI (LOCARD_FUZZ_EXAMPLES, default 10 per operation and role); a longer run:
+Bounded for CI (LOCARD_FUZZ_EXAMPLES, default 6 per operation and role); a longer run:
 `LOCARD_FUZZ_EXAMPLES=500 scripts/test.sh tests/fuzz`. Properties: never a 5xx, and
 every documented response matches its schema.
 """
@@ -20,7 +20,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests.support.live_server import LiveVault, live_vault, make_settings
 
-EXAMPLES = int(os.environ.get("LOCARD_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("LOCARD_FUZZ_EXAMPLES", "6"))
 ROLES = ("collector", "legal", "auditor", "admin", None)
 
 
