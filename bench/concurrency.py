@@ -46,6 +46,9 @@ from sqlalchemy import create_engine, text
 
 from app.settings import Settings
 from bench.common import machine_info, report
+from custody.keyring import Keyring
+from verify.policy import VerificationPolicy
+from verify.verifier import Verifier
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 60.0
@@ -415,9 +418,6 @@ def check(c: Cluster, runs: Sequence[LoadResult], *, fetch_access_receipts: bool
     """Everything the concurrency claims, checked once the servers are idle."""
     from app.audit import audit
     from app.vault import open_vault
-    from custody.keyring import Keyring
-    from verify.policy import VerificationPolicy
-    from verify.verifier import Verifier
 
     problems: list[str] = []
     ops = [o for r in runs for o in r.ops if o.kind != "healthz"]
@@ -470,14 +470,7 @@ def check(c: Cluster, runs: Sequence[LoadResult], *, fetch_access_receipts: bool
     if dup:
         problems.append(f"artifacts without exactly one ingest event: {dup[:10]}")
 
-    keyring = Keyring.load(c.data_dir / "keys")
-    verifier = Verifier(
-        VerificationPolicy(
-            trusted_log_keys=(keyring.signer.vkey(),),
-            trusted_tsa_roots=(keyring.tsa.root_cert_der,),
-            origin=keyring.origin,
-        )
-    )
+    verifier = pinned_verifier(c.data_dir / "keys")
     receipts = [o.receipt for o in acked if o.receipt is not None]
     if fetch_access_receipts:
         # Downloads answer with bytes; their access event's receipt comes from the ledger.
@@ -505,6 +498,18 @@ def check(c: Cluster, runs: Sequence[LoadResult], *, fetch_access_receipts: bool
     finally:
         vault.close()
     return Checked(problems, size, len(receipts), report.ok, report.to_json())
+
+
+def pinned_verifier(keys_dir: Path) -> Verifier:
+    """An offline verifier pinned to the vault's own log key, TSA root and origin."""
+    keyring = Keyring.load(keys_dir)
+    return Verifier(
+        VerificationPolicy(
+            trusted_log_keys=(keyring.signer.vkey(),),
+            trusted_tsa_roots=(keyring.tsa.root_cert_der,),
+            origin=keyring.origin,
+        )
+    )
 
 
 def _psycopg(url: str) -> str:

@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import machine_info, report
-from bench.concurrency import fresh_database
+from bench.concurrency import fresh_database, pinned_verifier
 from bench.ingest import Server, cpu_seconds, free_port, py_spy, running
 
 REPO = Path(__file__).resolve().parent.parent
@@ -194,18 +194,7 @@ def target(root: Path, db_url: str | None, repo: Path = REPO) -> Iterator[Target
 
 def check_receipts(t: Target, sample: int) -> str:
     """Annotate `sample` more times and verify each receipt offline against the pinned keys."""
-    from custody.keyring import Keyring
-    from verify.policy import VerificationPolicy
-    from verify.verifier import Verifier
-
-    keyring = Keyring.load(t.data_dir / "keys")
-    verifier = Verifier(
-        VerificationPolicy(
-            trusted_log_keys=(keyring.signer.vkey(),),
-            trusted_tsa_roots=(keyring.tsa.root_cert_der,),
-            origin=keyring.origin,
-        )
-    )
+    verifier = pinned_verifier(t.data_dir / "keys")
     ok = 0
     with httpx.Client(base_url=t.server.url, headers=t.server.headers(), timeout=30) as c:
         for _ in range(sample):
