@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -282,32 +283,37 @@ def metrics_period(
     return start, end
 
 
+@dataclass
+class PeriodQuery:
+    """The query of every metrics route: a period, or the last `days` (default 30)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    days: Annotated[int | None, Query(ge=1, le=3660)] = None
+
+
+Period = Annotated[PeriodQuery, Depends()]
+
+
 @router.get("/metrics")
 def read_metrics(
     request: Request,
     vault: VaultDep,
     who: Reader,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    days: Annotated[int | None, Query(ge=1, le=3660)] = None,
+    period: Period,
 ) -> dict[str, Any]:
     """MTTA/MTTC per severity for incidents declared in the period (default: the last 30
     days), and every SLA and notification deadline overdue now, from ledger events."""
     now = service.ledger_clock(vault)()
-    start, end = metrics_period(now, since, until, days)
+    start, end = metrics_period(now, period.since, period.until, period.days)
     return service.metrics(vault, who, get_policy(request), start, end).to_json()
 
 
 def leadership_metrics(
-    request: Request,
-    vault: Vault,
-    who: Principal,
-    since: datetime | None,
-    until: datetime | None,
-    days: int | None,
+    request: Request, vault: Vault, who: Principal, period: PeriodQuery
 ) -> leadership.Leadership:
     now = service.ledger_clock(vault)()
-    start, end = metrics_period(now, since, until, days)
+    start, end = metrics_period(now, period.since, period.until, period.days)
     policy = get_policy(request)
     facts = service.visible_facts(vault.engine, who, policy.contained_from)
     overdue = action_items.owned_items(vault, who, None, now.date(), overdue_only=True)
@@ -319,13 +325,11 @@ def read_leadership(
     request: Request,
     vault: VaultDep,
     who: Reader,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    days: Annotated[int | None, Query(ge=1, le=3660)] = None,
+    period: Period,
 ) -> dict[str, Any]:
     """MTTD and MTTR per severity and month for incidents declared in the period, and the
     lagging indicators, over the cases the caller may read."""
-    return leadership_metrics(request, vault, who, since, until, days).to_json()
+    return leadership_metrics(request, vault, who, period).to_json()
 
 
 @router.get("/metrics/leadership.csv")
@@ -333,11 +337,9 @@ def export_leadership(
     request: Request,
     vault: VaultDep,
     who: Reader,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    days: Annotated[int | None, Query(ge=1, le=3660)] = None,
+    period: Period,
 ) -> StreamingResponse:
-    m = leadership_metrics(request, vault, who, since, until, days)
+    m = leadership_metrics(request, vault, who, period)
     return StreamingResponse(
         leadership.to_csv_rows(m, m.now.date()),
         media_type="text/csv; charset=utf-8",

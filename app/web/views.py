@@ -40,6 +40,7 @@ from app.incidents.views import (
     AssessmentIn,
     NoteIn,
     NoteKind,
+    PeriodQuery,
     get_policy,
     leadership_metrics,
     metrics_period,
@@ -621,7 +622,7 @@ def metrics_page(
             "days": days,
             "periods": PERIODS,
             "charts": {"mtta": mtta, "mttc": mttc, "declared": declared},
-            "lead": leadership_metrics(request, vault, who, None, None, days),
+            "lead": leadership_metrics(request, vault, who, PeriodQuery(days=days)),
         },
     )
 
