@@ -8,4 +8,6 @@ scripts/services.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-exec .venv/bin/pytest "$@"
+# Two workers: one test process is bound to one core by the GIL (the live server runs in
+# its thread), and the suite spends much of its time waiting on servers. -n 0 runs serially.
+exec .venv/bin/pytest -n "${LOCARD_TEST_WORKERS:-2}" --dist worksteal "$@"
