@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -10,8 +10,14 @@ from app.web.action_item_pages import router as _action_item_pages
 from app.web.asset_pages import router as _asset_pages
 from app.web.comms_pages import router as _comms_pages
 from app.web.playbook_pages import router as _playbook_pages
-from app.web.views import router
+from app.web.render import WebRoute
+from app.web.upload_pages import router as _upload_pages
+from app.web.views import router as _views
 
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+# first: its /cases/new must match before the case page's /cases/{case_id}
+router.include_router(_upload_pages)
+router.include_router(_views)
 router.include_router(_playbook_pages)
 router.include_router(_action_item_pages)
 router.include_router(_asset_pages)
