@@ -29,6 +29,7 @@ from app.edge.routes import GuardedRoute
 from app.errors import AppError
 from app.incidents.views import router as incidents_router
 from app.ledger.views import router as ledger_router
+from app.openapi_auth import declare_bearer
 from app.playbooks.views import router as playbooks_router
 from app.principals.views import router as principals_router
 from app.reports.views import router as reports_router
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         assert issubclass(router.route_class, GuardedRoute), router.prefix
         app.include_router(router)
     install_error_pages(app)
+    declare_bearer(app)
     app.add_middleware(ReadOnlyGuard)
     return app
 

@@ -40,7 +40,7 @@ def keys(ctx: typer.Context, data_dir: DataDir = None) -> None:
     except VaultMissing as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    console.print(keyring.signer.vkey())
+    console.print(keyring.signer.vkey(), soft_wrap=True)  # piped: one line, never folded
 
 
 @keys_app.command("export-root")

@@ -71,10 +71,13 @@ def init(
     except VaultExists as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    console.print(f"[green]Vault created[/green] in {settings.data_dir}")
-    console.print(f"  origin:      {keyring.origin}")
-    console.print(f"  log key:     {keyring.signer.vkey()}")
-    console.print(f"  TSA root:    {settings.keys_dir / 'tsa' / 'tsa-root.pem'} (self-operated)")
+    # soft_wrap: piped, rich would fold lines at 80 columns, and a folded key or path
+    # copied from a log or a script's output is a wrong one
+    console.print(f"[green]Vault created[/green] in {settings.data_dir}", soft_wrap=True)
+    console.print(f"  origin:      {keyring.origin}", soft_wrap=True)
+    console.print(f"  log key:     {keyring.signer.vkey()}", soft_wrap=True)
+    tsa_root = settings.keys_dir / "tsa" / "tsa-root.pem"
+    console.print(f"  TSA root:    {tsa_root} (self-operated)", soft_wrap=True)
 
 
 def _read_evidence(path: Path) -> bytes:

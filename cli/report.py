@@ -39,6 +39,13 @@ def _detail(resp: httpx.Response) -> str:
     return str(doc)
 
 
+def _index(header: str | None) -> int | None:
+    """A ledger index or tree size the vault names, as the number it is (null if absent)."""
+    if header is None or not header.strip().isdigit():
+        return None
+    return int(header.strip())
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     """A half-written report is worse than none: write aside, then rename into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -105,8 +112,8 @@ def report_command(
         "file": str(path),
         "sha256": digest,
         "size": len(data),
-        "event_index": resp.headers.get("x-locard-event-index"),
-        "checkpoint": resp.headers.get("x-locard-checkpoint"),
+        "event_index": _index(resp.headers.get("x-locard-event-index")),
+        "checkpoint": _index(resp.headers.get("x-locard-checkpoint")),
     }
     err.print(
         f"saved {escape(str(path))} ({len(data):,} bytes); issuance recorded as ledger event "

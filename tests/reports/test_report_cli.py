@@ -32,7 +32,8 @@ def test_report_command_saves_the_signed_pdf(live_sqlite: LiveVault, tmp_path: P
     assert summary["sha256"] == hashlib.sha256(data).hexdigest()
     [ev] = case_events(live, sc.case_id, "report.issued")
     assert ev["body"]["sha256"] == summary["sha256"]
-    assert str(ev["index"]) == summary["event_index"]
+    assert summary["event_index"] == ev["index"]  # a number, as in every other JSON
+    assert 0 < summary["checkpoint"] <= ev["index"]  # the anchor, sealed before the issuance
 
 
 def test_report_command_json_and_default_name(
