@@ -100,6 +100,7 @@ def test_collector_opens_case_uploads_200_mib_and_verifies_the_receipt(
             timeout=180_000,
         )
         expect(page.locator("#up-status")).to_contain_text("of 200.0 MiB")
+        shot(page, "29-upload-progress-1366")
         done = page.locator("#upload-form")
         expect(done).to_have_attribute("data-phase", "done", timeout=300_000)
         _, peak = tracemalloc.get_traced_memory()
