@@ -574,6 +574,11 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/static/{name}"): _page(None, _get("/static/locard.css")),
     ("GET", "/cases"): _page(ANYONE, _get("/cases")),
     ("GET", "/cases/{case_id}"): _page(ANYONE, _get("/cases/{w.case}")),
+    ("GET", "/cases/new"): _page(WRITERS, _get("/cases/new")),
+    ("POST", "/cases/new"): _page(
+        WRITERS, _form("/cases/new", title="Opened from the page", severity="P4")
+    ),
+    ("GET", "/cases/{case_id}/upload"): _page(WRITERS, _get("/cases/{w.case}/upload")),
     ("GET", "/cases/{case_id}/timeline"): _page(ANYONE, _get("/cases/{w.case}/timeline")),
     ("POST", "/cases/{case_id}/status"): _page(
         WRITERS, _form("/cases/{w.case}/status", status="triaged")
