@@ -32,6 +32,7 @@ from app.ledger.views import router as ledger_router
 from app.playbooks.views import router as playbooks_router
 from app.principals.views import router as principals_router
 from app.reports.views import router as reports_router
+from app.search.views import router as search_router
 from app.settings import Settings
 from app.tlog.views import router as tlog_router
 from app.uploads.views import router as uploads_router
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         playbooks_router,
         assets_router,
         comms_router,
+        search_router,
         web_router,
         uploads_router,
         reports_router,

@@ -24,6 +24,7 @@ from app.auth.models import Principal, PrincipalRequest
 from app.cases.models import Case, CaseMember
 from app.events.projection import apply
 from app.playbooks.models import CasePlaybook, PlaybookStep
+from app.search.models import SearchEntry
 from custody.db import make_engine
 from verify.errors import VerificationError
 from verify.events import Event
@@ -38,6 +39,7 @@ PROJECTED: tuple[tuple[Table, frozenset[str]], ...] = (
     (CasePlaybook.__table__, frozenset()),  # type: ignore[attr-defined]
     (PlaybookStep.__table__, frozenset()),  # type: ignore[attr-defined]
     (CaseAsset.__table__, frozenset()),  # type: ignore[attr-defined]
+    (SearchEntry.__table__, frozenset()),  # type: ignore[attr-defined]
 )
 
 

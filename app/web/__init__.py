@@ -10,12 +10,14 @@ from app.web.action_item_pages import router as _action_item_pages
 from app.web.asset_pages import router as _asset_pages
 from app.web.comms_pages import router as _comms_pages
 from app.web.playbook_pages import router as _playbook_pages
+from app.web.search_pages import router as _search_pages
 from app.web.views import router
 
 router.include_router(_playbook_pages)
 router.include_router(_action_item_pages)
 router.include_router(_asset_pages)
 router.include_router(_comms_pages)
+router.include_router(_search_pages)
 
 
 def install_error_pages(app: FastAPI) -> None:

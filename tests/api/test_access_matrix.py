@@ -443,6 +443,8 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/v1/metrics/leadership"): Rule(ANYONE, _get("/v1/metrics/leadership")),
     ("GET", "/v1/metrics/leadership.csv"): Rule(ANYONE, _get("/v1/metrics/leadership.csv")),
+    ("GET", "/v1/metrics/leadership.pdf"): Rule(ANYONE, _get("/v1/metrics/leadership.pdf")),
+    ("GET", "/v1/search"): Rule(ANYONE, _get("/v1/search?q=ransomware")),
     ("POST", "/v1/cases/{case_id}/assessment"): Rule(
         WRITERS,
         lambda w, r: Call(
@@ -645,6 +647,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
         ),
     ),
     ("GET", "/metrics"): _page(ANYONE, _get("/metrics")),
+    ("GET", "/search"): _page(ANYONE, _get("/search?q=ransomware")),
     ("GET", "/legal"): _page(LEGAL, _get("/legal")),
 }
 
