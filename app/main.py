@@ -19,6 +19,7 @@ from app.actions.views import router as actions_router
 from app.artifacts.views import router as artifacts_router
 from app.assets.views import router as assets_router
 from app.bundles.views import router as bundles_router
+from app.cases.category_views import router as categories_router
 from app.cases.views import router as cases_router
 from app.collectors.views import router as collections_router
 from app.comms.views import router as comms_router
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         assets_router,
         comms_router,
         search_router,
+        categories_router,
         web_router,
         uploads_router,
         reports_router,

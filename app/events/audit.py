@@ -19,7 +19,7 @@ from sqlalchemy import Engine, Table, select
 from sqlmodel import Session
 
 from app.artifacts.models import Artifact
-from app.assets.models import CaseAsset
+from app.assets.models import AssetLink, CaseAsset
 from app.auth.models import Principal, PrincipalRequest
 from app.cases.models import Case, CaseMember
 from app.events.projection import apply
@@ -40,6 +40,7 @@ PROJECTED: tuple[tuple[Table, frozenset[str]], ...] = (
     (PlaybookStep.__table__, frozenset()),  # type: ignore[attr-defined]
     (CaseAsset.__table__, frozenset()),  # type: ignore[attr-defined]
     (SearchEntry.__table__, frozenset()),  # type: ignore[attr-defined]
+    (AssetLink.__table__, frozenset()),  # type: ignore[attr-defined]
 )
 
 
