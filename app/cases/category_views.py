@@ -32,7 +32,7 @@ def read_categories(case_id: str, vault: VaultDep, who: Reader) -> dict[str, Any
     return _out(vault, service.case_categories(vault, who, case_id))
 
 
-@router.put("")
+@router.post("")
 async def set_categories(
     case_id: str, data: service.CategoriesIn, vault: VaultDep, who: Collector
 ) -> dict[str, Any]:

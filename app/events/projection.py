@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from app.events.catalogue import CATALOGUE, parse_time
-from app.search.indexing import project_search
+from app.search.indexing import project_search, searchable
 from custody.ledger import EventDraft, Refused
 from verify.events import Event
 
@@ -34,7 +34,7 @@ class IndexBatch:
             or draft.body.get("occurred_at") is not None
             or (spec is not None and (spec.project is not None or spec.allocate is not None))
             # every event of a case is a row of the search index (app.search.indexing)
-            or (spec is not None and draft.case is not None)
+            or (spec is not None and draft.case is not None and searchable(draft.type))
         )
 
     @contextmanager
@@ -59,7 +59,9 @@ class IndexBatch:
 
 def projects(event: Event) -> bool:
     spec = CATALOGUE.get(event.type)
-    return spec is not None and (spec.project is not None or event.case is not None)
+    return spec is not None and (
+        spec.project is not None or (event.case is not None and searchable(event.type))
+    )
 
 
 def apply(s: Session, index: int, event: Event, draft: EventDraft | None = None) -> None:

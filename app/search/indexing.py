@@ -72,9 +72,14 @@ def fact_words(ev: Event) -> list[str]:
     return found
 
 
+def searchable(event_type: str) -> bool:
+    """Whether an event of this type (about a case) has a row in the index."""
+    return event_type not in _SKIPPED
+
+
 def entry_values(index: int, ev: Event) -> dict[str, Any] | None:
     """The row an event projects, or None (no case, or a type not worth searching)."""
-    if ev.case is None or ev.type in _SKIPPED:
+    if ev.case is None or not searchable(ev.type):
         return None
     if ev.type in _CASE:
         kind, ref = "case", ev.case

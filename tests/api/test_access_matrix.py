@@ -517,10 +517,10 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/cases/{case_id}/data-categories"): Rule(
         ANYONE, _get("/v1/cases/{w.case}/data-categories")
     ),
-    ("PUT", "/v1/cases/{case_id}/data-categories"): Rule(
+    ("POST", "/v1/cases/{case_id}/data-categories"): Rule(
         WRITERS,
         lambda w, r: Call(
-            "PUT", f"/v1/cases/{w.case}/data-categories", json={"categories": ["credentials"]}
+            "POST", f"/v1/cases/{w.case}/data-categories", json={"categories": ["credentials"]}
         ),
     ),
     # Ledger proofs: auditors, legal, admin

@@ -40,20 +40,20 @@ def _ok(r: httpx.Response, status: int = 200) -> Any:
     return r.json()
 
 
-def _put(c: httpx.Client, case: str, keys: Any) -> httpx.Response:
-    return c.put(f"/v1/cases/{case}/data-categories", json={"categories": keys})
+def _set(c: httpx.Client, case: str, keys: Any) -> httpx.Response:
+    return c.post(f"/v1/cases/{case}/data-categories", json={"categories": keys})
 
 
 def test_categories_recorded_shown_and_rendered(live: LiveVault, case: str) -> None:
     with live.client("collector") as c:
-        out = _ok(_put(c, case, ["health", "personal", "financial", "personal"]))
+        out = _ok(_set(c, case, ["health", "personal", "financial", "personal"]))
         # the configured list's order, once each
         assert [x["key"] for x in out["categories"]] == ["personal", "financial", "health"]
         event = out["receipt"]["event"]
         assert event["type"] == "case.data_categories"
         assert event["body"] == {"categories": ["personal", "financial", "health"]}
         size = live.vault.ledger.size()
-        assert _ok(_put(c, case, ["financial", "personal", "health"]))["receipt"] is None
+        assert _ok(_set(c, case, ["financial", "personal", "health"]))["receipt"] is None
         assert live.vault.ledger.size() == size
         drafts = {
             k: _ok(c.get(f"/v1/cases/{case}/communications/{k}/draft"))["text"]
@@ -74,7 +74,7 @@ def test_categories_recorded_shown_and_rendered(live: LiveVault, case: str) -> N
     assert f'<dd id="data-categories">{labels}</dd>' in page
     assert "Set the categories of data affected" not in page  # legal reads, responders set
     with live.client("collector") as c:  # an empty set is a fact too
-        assert _ok(_put(c, case, []))["categories"] == []
+        assert _ok(_set(c, case, []))["categories"] == []
         draft = _ok(c.get(f"/v1/cases/{case}/communications/regulator/draft"))["text"]
     assert "Categories of data affected: not yet established." in draft
     assert audit(live.vault, content=False).ok
@@ -104,8 +104,8 @@ def test_a_configured_list_replaces_the_shipped_one(
     live.vault.settings.data_categories_file = own
     try:
         with live.client("collector") as c:
-            assert _put(c, case, ["health"]).status_code == 400
-            out = _ok(_put(c, case, ["secrets"]))
+            assert _set(c, case, ["health"]).status_code == 400
+            out = _ok(_set(c, case, ["secrets"]))
             assert out["categories"] == [{"key": "secrets", "label": "Trade secrets"}]
             own.write_text("[categories\n", encoding="utf-8")
             assert c.get(f"/v1/cases/{case}/data-categories").status_code == 503
@@ -125,7 +125,7 @@ def test_wrong_roles_write_nothing(
 ) -> None:
     size = live.vault.ledger.size()
     with live.client(role) as c:
-        assert _put(c, case, ["health"]).status_code == status
+        assert _set(c, case, ["health"]).status_code == status
     assert live.vault.ledger.size() == size
 
 
@@ -146,7 +146,7 @@ def test_bad_input_is_refused_without_a_write(
 ) -> None:
     size = live.vault.ledger.size()
     with live.client("collector") as c:
-        r = c.put(f"/v1/cases/{case}/data-categories", json=body)
+        r = c.post(f"/v1/cases/{case}/data-categories", json=body)
         assert r.status_code in (400, 422), r.text
         assert _ok(c.get(f"/v1/cases/{case}/data-categories"))["categories"] == []
     assert live.vault.ledger.size() == size
