@@ -19,6 +19,7 @@ from app.actions.views import router as actions_router
 from app.artifacts.views import router as artifacts_router
 from app.assets.views import router as assets_router
 from app.bundles.views import router as bundles_router
+from app.cases.category_views import router as categories_router
 from app.cases.views import router as cases_router
 from app.collectors.views import router as collections_router
 from app.comms.views import router as comms_router
@@ -33,6 +34,7 @@ from app.openapi_auth import declare_bearer
 from app.playbooks.views import router as playbooks_router
 from app.principals.views import router as principals_router
 from app.reports.views import router as reports_router
+from app.search.views import router as search_router
 from app.settings import Settings
 from app.tlog.views import router as tlog_router
 from app.uploads.views import router as uploads_router
@@ -135,6 +137,8 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         playbooks_router,
         assets_router,
         comms_router,
+        search_router,
+        categories_router,
         web_router,
         uploads_router,
         reports_router,

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     playbook_webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
     #: a directory of <kind>.txt communication templates replacing the shipped ones (app/comms/data)
     comms_dir: Path | None = None
+    #: a TOML file of data categories replacing the shipped list (app/cases/data)
+    data_categories_file: Path | None = None
 
     host: str = "127.0.0.1"
     port: int = 8700

@@ -40,6 +40,8 @@ class EventType(StrEnum):
     review_item_updated = "review.item_updated"
     playbook_step = "playbook.step"
     asset_recorded = "asset.recorded"
+    asset_linked = "asset.linked"
+    case_data_categories = "case.data_categories"
     communication_issued = "communication.issued"
     key_rotated = "key.rotated"
 

@@ -16,8 +16,8 @@ from app.deps import Collector, Reader, VaultDep
 from app.edge.routes import GuardedRoute
 from app.events import EventType, occurred_at, record
 from app.events.catalogue import iso
-from app.events.incident_events import ContainmentV2
-from app.events.preconditions import CaseExists
+from app.events.incident_events import ContainmentV3
+from app.events.preconditions import AssetsExist, CaseExists
 from app.text import MultiLine, SingleLine
 from app.vault import Vault
 from verify.events import chain_key, decode_event
@@ -52,6 +52,10 @@ class ActionIn(BaseModel):
     outcome: Outcome
     ticket: Annotated[SingleLine | None, Field(max_length=200)] = None
     details: Annotated[MultiLine, Field(max_length=20_000)] = ""
+    #: ids of the case's assets the action concerns (`host:ws-fin-042`), linked explicitly
+    assets: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=300)]], Field(max_length=20)
+    ] = []
 
     @field_validator("performed_at")
     @classmethod
@@ -72,9 +76,11 @@ class ActionIn(BaseModel):
 
 def log_action(vault: Vault, who: Principal, case_id: str, data: ActionIn) -> dict[str, Any]:
     writable_case(vault.engine, case_id, who)
-    body = ContainmentV2(
+    assets = list(dict.fromkeys(data.assets))
+    body = ContainmentV3(
         action=data.action.value,
         target=data.target,
+        assets=assets,
         performed_by=data.performed_by or who.id,
         # when it was done, as told (the seal refuses a time after its own); untold, the
         # action was done when logged: the sealed time
@@ -84,7 +90,12 @@ def log_action(vault: Vault, who: Principal, case_id: str, data: ActionIn) -> di
         details=data.details,
     )
     receipt = record(
-        vault, who, EventType.containment, body, case=case_id, preconditions=[CaseExists(case_id)]
+        vault,
+        who,
+        EventType.containment,
+        body,
+        case=case_id,
+        preconditions=[CaseExists(case_id), AssetsExist(case_id, tuple(assets))],
     )
     return receipt.to_json()
 

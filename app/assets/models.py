@@ -43,3 +43,21 @@ class CaseAsset(SQLModel, table=True):
     notes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     recorded_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     recorded_by: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+class LinkKind(StrEnum):
+    containment = "containment"
+    artifact = "artifact"
+
+
+class AssetLink(SQLModel, table=True):
+    """An explicit link from a containment action (`ref`: its ledger index) or an artifact
+    (`ref`: its id) to an asset of the same case, written by the projections of
+    `containment` (v3 names its assets) and `asset.linked`."""
+
+    __tablename__ = "asset_links"
+
+    case_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    asset_id: str = Field(sa_column=Column(String(300), primary_key=True))
+    kind: str = Field(sa_column=Column(String(16), primary_key=True))
+    ref: str = Field(sa_column=Column(String(64), primary_key=True))

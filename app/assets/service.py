@@ -1,6 +1,8 @@
 """Assets of a case, and what concerns each: containment actions aimed at it and the
-artifacts collected from it, matched by name (case-insensitively) so that the actions and
-evidence recorded before the asset was need no change."""
+artifacts collected from it. Linked explicitly by asset id (a v3 containment action names
+its assets; `asset.linked` ties an artifact to one), and also matched by name
+(case-insensitively), so the actions and evidence recorded before the asset was need no
+change."""
 
 from __future__ import annotations
 
@@ -13,14 +15,14 @@ from sqlmodel import col, select
 
 from app.artifacts.models import Artifact
 from app.artifacts.service import list_artifacts
-from app.assets.models import AssetKind, CaseAsset, Criticality, asset_id
+from app.assets.models import AssetKind, AssetLink, CaseAsset, Criticality, LinkKind, asset_id
 from app.auth.models import Principal
 from app.cases.service import readable_case, writable_case
 from app.db import session
 from app.errors import NotFound
 from app.events import EventType, occurred_at, record
-from app.events.asset_events import AssetRecorded
-from app.events.preconditions import CaseExists
+from app.events.asset_events import AssetLinked, AssetRecorded
+from app.events.preconditions import ArtifactInCase, AssetsExist, CaseExists
 from app.text import MultiLine, SingleLine
 from app.vault import Vault
 from custody.ledger import Receipt
@@ -96,6 +98,13 @@ def _containment(vault: Vault, case_id: str) -> list[dict[str, Any]]:
     return out
 
 
+def _links(vault: Vault, case_id: str) -> set[tuple[str, str, str]]:
+    """(asset id, kind, ref) of every explicit link in the case."""
+    with session(vault.engine) as s:
+        rows = s.exec(select(AssetLink).where(AssetLink.case_id == case_id)).all()
+        return {(r.asset_id, r.kind, r.ref) for r in rows}
+
+
 def _names(text: Any) -> set[str]:
     return {t.casefold() for t in _TARGETS.split(str(text or "")) if t}
 
@@ -104,14 +113,25 @@ def list_assets(vault: Vault, who: Principal, case_id: str) -> list[AssetView]:
     case = readable_case(vault.engine, case_id, who)
     actions = _containment(vault, case.id)
     arts = list_artifacts(vault.engine, case.id, who)
+    links = _links(vault, case.id)
     views = []
     for a in _rows(vault, case.id):
-        name = a.name.casefold()
+        name, key = a.name.casefold(), a.asset_id
         views.append(
             AssetView(
                 a,
-                [x for x in actions if name in _names(x["target"])],
-                [x for x in arts if (x.source_host or "").casefold() == name],
+                [
+                    x
+                    for x in actions
+                    if (key, LinkKind.containment.value, str(x["index"])) in links
+                    or name in _names(x["target"])
+                ],
+                [
+                    x
+                    for x in arts
+                    if (key, LinkKind.artifact.value, x.id) in links
+                    or (x.source_host or "").casefold() == name
+                ],
             )
         )
     return views
@@ -154,4 +174,26 @@ def record_asset(
             case=case.id,
             preconditions=[CaseExists(case.id)],
         )
+    return get_asset(vault, who, case.id, key), receipt
+
+
+def link_artifact(
+    vault: Vault, who: Principal, case_id: str, key: str, artifact_id: str
+) -> tuple[AssetView, Receipt | None]:
+    """Tie an artifact of the case to the asset it was collected from; once is enough."""
+    case = writable_case(vault.engine, case_id, who)
+    view = get_asset(vault, who, case.id, key)
+    if not any(a.id == artifact_id for a in list_artifacts(vault.engine, case.id, who)):
+        raise NotFound(f"no artifact {artifact_id!r} in case {case.id}")
+    if (key, LinkKind.artifact.value, artifact_id) in _links(vault, case.id):
+        return view, None
+    receipt = record(
+        vault,
+        who,
+        EventType.asset_linked,
+        AssetLinked(asset=key),
+        case=case.id,
+        item=artifact_id,
+        preconditions=[AssetsExist(case.id, (key,)), ArtifactInCase(case.id, artifact_id)],
+    )
     return get_asset(vault, who, case.id, key), receipt

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.assets import service
 from app.deps import Collector, Reader, VaultDep
@@ -34,3 +35,24 @@ def read_asset(
     case_id: str, asset_id: Annotated[str, Path(max_length=300)], vault: VaultDep, who: Reader
 ) -> dict[str, Any]:
     return service.get_asset(vault, who, case_id, asset_id).to_json()
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    artifact: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+@router.post("/{asset_id}/artifacts")
+async def link_artifact(
+    case_id: str,
+    asset_id: Annotated[str, Path(max_length=300)],
+    data: LinkIn,
+    vault: VaultDep,
+    who: Collector,
+) -> dict[str, Any]:
+    """Link an artifact of the case to this asset (by id: whatever its source host says)."""
+    view, receipt = await run_in_threadpool(
+        service.link_artifact, vault, who, case_id, asset_id, data.artifact
+    )
+    return {"asset": view.to_json(), "receipt": receipt.to_json() if receipt else None}

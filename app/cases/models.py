@@ -62,6 +62,11 @@ class Case(SQLModel, table=True):
     aware_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     #: when the notification was made; NULL: not yet
     notified_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    #: keys of the categories of data affected, comma-separated in the configured order
+    #: (app/cases/data_categories.py); written by the `case.data_categories` projection
+    data_categories: str = Field(
+        default="", sa_column=Column(Text, nullable=False, default="", server_default="")
+    )
 
 
 class CaseMember(SQLModel, table=True):

@@ -13,6 +13,7 @@ from app.artifacts.metadata import ArtifactMeta
 from app.artifacts.models import Artifact
 from app.assets.service import list_assets
 from app.auth.models import Principal
+from app.cases.data_categories import labelled, stored
 from app.comms.templates import Kind, Rendered, render
 from app.events import EventType, record
 from app.events.incident_events import CommunicationIssued
@@ -72,6 +73,13 @@ def case_facts(
         "owner": f.owner,
         "declared_at": _t(f.declared_at),
         "personal_data": f.personal_data,
+        #: labels of the categories of data affected, in the configured list's order
+        "data_categories": [
+            c.label
+            for c in labelled(
+                vault.settings.data_categories_file, stored(view.case.data_categories)
+            )
+        ],
         "containment": containment,
         "containment_actions": actions,
         "notification": {

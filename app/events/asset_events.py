@@ -1,5 +1,6 @@
 """Asset events: a host, account, container or IP involved in a case, with its owner and
-business criticality. Recording it again (same kind and name) updates it."""
+business criticality (recording it again, same kind and name, updates it); and an artifact
+linked to the asset it was collected from, by asset id."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.assets.models import CaseAsset, asset_id
+from app.assets.models import AssetLink, CaseAsset, LinkKind, asset_id
 from app.events.catalogue import Body, EventSpec, EventType, declare
 from app.events.text import short
 from verify.events import Event
@@ -56,4 +57,30 @@ def _summary(ev: Event) -> str:
 
 ASSET_RECORDED = declare(
     EventSpec(EventType.asset_recorded, "case", {1: AssetRecorded}, _summary, project=_project)
+)
+
+
+class AssetLinked(Body):
+    """The event's item (an artifact of the case) concerns `asset` (an asset id)."""
+
+    asset: str
+
+
+def _project_linked(s: Session, index: int, ev: Event, private: Mapping[str, Any]) -> None:
+    assert ev.case is not None and ev.item is not None
+    b = ASSET_LINKED.parse(ev)
+    assert isinstance(b, AssetLinked)
+    key = (ev.case, b.asset, LinkKind.artifact.value, ev.item)
+    if s.get(AssetLink, key) is None:
+        s.add(AssetLink(case_id=ev.case, asset_id=b.asset, kind=LinkKind.artifact, ref=ev.item))
+
+
+ASSET_LINKED = declare(
+    EventSpec(
+        EventType.asset_linked,
+        "evidence",
+        {1: AssetLinked},
+        lambda ev: f"{ev.item} linked to asset {short(ev.body.get('asset'), 80)}",
+        project=_project_linked,
+    )
 )

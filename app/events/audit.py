@@ -19,11 +19,12 @@ from sqlalchemy import Engine, Table, select
 from sqlmodel import Session
 
 from app.artifacts.models import Artifact
-from app.assets.models import CaseAsset
+from app.assets.models import AssetLink, CaseAsset
 from app.auth.models import Principal, PrincipalRequest
 from app.cases.models import Case, CaseMember
 from app.events.projection import apply
 from app.playbooks.models import CasePlaybook, PlaybookStep
+from app.search.models import SearchEntry
 from custody.db import make_engine
 from verify.errors import VerificationError
 from verify.events import Event
@@ -38,6 +39,8 @@ PROJECTED: tuple[tuple[Table, frozenset[str]], ...] = (
     (CasePlaybook.__table__, frozenset()),  # type: ignore[attr-defined]
     (PlaybookStep.__table__, frozenset()),  # type: ignore[attr-defined]
     (CaseAsset.__table__, frozenset()),  # type: ignore[attr-defined]
+    (SearchEntry.__table__, frozenset()),  # type: ignore[attr-defined]
+    (AssetLink.__table__, frozenset()),  # type: ignore[attr-defined]
 )
 
 

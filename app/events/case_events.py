@@ -71,6 +71,13 @@ class Text(Body):
     text: str
 
 
+class DataCategories(Body):
+    """The whole set of categories of data the incident affects (keys of the configured
+    list, app/cases/data_categories.py), replacing the previous set."""
+
+    categories: list[str]
+
+
 def member(s: Session, case_id: str, principal: str) -> None:
     if s.get(CaseMember, (case_id, principal)) is None:
         s.add(CaseMember(case_id=case_id, principal_id=principal))
@@ -221,5 +228,28 @@ CASE_DECISION = declare(
         "decision",
         {1: Text},
         lambda ev: f"Decision: {short(ev.body.get('text'))}",
+    )
+)
+
+
+def _project_categories(s: Session, index: int, ev: Event, private: Mapping[str, Any]) -> None:
+    case = _case(s, ev)
+    b = CASE_DATA_CATEGORIES.parse(ev)
+    assert isinstance(b, DataCategories)
+    case.data_categories = ",".join(b.categories)
+    case.updated_at = ev.at
+    s.add(case)
+
+
+CASE_DATA_CATEGORIES = declare(
+    EventSpec(
+        EventType.case_data_categories,
+        "legal",
+        {1: DataCategories},
+        lambda ev: (
+            "Data affected: "
+            + (", ".join(str(c) for c in ev.body.get("categories") or []) or "none")
+        ),
+        project=_project_categories,
     )
 )

@@ -1,9 +1,14 @@
-"""Incident events that add no index rows: containment actions, reviews, exports, reports."""
+"""Incident events: containment actions (v3 links the assets it names), reviews, exports,
+reports, assessments and communications."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from sqlmodel import Session
+
+from app.assets.models import AssetLink, LinkKind
 from app.events.catalogue import Body, EventSpec, EventType, declare, parse_time
 from app.events.text import changes_text, short
 from verify.events import Event
@@ -30,6 +35,32 @@ class ContainmentV2(Body):
     outcome: str
     ticket: str | None
     details: str
+
+
+class ContainmentV3(Body):
+    """v3: `assets` names the case's assets the action concerns, by asset id, so it shows
+    on them whatever the free-text `target` says (an IP for a host, a ticket's wording)."""
+
+    action: str
+    target: str
+    assets: list[str]
+    performed_by: str
+    occurred_at: str | None
+    outcome: str
+    ticket: str | None
+    details: str
+
+
+def _project_containment(s: Session, index: int, ev: Event, private: Mapping[str, Any]) -> None:
+    b = CONTAINMENT.parse(ev)
+    if isinstance(b, ContainmentV3):
+        assert ev.case is not None
+        for asset in dict.fromkeys(b.assets):
+            s.add(
+                AssetLink(
+                    case_id=ev.case, asset_id=asset, kind=LinkKind.containment, ref=str(index)
+                )
+            )
 
 
 class ExportedArtifact(Body):
@@ -199,8 +230,9 @@ CONTAINMENT = declare(
     EventSpec(
         EventType.containment,
         "containment",
-        {1: ContainmentV1, 2: ContainmentV2},
+        {1: ContainmentV1, 2: ContainmentV2, 3: ContainmentV3},
         _summary_containment,
+        project=_project_containment,
         occurred=containment_time,
     )
 )

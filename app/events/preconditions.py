@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from app.artifacts.models import Artifact
+from app.assets.models import CaseAsset
 from app.auth.models import Principal, PrincipalRequest
 from app.cases.models import Case, CaseMember
 from app.events.values import event_value
@@ -197,3 +198,27 @@ class StepPending:
                 f"step {self.step} is already {row.state} (by {row.recorded_by})",
                 {"state": row.state, "recorded_by": row.recorded_by},
             )
+
+
+@dataclass(frozen=True)
+class AssetsExist:
+    """Every asset named is recorded in the case (an explicit link names a real asset)."""
+
+    case: str
+    assets: tuple[str, ...]
+
+    def check(self, s: Session) -> None:
+        missing = [a for a in self.assets if s.get(CaseAsset, (self.case, a)) is None]
+        if missing:
+            raise Refused(f"no asset {', '.join(missing)} in case {self.case}", {"assets": missing})
+
+
+@dataclass(frozen=True)
+class ArtifactInCase:
+    case: str
+    artifact: str
+
+    def check(self, s: Session) -> None:
+        art = s.get(Artifact, self.artifact)
+        if art is None or art.case_id != self.case or art.ingest_index is None:
+            raise Refused(f"no artifact {self.artifact} in case {self.case}", {"artifact": None})

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from app.events.catalogue import CATALOGUE, parse_time
+from app.search.indexing import project_search, searchable
 from custody.ledger import EventDraft, Refused
 from verify.events import Event
 
@@ -32,6 +33,8 @@ class IndexBatch:
             bool(draft.preconditions)
             or draft.body.get("occurred_at") is not None
             or (spec is not None and (spec.project is not None or spec.allocate is not None))
+            # every event of a case is a row of the search index (app.search.indexing)
+            or (spec is not None and draft.case is not None and searchable(draft.type))
         )
 
     @contextmanager
@@ -54,11 +57,20 @@ class IndexBatch:
         apply(self.s, index, event, draft)
 
 
+def projects(event: Event) -> bool:
+    spec = CATALOGUE.get(event.type)
+    return spec is not None and (
+        spec.project is not None or (event.case is not None and searchable(event.type))
+    )
+
+
 def apply(s: Session, index: int, event: Event, draft: EventDraft | None = None) -> None:
     spec = CATALOGUE.get(event.type)
-    if spec is None or spec.project is None:
+    if spec is None:
         return
-    spec.project(s, index, event, draft.private if draft is not None else {})
+    if spec.project is not None:
+        spec.project(s, index, event, draft.private if draft is not None else {})
+    project_search(s, index, event)
     s.flush()
 
 
@@ -78,8 +90,7 @@ class Replayer:
         self.applied = 0
 
     def __call__(self, index: int, ev: Event) -> None:
-        spec = CATALOGUE.get(ev.type)
-        if spec is None or spec.project is None:
+        if not projects(ev):
             return
         with Session(self.engine) as s:
             apply(s, index, ev)

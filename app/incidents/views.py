@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.artifacts.schemas import ArtifactOut
@@ -21,6 +21,7 @@ from app.deps import Reader, VaultDep
 from app.edge.routes import GuardedRoute
 from app.errors import BadRequest
 from app.incidents import action_items, leadership, reviews, service, timeline
+from app.incidents.leadership_pdf import render_leadership_pdf
 from app.incidents.policy import IncidentPolicy
 from app.text import MultiLine, SingleLine
 from app.vault import Vault
@@ -344,4 +345,19 @@ def export_leadership(
         leadership.to_csv_rows(m, m.now.date()),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": "attachment; filename=leadership-metrics.csv"},
+    )
+
+
+@router.get("/metrics/leadership.pdf")
+def export_leadership_pdf(
+    request: Request,
+    vault: VaultDep,
+    who: Reader,
+    period: Period,
+) -> Response:
+    m = leadership_metrics(request, vault, who, period)
+    return Response(
+        render_leadership_pdf(m),
+        media_type="application/pdf",
+        headers={"Content-Disposition": "attachment; filename=leadership-metrics.pdf"},
     )

@@ -8,9 +8,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.web.action_item_pages import router as _action_item_pages
 from app.web.asset_pages import router as _asset_pages
+from app.web.category_pages import router as _category_pages
 from app.web.comms_pages import router as _comms_pages
 from app.web.playbook_pages import router as _playbook_pages
 from app.web.render import WebRoute
+from app.web.search_pages import router as _search_pages
 from app.web.upload_pages import router as _upload_pages
 from app.web.views import router as _views
 
@@ -22,6 +24,8 @@ router.include_router(_playbook_pages)
 router.include_router(_action_item_pages)
 router.include_router(_asset_pages)
 router.include_router(_comms_pages)
+router.include_router(_search_pages)
+router.include_router(_category_pages)
 
 
 def install_error_pages(app: FastAPI) -> None:

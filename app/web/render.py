@@ -88,6 +88,7 @@ def nav_for(who: Principal | None) -> list[tuple[str, str]]:
     if who is None:
         return []
     items = [("/cases", "Cases"), ("/action-items", "My action items"), ("/metrics", "Metrics")]
+    items.append(("/search", "Search"))
     if who.role in (Role.auditor, Role.legal, Role.admin):
         items.append(("/ledger", "Ledger"))
     if who.role in (Role.legal, Role.admin):

@@ -61,6 +61,7 @@ from app.verification.service import (
 from app.web import charts
 from app.web.action_item_pages import DONE as ITEM_DONE
 from app.web.asset_pages import DONE as ASSET_DONE
+from app.web.category_pages import DONE as CATEGORY_DONE
 from app.web.comms_pages import DONE as COMMS_DONE
 from app.web.forms import back, field, form_time
 from app.web.playbook_pages import DONE as PLAYBOOK_DONE
@@ -96,6 +97,7 @@ DONE = {
     **ITEM_DONE,
     **ASSET_DONE,
     **COMMS_DONE,
+    **CATEGORY_DONE,
 }
 
 

@@ -443,6 +443,8 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/v1/metrics/leadership"): Rule(ANYONE, _get("/v1/metrics/leadership")),
     ("GET", "/v1/metrics/leadership.csv"): Rule(ANYONE, _get("/v1/metrics/leadership.csv")),
+    ("GET", "/v1/metrics/leadership.pdf"): Rule(ANYONE, _get("/v1/metrics/leadership.pdf")),
+    ("GET", "/v1/search"): Rule(ANYONE, _get("/v1/search?q=ransomware")),
     ("POST", "/v1/cases/{case_id}/assessment"): Rule(
         WRITERS,
         lambda w, r: Call(
@@ -504,6 +506,22 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/cases/{case_id}/assets"): Rule(ANYONE, _get("/v1/cases/{w.case}/assets")),
     ("GET", "/v1/cases/{case_id}/assets/{asset_id}"): Rule(
         ANYONE, lambda w, r: Call("GET", f"/v1/cases/{w.asset()}")
+    ),
+    ("POST", "/v1/cases/{case_id}/assets/{asset_id}/artifacts"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST", f"/v1/cases/{w.asset()}/artifacts", json={"artifact": w.artifact}
+        ),
+    ),
+    # Categories of data affected: responders set them, readers of the case see them
+    ("GET", "/v1/cases/{case_id}/data-categories"): Rule(
+        ANYONE, _get("/v1/cases/{w.case}/data-categories")
+    ),
+    ("POST", "/v1/cases/{case_id}/data-categories"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "POST", f"/v1/cases/{w.case}/data-categories", json={"categories": ["credentials"]}
+        ),
     ),
     # Ledger proofs: auditors, legal, admin
     ("GET", "/v1/ledger/checkpoint"): Rule(PROOF_READERS, _get("/v1/ledger/checkpoint")),
@@ -618,6 +636,13 @@ MATRIX: dict[tuple[str, str], Rule] = {
             "/cases/{w.case}/assets", kind="ip", name="192.0.2.1", owner="ISP", criticality="low"
         ),
     ),
+    ("POST", "/cases/{case_id}/assets/{asset_id}/artifacts"): _page(
+        WRITERS,
+        lambda w, r: Call("POST", f"/cases/{w.asset()}/artifacts", data={"artifact": w.artifact}),
+    ),
+    ("POST", "/cases/{case_id}/data-categories"): _page(
+        WRITERS, _form("/cases/{w.case}/data-categories", category="financial")
+    ),
     # The case's responders and admins (and the item's owner, here the collector)
     ("POST", "/cases/{case_id}/reviews/{review_id}/items/{item_id}/close"): _page(
         WRITERS,
@@ -650,6 +675,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
         ),
     ),
     ("GET", "/metrics"): _page(ANYONE, _get("/metrics")),
+    ("GET", "/search"): _page(ANYONE, _get("/search?q=ransomware")),
     ("GET", "/legal"): _page(LEGAL, _get("/legal")),
 }
 

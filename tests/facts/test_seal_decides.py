@@ -11,7 +11,7 @@ from sqlmodel import Session
 from app.artifacts.models import Artifact
 from app.events import EventType, draft
 from app.events.case_events import Hold, Text
-from app.events.incident_events import ContainmentV2
+from app.events.incident_events import ContainmentV3
 from app.events.preconditions import CustodianIs, HoldIs
 from custody.ledger import Receipt, Refused
 from tests.facts.conftest import ok
@@ -87,10 +87,11 @@ def test_refused_projection_writes_nothing(live: LiveVault, case_id: str) -> Non
         assert row is not None and row.custodian == "collector"
 
 
-def _containment(when: datetime) -> ContainmentV2:
-    return ContainmentV2(
+def _containment(when: datetime) -> ContainmentV3:
+    return ContainmentV3(
         action="isolate_host",
         target="WS-1",
+        assets=[],
         performed_by="collector",
         occurred_at=when.isoformat(),
         outcome="succeeded",

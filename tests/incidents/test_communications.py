@@ -127,6 +127,7 @@ def test_shipped_templates_render_without_optional_facts(kind: str) -> None:
         "owner": "o",
         "declared_at": "2026-01-01 00:00 UTC",
         "personal_data": False,
+        "data_categories": [],
         "containment": "not yet contained the incident",
         "containment_actions": [],
         "timeline": [],
