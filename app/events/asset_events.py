@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from app.assets.models import CaseAsset, asset_id
 from app.events.catalogue import Body, EventSpec, EventType, declare
+from app.events.phrases import Names
 from app.events.text import short
 from verify.events import Event
 
@@ -46,7 +47,7 @@ def _project(s: Session, index: int, ev: Event, private: Mapping[str, Any]) -> N
     s.add(row)
 
 
-def _summary(ev: Event) -> str:
+def _summary(ev: Event, names: Names) -> str:
     b = ev.body
     return (
         f"Asset {b.get('kind')} {short(b.get('name'), 80)} involved "
