@@ -33,4 +33,3 @@ def size(n: Any) -> str:
             return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{n} bytes"  # pragma: no cover - the loop always returns
-
