@@ -6,6 +6,8 @@ need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 command -v chromium >/dev/null || need_apt+=(chromium)
+# The page audit installs axe-core with npm (tests/web/axe/package-lock.json).
+command -v npm >/dev/null || need_apt+=(npm)
 # The custody-report tests read PDFs with poppler and run the printed re-check commands.
 command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
 command -v jq >/dev/null || need_apt+=(jq)

@@ -62,6 +62,8 @@ class CaseUpdate(BaseModel):
     severity: Severity | None = None
     status: CaseStatus | None = None
     owner: str | None = Field(default=None, max_length=64)
+    #: why: required to reopen a closed case (sealed with the change)
+    reason: MultiLine | None = Field(default=None, min_length=1, max_length=2000)
     #: when the change took effect, if earlier than now (a case contained an hour ago)
     occurred_at: datetime | None = None
 

@@ -10,12 +10,12 @@ from sqlmodel import col, select
 
 from app.auth.models import Principal, Role
 from app.auth.service import get_principal
-from app.cases.models import Case, CaseMember
+from app.cases.models import Case, CaseMember, CaseStatus
 from app.cases.schemas import CaseCreate, CaseUpdate, PrivacyUpdate
 from app.db import exists, read_one, session
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.events import EventType, record, sealed_case
-from app.events.case_events import CaseCreatedV2, CaseUpdatedV2, Hold, MemberAdded
+from app.events.case_events import CaseCreatedV2, CaseUpdatedV3, Hold, MemberAdded
 from app.events.catalogue import iso
 from app.events.preconditions import (
     CaseExists,
@@ -27,6 +27,10 @@ from app.events.preconditions import (
 from app.events.values import event_value
 from app.vault import Vault
 from custody.ledger import Receipt
+
+
+class ReasonRequired(Unprocessable):
+    """A change that must say why (reopening a closed case) came without a reason."""
 
 
 def is_member(engine: Engine, case_id: str, principal_id: str) -> bool:
@@ -129,12 +133,15 @@ def update_case(
     vault: Vault, who: Principal, case_id: str, data: CaseUpdate
 ) -> tuple[Case, Receipt | None]:
     case = writable_case(vault.engine, case_id, who)
-    changes = _changes(case, data.model_dump(exclude_none=True, exclude={"occurred_at"}))
+    changes = _changes(case, data.model_dump(exclude_none=True, exclude={"occurred_at", "reason"}))
     if not changes:
         return case, None
+    reopened = changes.get("status", [None, None])[0] == CaseStatus.closed.value
+    if reopened and not data.reason:
+        raise ReasonRequired(f"{case_id} is closed: reopening it needs a reason")
     if "owner" in changes:
         get_principal(vault.engine, changes["owner"][1])
-    return _apply_changes(vault, who, case_id, changes, data.occurred_at)
+    return _apply_changes(vault, who, case_id, changes, data.occurred_at, data.reason)
 
 
 def update_privacy(
@@ -165,15 +172,19 @@ def _apply_changes(
     case_id: str,
     changes: dict[str, Any],
     occurred: datetime | None = None,
+    reason: str | None = None,
 ) -> tuple[Case, Receipt]:
     """Sealed only if every changed field still holds the value the caller read."""
     assumed = CaseFieldsAre(case_id, {k: v[0] for k, v in changes.items()})
     conditions: list[Precondition] = [assumed]
     if "owner" in changes:
         conditions.append(PrincipalExists(changes["owner"][1]))
-    body = CaseUpdatedV2(changes=changes)
+    told: dict[str, Any] = {}
     if occurred is not None:
-        body = CaseUpdatedV2(changes=changes, occurred_at=iso(occurred))
+        told["occurred_at"] = iso(occurred)
+    if reason:
+        told["reason"] = reason
+    body = CaseUpdatedV3(changes=changes, **told)
     receipt = record(
         vault, who, EventType.case_updated, body, case=case_id, preconditions=conditions
     )

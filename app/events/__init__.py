@@ -20,6 +20,7 @@ from app.events.catalogue import (
     spec_of,
     summary,
 )
+from app.events.phrases import Names
 from app.events.projection import IndexWriter, Replayer
 from app.events.record import draft, event_time, record, sealed_case, submit
 
@@ -29,6 +30,7 @@ __all__ = [
     "EventSpec",
     "EventType",
     "IndexWriter",
+    "Names",
     "Replayer",
     "category",
     "draft",

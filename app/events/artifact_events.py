@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.artifacts.models import Artifact
 from app.events.catalogue import Body, EventSpec, EventType, declare, parse_time
+from app.events.phrases import Names
 from app.events.text import short, size
 from verify.events import Event
 
@@ -127,7 +128,7 @@ def _project_transfer(s: Session, index: int, ev: Event, private: Mapping[str, A
     s.add(art)
 
 
-def _summary_ingest(ev: Event) -> str:
+def _summary_ingest(ev: Event, names: Names) -> str:
     b = ev.body
     src = f" from {b['source_host']}" if b.get("source_host") else ""
     return (
@@ -136,18 +137,18 @@ def _summary_ingest(ev: Event) -> str:
     )
 
 
-def _summary_access(ev: Event) -> str:
+def _summary_access(ev: Event, names: Names) -> str:
     rng = ev.body.get("range")
     part = f" bytes {rng[0]}–{rng[1]}" if isinstance(rng, list) and len(rng) == 2 else ""
-    return f"Read {ev.item}{part}: {short(ev.body.get('reason'))}"
+    return f"Read {names.artifact(ev.item)}{part}: {short(ev.body.get('reason'))}"
 
 
-def _summary_transfer(ev: Event) -> str:
+def _summary_transfer(ev: Event, names: Names) -> str:
     b = ev.body
     frm: dict[str, Any] = b["from"] if isinstance(b.get("from"), dict) else {}
     to: dict[str, Any] = b["to"] if isinstance(b.get("to"), dict) else {}
     return (
-        f"Custody of {ev.item} passed from {frm.get('id')} to {to.get('id')}"
+        f"{frm.get('id')} handed {names.artifact(ev.item)} to {to.get('id')}"
         f": {short(b.get('reason'))}"
         + (f" (SHA-256 re-verified: {str(b['sha256'])[:16]}…)" if b.get("sha256") else "")
     )
@@ -178,6 +179,6 @@ ANNOTATION = declare(
         EventType.annotation,
         "note",
         {1: Annotation},
-        lambda ev: f"Note on {ev.item}: {short(ev.body.get('text'))}",
+        lambda ev, names: f"Note on {names.artifact(ev.item)}: {short(ev.body.get('text'))}",
     )
 )

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.assets.models import AssetLink, CaseAsset, LinkKind, asset_id
 from app.events.catalogue import Body, EventSpec, EventType, declare
+from app.events.phrases import Names
 from app.events.text import short
 from verify.events import Event
 
@@ -47,7 +48,7 @@ def _project(s: Session, index: int, ev: Event, private: Mapping[str, Any]) -> N
     s.add(row)
 
 
-def _summary(ev: Event) -> str:
+def _summary(ev: Event, names: Names) -> str:
     b = ev.body
     return (
         f"Asset {b.get('kind')} {short(b.get('name'), 80)} involved "
@@ -75,12 +76,16 @@ def _project_linked(s: Session, index: int, ev: Event, private: Mapping[str, Any
         s.add(AssetLink(case_id=ev.case, asset_id=b.asset, kind=LinkKind.artifact, ref=ev.item))
 
 
+def _summary_linked(ev: Event, names: Names) -> str:
+    return f"Linked {names.artifact(ev.item)} to asset {short(ev.body.get('asset'), 80)}"
+
+
 ASSET_LINKED = declare(
     EventSpec(
         EventType.asset_linked,
         "evidence",
         {1: AssetLinked},
-        lambda ev: f"{ev.item} linked to asset {short(ev.body.get('asset'), 80)}",
+        _summary_linked,
         project=_project_linked,
     )
 )

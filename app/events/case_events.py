@@ -9,8 +9,10 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from app.cases.models import Case, CaseMember
+from app.events import phrases
 from app.events.catalogue import Body, EventSpec, EventType, declare, parse_time
-from app.events.text import changes_text, short
+from app.events.phrases import Names
+from app.events.text import short
 from custody.ledger import EventDraft
 from verify.events import Event
 
@@ -54,6 +56,14 @@ class CaseUpdatedV2(Body):
 
     changes: dict[str, list[Any]]
     occurred_at: str | None = None
+
+
+class CaseUpdatedV3(Body):
+    """v3 adds why, when a change needs one (a closed case reopened)."""
+
+    changes: dict[str, list[Any]]
+    occurred_at: str | None = None
+    reason: str | None = None
 
 
 class MemberAdded(Body):
@@ -135,7 +145,7 @@ def _project_created(s: Session, index: int, ev: Event, private: Mapping[str, An
 def _project_updated(s: Session, index: int, ev: Event, private: Mapping[str, Any]) -> None:
     case = _case(s, ev)
     b = CASE_UPDATED.parse(ev)
-    assert isinstance(b, CaseUpdatedV1 | CaseUpdatedV2)
+    assert isinstance(b, CaseUpdatedV1 | CaseUpdatedV2 | CaseUpdatedV3)
     for name, pair in b.changes.items():
         if not hasattr(case, name) or name in ("id", "created_at", "created_by"):
             continue
@@ -165,17 +175,19 @@ def _updated_occurred(ev: Event) -> Any:
     return parse_time(ev.body.get("occurred_at"))
 
 
-def _summary_created(ev: Event) -> str:
+def _summary_created(ev: Event, names: Names) -> str:
     b = ev.body
     return f"Case opened: {short(b.get('title', ''))} ({b.get('severity', '?')})"
 
 
-def _summary_updated(ev: Event) -> str:
-    text = changes_text(ev.body.get("changes") or {})
-    return f"Updated {text}" if text else "Updated"
+def _summary_updated(ev: Event, names: Names) -> str:
+    text = phrases.changes(ev.body.get("changes") or {})
+    reason = ev.body.get("reason")
+    text = text or "Case updated"
+    return f"{text}: {short(reason)}" if reason else text
 
 
-def _summary_hold(ev: Event) -> str:
+def _summary_hold(ev: Event, names: Names) -> str:
     b = ev.body
     if ev.type == EventType.hold_set:
         return f"Legal hold placed on {b.get('objects', 0)} object(s): {short(b.get('reason'))}"
@@ -195,8 +207,9 @@ CASE_CREATED = declare(
 CASE_UPDATED = declare(
     EventSpec(
         EventType.case_updated,
-        "decision",
-        {1: CaseUpdatedV1, 2: CaseUpdatedV2},
+        # a status or field change is the case's own history, not a decision someone noted
+        "case",
+        {1: CaseUpdatedV1, 2: CaseUpdatedV2, 3: CaseUpdatedV3},
         _summary_updated,
         project=_project_updated,
         occurred=_updated_occurred,
@@ -207,7 +220,7 @@ CASE_MEMBER_ADDED = declare(
         EventType.case_member_added,
         "case",
         {1: MemberAdded},
-        lambda ev: f"{ev.body.get('principal')} ({ev.body.get('role')}) joined the case",
+        lambda ev, names: f"{ev.body.get('principal')} ({ev.body.get('role')}) joined the case",
         project=_project_member,
     )
 )
@@ -219,7 +232,10 @@ HOLD_RELEASED = declare(
 )
 CASE_NOTE = declare(
     EventSpec(
-        EventType.case_note, "note", {1: Text}, lambda ev: f"Note: {short(ev.body.get('text'))}"
+        EventType.case_note,
+        "note",
+        {1: Text},
+        lambda ev, names: f"Note: {short(ev.body.get('text'))}",
     )
 )
 CASE_DECISION = declare(
@@ -227,7 +243,7 @@ CASE_DECISION = declare(
         EventType.case_decision,
         "decision",
         {1: Text},
-        lambda ev: f"Decision: {short(ev.body.get('text'))}",
+        lambda ev, names: f"Decision: {short(ev.body.get('text'))}",
     )
 )
 
@@ -241,15 +257,17 @@ def _project_categories(s: Session, index: int, ev: Event, private: Mapping[str,
     s.add(case)
 
 
+def _summary_categories(ev: Event, names: Names) -> str:
+    categories = ", ".join(str(c) for c in ev.body.get("categories") or [])
+    return f"Data affected: {categories or 'none'}"
+
+
 CASE_DATA_CATEGORIES = declare(
     EventSpec(
         EventType.case_data_categories,
         "legal",
         {1: DataCategories},
-        lambda ev: (
-            "Data affected: "
-            + (", ".join(str(c) for c in ev.body.get("categories") or []) or "none")
-        ),
+        _summary_categories,
         project=_project_categories,
     )
 )

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session
 
+from app.events.phrases import NO_NAMES, Names
 from custody.ledger import EventDraft
 from verify.event_types import EventType as EventType
 from verify.events import Event
@@ -51,7 +52,8 @@ class EventSpec:
     category: str
     #: body model per body version; the highest is what new events carry
     bodies: Mapping[int, type[Body]]
-    summary: Callable[[Event], str]
+    #: one sentence, naming the artifacts the reader knows by their file names
+    summary: Callable[[Event, Names], str]
     project: Projection | None = None
     #: assigns ids inside the seal (case numbers), so a projection never races an insert
     allocate: Allocator | None = None
@@ -112,13 +114,13 @@ def new_body(event_type: EventType, body: Body) -> dict[str, Any]:
     return data
 
 
-def summary(ev: Event) -> str:
+def summary(ev: Event, names: Names = NO_NAMES) -> str:
     """The one human summary of an event (unknown types say so rather than fail)."""
     spec = CATALOGUE.get(ev.type)
     if spec is None:
         return f"{ev.type} (an event type this release does not know)"
     try:
-        return spec.summary(ev)
+        return spec.summary(ev, names)
     except (BadBody, KeyError, TypeError, ValueError) as exc:
         return f"{ev.type} with an unreadable body ({exc})"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Literal
 
 from app.events.catalogue import Body, EventSpec, EventType, declare
+from app.events.phrases import Names
 from app.events.text import short
 from verify.events import Event
 
@@ -71,7 +72,7 @@ class CollectorContainerV1(Body):
     mismatches: int
 
 
-def _summary_item(ev: Event) -> str:
+def _summary_item(ev: Event, names: Names) -> str:
     b = ev.body
     state = {True: "hashes match", False: "HASH MISMATCH", None: "no hash recorded"}
     told = b["recorded"] if isinstance(b.get("recorded"), dict) else {}
@@ -87,7 +88,7 @@ _KIND_TEXT = {
 }
 
 
-def _summary_mismatch(ev: Event) -> str:
+def _summary_mismatch(ev: Event, names: Names) -> str:
     b = ev.body
     what = _KIND_TEXT.get(str(b.get("kind")), str(b.get("kind")))
     detail = ""
@@ -96,7 +97,7 @@ def _summary_mismatch(ev: Event) -> str:
     return f"MISMATCH {b.get('collector')}: {short(b.get('name'))} {what}{detail}"
 
 
-def _summary_container(ev: Event) -> str:
+def _summary_container(ev: Event, names: Names) -> str:
     b = ev.body
     items = b.get("items")
     n = len(items) if isinstance(items, list) else 0

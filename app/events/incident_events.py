@@ -9,8 +9,10 @@ from typing import Any
 from sqlmodel import Session
 
 from app.assets.models import AssetLink, LinkKind
+from app.events import phrases
 from app.events.catalogue import Body, EventSpec, EventType, declare, parse_time
-from app.events.text import changes_text, short
+from app.events.phrases import Names
+from app.events.text import short
 from verify.events import Event
 
 
@@ -160,13 +162,13 @@ class Assessment(Body):
     root_cause: str | None
 
 
-def _summary_assessment(ev: Event) -> str:
+def _summary_assessment(ev: Event, names: Names) -> str:
     b = ev.body
     parts = []
     if b.get("first_activity_at"):
-        parts.append(f"activity began {b.get('first_activity_at')}")
+        parts.append(f"malicious activity began {phrases.when(b.get('first_activity_at'))}")
     if b.get("detected_at"):
-        parts.append(f"detected {b.get('detected_at')}")
+        parts.append(f"detected {phrases.when(b.get('detected_at'))}")
     if b.get("root_cause"):
         parts.append(f"root cause: {short(b.get('root_cause'), 120)}")
     return "Assessed: " + ("; ".join(parts) or "nothing known yet")
@@ -188,30 +190,27 @@ def containment_time(ev: Event) -> Any:
     return parse_time(b.get("occurred_at") if "v" in b else b.get("performed_at"))
 
 
-def _summary_containment(ev: Event) -> str:
+def _summary_containment(ev: Event, names: Names) -> str:
     b = ev.body
-    return (
-        f"{str(b.get('action', '')).replace('_', ' ').capitalize()} {short(b.get('target'))}"
-        f": {b.get('outcome')} (by {b.get('performed_by')})"
-    )
+    return phrases.containment(b)
 
 
-def _summary_review(ev: Event) -> str:
+def _summary_review(ev: Event, names: Names) -> str:
     items = ev.body.get("action_items")
     n = len(items) if isinstance(items, list) else 0
     return f"Lessons learned recorded ({n} action item(s)): {short(ev.body.get('summary'))}"
 
 
-def _summary_item(ev: Event) -> str:
+def _summary_item(ev: Event, names: Names) -> str:
     b = ev.body
-    text = f"Action item {b.get('item')}: " + changes_text(b.get("changes") or {}, 30)
+    text = f"Action item {b.get('item')} " + phrases.item_change(b.get("changes") or {})
     evidence = b.get("evidence")
     if isinstance(evidence, dict):
-        text += f", evidence {evidence.get('artifact')}"
+        text += f", with evidence {names.artifact(evidence.get('artifact'))}"
     return text + (f" ({short(b.get('note'), 80)})" if b.get("note") else "")
 
 
-def _summary_report(ev: Event) -> str:
+def _summary_report(ev: Event, names: Names) -> str:
     b = ev.body
     return (
         f"Custody report issued ({b.get('format')}, SHA-256 "
@@ -219,7 +218,7 @@ def _summary_report(ev: Event) -> str:
     )
 
 
-def _summary_export(ev: Event) -> str:
+def _summary_export(ev: Event, names: Names) -> str:
     arts = ev.body.get("artifacts")
     n = len(arts) if isinstance(arts, list) else 0
     what = "with content" if ev.body.get("content") else "proofs only"
@@ -264,7 +263,7 @@ COMMUNICATION_ISSUED = declare(
         EventType.communication_issued,
         "communication",
         {1: CommunicationIssued},
-        lambda ev: (
+        lambda ev, names: (
             f"{str(ev.body.get('kind', '')).capitalize()} update issued to "
             f"{short(ev.body.get('recipient'), 80)}"
             + (" (edited after review)" if ev.body.get("edited") else "")

@@ -29,7 +29,7 @@ KEY_ROTATED = declare(
         EventType.key_rotated,
         "admin",
         {1: KeyRotated},
-        lambda ev: (
+        lambda ev, names: (
             f"Log key {_key_id(ev.body.get('old_key'))} handed over to "
             f"{_key_id(ev.body.get('new_key'))}: {ev.body.get('reason')}"
         ),

@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, delete
 
 from app.events.catalogue import Body, EventSpec, EventType, declare, parse_time
+from app.events.phrases import Names
 from app.events.text import short
 from app.playbooks.models import CasePlaybook, PlaybookStep
 from verify.events import Event
@@ -100,7 +101,7 @@ def _project_step(s: Session, index: int, ev: Event, private: Mapping[str, Any])
     s.add(row)
 
 
-def _summary_classified(ev: Event) -> str:
+def _summary_classified(ev: Event, names: Names) -> str:
     b = ev.body
     steps = b.get("steps")
     n = len(steps) if isinstance(steps, list) else 0
@@ -114,7 +115,7 @@ def _summary_classified(ev: Event) -> str:
 _VERB = {"done": "done", "skipped": "skipped", "deviated": "deviated from"}
 
 
-def _summary_step(ev: Event) -> str:
+def _summary_step(ev: Event, names: Names) -> str:
     b = ev.body
     verb = _VERB.get(str(b.get("outcome")), str(b.get("outcome")))
     text = f"Playbook step “{short(b.get('title'), 80)}” {verb} by {ev.actor_id}"

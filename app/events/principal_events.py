@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from app.auth.models import Principal, PrincipalRequest
 from app.events.catalogue import Body, EventSpec, EventType, declare, parse_time
+from app.events.phrases import Names
 from verify.events import Event
 
 #: the token hash of a principal restored from the archive: matches no token
@@ -156,7 +157,7 @@ def _project_disabled(s: Session, index: int, ev: Event, private: Mapping[str, A
     s.add(p)
 
 
-def _summary_requested(ev: Event) -> str:
+def _summary_requested(ev: Event, names: Names) -> str:
     b = ev.body
     what = "creation" if b.get("kind") == "create" else "promotion"
     return (
@@ -165,7 +166,7 @@ def _summary_requested(ev: Event) -> str:
     )
 
 
-def _summary_created(ev: Event) -> str:
+def _summary_created(ev: Event, names: Names) -> str:
     b = ev.body
     approved = f", approving request {b['request']}" if b.get("request") else ""
     return f"Principal {b.get('principal')} created as {b.get('role')}{approved}"
@@ -185,7 +186,7 @@ TOKEN_ROTATED = declare(
         EventType.principal_token_rotated,
         "admin",
         {1: TokenRotated},
-        lambda ev: f"New API token issued to {ev.body.get('principal')}",
+        lambda ev, names: f"New API token issued to {ev.body.get('principal')}",
         project=_project_rotated,
     )
 )
@@ -203,7 +204,7 @@ REQUEST_DECLINED = declare(
         EventType.principal_request_declined,
         "admin",
         {1: Declined},
-        lambda ev: f"Declined request {ev.body.get('request')}: {ev.body.get('reason')}",
+        lambda ev, names: f"Declined request {ev.body.get('request')}: {ev.body.get('reason')}",
         project=_project_declined,
     )
 )
@@ -212,7 +213,7 @@ ROLE_CHANGED = declare(
         EventType.principal_role_changed,
         "admin",
         {1: RoleChanged},
-        lambda ev: (
+        lambda ev, names: (
             f"Role of {ev.body.get('principal')} changed from {ev.body.get('from')} "
             f"to {ev.body.get('to')}"
         ),
@@ -224,7 +225,7 @@ DISABLED = declare(
         EventType.principal_disabled,
         "admin",
         {1: Disabled},
-        lambda ev: f"Principal {ev.body.get('principal')} disabled: {ev.body.get('reason')}",
+        lambda ev, names: f"Principal {ev.body.get('principal')} disabled: {ev.body.get('reason')}",
         project=_project_disabled,
     )
 )

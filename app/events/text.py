@@ -33,11 +33,3 @@ def size(n: Any) -> str:
             return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{n} bytes"  # pragma: no cover - the loop always returns
-
-
-def changes_text(changes: dict[str, Any], limit: int = 40) -> str:
-    return "; ".join(
-        f"{name}: {short(pair[0], limit)} → {short(pair[1], limit)}"
-        for name, pair in changes.items()
-        if isinstance(pair, list | tuple) and len(pair) == 2
-    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.events import category, occurred_at, summary
+from app.events import Names, category, occurred_at, summary
 from verify.events import Event
 
 #: every category a filter may name, in the order pages list them
@@ -72,7 +72,7 @@ class TimelineEntry:
         }
 
 
-def entry(index: int, ev: Event) -> TimelineEntry:
+def entry(index: int, ev: Event, names: Names | None = None) -> TimelineEntry:
     return TimelineEntry(
         index=index,
         at=ev.at,
@@ -82,7 +82,7 @@ def entry(index: int, ev: Event) -> TimelineEntry:
         actor=ev.actor_id,
         actor_role=ev.actor_role,
         item=ev.item,
-        summary=summary(ev),
+        summary=summary(ev, names or Names()),
         leaf_hash=ev.leaf_hash.hex(),
         body=ev.body,
     )
@@ -123,7 +123,10 @@ class TimelineFilter:
 
 def build(events: Iterable[tuple[int, Event]], flt: TimelineFilter) -> list[TimelineEntry]:
     """Entries in the order things happened (as told), ties in ledger order."""
-    entries = [e for e in (entry(i, ev) for i, ev in events) if flt.matches(e)]
+    events = list(events)
+    # Summaries name artifacts by file name: the case's own ingest events say them.
+    names = Names.of(ev for _, ev in events)
+    entries = [e for e in (entry(i, ev, names) for i, ev in events) if flt.matches(e)]
     return sorted(entries, key=lambda e: (e.occurred_at, e.index))
 
 

@@ -22,7 +22,7 @@ from sqlmodel import select as orm_select
 from app.artifacts.models import Artifact
 from app.db import session
 from app.errors import Unavailable
-from app.events import EventType, occurred_at, summary
+from app.events import EventType, Names, occurred_at, summary
 from app.reports.models import (
     Actor,
     Anchor,
@@ -260,8 +260,9 @@ class Entries:
 def entries(g: Gathered) -> Entries:
     by_item: dict[str, list[EventEntry]] = defaultdict(list)
     case_events: list[EventEntry] = []
+    names = Names({a.id: a.file_name for a in g.artifacts})
     for row in g.rows:
-        e = _entry(row, g.anchored(row.sealed_in))
+        e = _entry(row, g.anchored(row.sealed_in), names)
         if e.item is not None:
             by_item[e.item].append(e)
         else:
@@ -269,7 +270,7 @@ def entries(g: Gathered) -> Entries:
     return Entries(dict(by_item), case_events)
 
 
-def _entry(row: IndexedEvent, anchored: list[TsaTime]) -> EventEntry:
+def _entry(row: IndexedEvent, anchored: list[TsaTime], names: Names) -> EventEntry:
     try:
         ev = decode_event(row.canonical)
     except VerificationError as exc:
@@ -295,7 +296,7 @@ def _entry(row: IndexedEvent, anchored: list[TsaTime]) -> EventEntry:
         occurred_at=occurred_at(ev),
         actor=Actor(id=ev.actor_id, role=ev.actor_role),
         item=ev.item,
-        summary=_clip(summary(ev)),
+        summary=_clip(summary(ev, names)),
         body=ev.body,
         sealed_in=row.sealed_in,
         anchored=anchored,

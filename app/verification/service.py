@@ -8,6 +8,7 @@ independent check with `locard verify` on a bundle, and the pages and docs say s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
 from app.artifacts.models import Artifact
@@ -37,6 +38,12 @@ class CheckRow:
 @dataclass
 class Checklist:
     rows: list[CheckRow] = field(default_factory=list)
+    #: when the vault ran these checks (pages run them on every view)
+    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: the stored bytes were re-read and re-hashed by this check
+    bytes_rehashed: bool = False
+    #: the last time the bytes were read in full, and so re-hashed (a download or a re-hash)
+    bytes_last_read: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -47,6 +54,16 @@ class Checklist:
     @property
     def label(self) -> str:
         return "verified" if self.ok else "FAILED"
+
+    @property
+    def scope(self) -> str:
+        """What "verified" covered, in words: a pass on the chain is not a pass on the bytes."""
+        if not self.ok:
+            failed = [r.name for r in self.rows if r.state == "fail"]
+            return "failed: " + ", ".join(failed)
+        if self.bytes_rehashed:
+            return "stored bytes re-hashed; custody chain, signed receipt and size checked"
+        return "custody chain, signed receipt and stored size checked (bytes not re-read)"
 
     def add(self, name: str, ok: bool, detail: str) -> None:
         self.rows.append(CheckRow(name, "pass" if ok else "fail", detail))
@@ -91,7 +108,7 @@ def verify_artifact(
 ) -> Checklist:
     """The checklist of one artifact. `content` re-reads and re-hashes the stored bytes
     (the whole object: seconds per GiB); without it, only their size is checked."""
-    out = Checklist()
+    out = Checklist(bytes_rehashed=content, bytes_last_read=_last_full_read(chain))
     if not chain or art.ingest_index is None or chain[0].index != art.ingest_index:
         out.add("ingest recorded", False, "the ingest event is missing from the item's chain")
         return out
@@ -143,8 +160,24 @@ def verify_artifact(
     return out
 
 
+def _last_full_read(chain: list[SealedEvent]) -> datetime | None:
+    """A full read (download or server re-hash) hashes every byte and refuses a mismatch."""
+    for ev in reversed(chain):
+        try:
+            decoded = decode_event(ev.canonical)
+        except VerificationError:
+            continue  # the chain check reports it
+        if decoded.type == EventType.access and not decoded.body.get("range"):
+            return decoded.at
+    return None
+
+
+#: the checklist row of a re-read of the stored bytes
+REHASH_CHECK = "stored bytes"
+
+
 def _rehash(vault: Vault, art: Artifact, recorded: dict[str, object]) -> tuple[str, bool, str]:
-    name = "stored bytes"
+    name = REHASH_CHECK
     try:
         actual = hash_chunks(vault.store.open_range(art.object_key))
         detail = compare_hashes(actual, recorded, art.id)

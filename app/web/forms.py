@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
@@ -21,8 +22,20 @@ def field(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def form_zone(form: FormData) -> ZoneInfo:
+    """The viewer's zone, which the page script sends with every form that has a time
+    (`tz`, an IANA name); without the script the labels say UTC, and UTC it is."""
+    name = field(form, "tz")
+    if not name:
+        return ZoneInfo("UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise BadRequest(f"tz: unknown time zone {name[:64]!r}") from exc
+
+
 def form_time(form: FormData, name: str) -> datetime | None:
-    """`datetime-local` inputs carry no zone; the page labels them UTC."""
+    """`datetime-local` inputs carry no zone: the time is in the form's `tz`, stored as UTC."""
     raw = field(form, name)
     if not raw:
         return None
@@ -30,4 +43,6 @@ def form_time(form: FormData, name: str) -> datetime | None:
         value = datetime.fromisoformat(raw)
     except ValueError as exc:
         raise BadRequest(f"{name}: not a date and time") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=form_zone(form))
+    return value.astimezone(UTC)

@@ -40,6 +40,11 @@ def _as_time(value: datetime | str | None) -> datetime | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """Rows read back from SQLite are naive; they were written in UTC."""
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def fmt_time(value: datetime | str | None) -> str:
     t = _as_time(value)
     if t is None:
@@ -67,9 +72,26 @@ def fmt_seconds(value: float | None) -> str:
     return human_duration(None if value is None else timedelta(seconds=value))
 
 
+def fmt_hours(d: timedelta | None) -> str:
+    """A span in hours, as notification windows are counted in law ("72 hours", "31 h 20 min")."""
+    if d is None:
+        return "—"
+    total = int(abs(d.total_seconds())) // 60
+    sign = "-" if d.total_seconds() < 0 else ""
+    hours, minutes = divmod(total, 60)
+    if minutes == 0:
+        return f"{sign}{hours} hours" if hours != 1 else f"{sign}1 hour"
+    return f"{sign}{hours} h {minutes:02d} min" if hours else f"{sign}{minutes} min"
+
+
+def span_of(d: timedelta | None, in_hours: bool) -> str:
+    return fmt_hours(d) if in_hours else human_duration(d)
+
+
+#: a deadline met after its target is a breach: it must not read like "due" or "met"
 STATE_LABELS = {
     "met": "met",
-    "breached": "met late",
+    "breached": "BREACHED",
     "pending": "due",
     "overdue": "OVERDUE",
     "not_required": "not required",
@@ -80,6 +102,8 @@ templates.env.filters["iso"] = iso
 templates.env.filters["size"] = fmt_size
 templates.env.filters["duration"] = human_duration
 templates.env.filters["seconds"] = fmt_seconds
+templates.env.filters["hours"] = fmt_hours
+templates.env.filters["span_of"] = span_of
 templates.env.filters["state_label"] = lambda s: STATE_LABELS.get(s, s)
 templates.env.globals["quote"] = lambda s: quote(str(s), safe="")
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -31,6 +31,7 @@ from app.cases.schemas import CaseUpdate, HoldIn, PrivacyUpdate
 from app.comms.templates import Kind
 from app.deps import SESSION_COOKIE, VaultDep, current_principal
 from app.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from app.events import Names
 from app.incidents import reviews as review_service
 from app.incidents import service as incidents
 from app.incidents import timeline
@@ -52,6 +53,7 @@ from app.playbooks.views import get_playbooks
 from app.vault import Vault
 from app.verification.schemas import ReasonIn
 from app.verification.service import (
+    REHASH_CHECK,
     VERIFY_REASON,
     Checklist,
     verify_artifact,
@@ -64,8 +66,9 @@ from app.web.asset_pages import DONE as ASSET_DONE
 from app.web.category_pages import DONE as CATEGORY_DONE
 from app.web.comms_pages import DONE as COMMS_DONE
 from app.web.forms import back, field, form_time
+from app.web.paging import date_range, paginate
 from app.web.playbook_pages import DONE as PLAYBOOK_DONE
-from app.web.render import HERE, WebRoute, page
+from app.web.render import HERE, WebRoute, as_utc, page
 from app.web.session import check_form, clear_session, safe_next, same_origin, set_session
 from custody.ledger import UnknownEntry, timestamp_json
 from verify.errors import VerificationError
@@ -78,6 +81,9 @@ STATIC = HERE / "static"
 _STATIC_NAME = re.compile(r"^[a-z0-9-]+\.(css|js|svg)$")
 #: events shown on the case page; the timeline page has them all
 CASE_PAGE_EVENTS = 25
+#: rows per page of the case list and the timeline
+CASES_PER_PAGE = 50
+EVENTS_PER_PAGE = 100
 
 Who = Annotated[Principal, Depends(current_principal)]
 Policy = Annotated[IncidentPolicy, Depends(get_policy)]
@@ -174,6 +180,15 @@ async def signout(request: Request, vault: VaultDep) -> Response:
     return response
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return FileResponse(
+        STATIC / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 @router.get("/static/{name}")
 def static(name: str) -> Response:
     if not _STATIC_NAME.match(name) or not (STATIC / name).is_file():
@@ -197,8 +212,12 @@ def case_list(
     severity: str = "",
     status: str = "",
     hold: str = "",
+    since: Annotated[str, Query(alias="from", max_length=10)] = "",
+    until: Annotated[str, Query(alias="to", max_length=10)] = "",
+    page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
     done: str | None = None,
 ) -> HTMLResponse:
+    declared = date_range(since, until)
     if severity and severity not in SEVERITIES:
         raise BadRequest(f"unknown severity {severity!r}")
     if status and status not in {s.value for s in CaseStatus}:
@@ -212,10 +231,13 @@ def case_list(
         status=status or None,
         hold={"yes": True, "no": False}.get(hold),
     )
+    rows = [c for c in rows if declared.holds(as_utc(c.declared_at or c.created_at))]
+    params = [(k, v) for k, v in (("severity", severity), ("status", status), ("hold", hold)) if v]
+    paged = paginate(rows, page_no, CASES_PER_PAGE, params + declared.params())
     facts = {f.case_id: f for f in incidents.visible_facts(vault.engine, who)}
     now = incidents.ledger_clock(vault)()
     listed = []
-    for c in rows:
+    for c in paged.items:
         f = facts.get(c.id)
         listed.append(
             {
@@ -228,7 +250,14 @@ def case_list(
         "cases.html",
         {
             "rows": listed,
-            "filters": {"severity": severity, "status": status, "hold": hold},
+            "paged": paged,
+            "filters": {
+                "severity": severity,
+                "status": status,
+                "hold": hold,
+                "from": since,
+                "to": until,
+            },
             "severities": SEVERITIES,
             "statuses": [s.value for s in CaseStatus],
             "flash": _flash(done),
@@ -326,7 +355,8 @@ def _case_context(
         "reviews": reviews,
         "today": today,
         "downloads": downloads(request, who, case.id),
-        "can_hold": who.role in (Role.legal, Role.admin),
+        # Holds are counsel's call: admins run the vault but neither place nor release them.
+        "can_hold": who.role == Role.legal,
         "can_update": responder,
         "can_note": who.role != Role.auditor,
         "can_privacy": who.role != Role.auditor,
@@ -360,9 +390,15 @@ def timeline_page(
     category: Annotated[list[str] | None, Query(max_length=20)] = None,
     actor: Annotated[str, Query(max_length=128)] = "",
     q: Annotated[str, Query(max_length=500)] = "",
+    since: Annotated[str, Query(alias="from", max_length=10)] = "",
+    until: Annotated[str, Query(alias="to", max_length=10)] = "",
+    page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
     case = cases.readable_case(vault.engine, case_id, who)
-    flt = timeline_filter(category, None, [actor] if actor else None, None, q)
+    days = date_range(since, until)
+    flt = timeline_filter(
+        category, None, [actor] if actor else None, None, q, days.since, days.until
+    )
     all_entries = timeline.build(
         incidents.case_events(vault.engine, case.id), timeline.TimelineFilter()
     )
@@ -372,20 +408,27 @@ def timeline_page(
         params.append(("actor", actor))
     if q:
         params.append(("q", q))
+    params += days.params()
+    api = [(k, v) for k, v in params if k not in ("from", "to")]
+    if days.since:
+        api.append(("since", days.since.isoformat()))
+    if days.until:
+        api.append(("until", days.until.isoformat()))
     return page(
         request,
         "timeline.html",
         {
             "case": case,
-            "entries": entries,
+            "paged": paginate(entries, page_no, EVENTS_PER_PAGE, params),
+            "matched": len(entries),
+            "range": {"from": since, "to": until},
             "total": len(all_entries),
             "categories": timeline.CATEGORY_NAMES,
             "actors": sorted({e.actor for e in all_entries}),
             "selected": flt.categories,
             "actor": actor,
             "q": q,
-            "csv_href": f"/v1/cases/{case.id}/timeline.csv"
-            + (f"?{urlencode(params)}" if params else ""),
+            "csv_href": f"/v1/cases/{case.id}/timeline.csv" + (f"?{urlencode(api)}" if api else ""),
         },
     )
 
@@ -400,6 +443,8 @@ async def update_status(case_id: str, request: Request, vault: VaultDep, who: Wh
         values["status"] = field(form, "status")
     if field(form, "severity"):
         values["severity"] = field(form, "severity")
+    if field(form, "reason"):
+        values["reason"] = field(form, "reason")
     data = CaseUpdate.model_validate(values)
     _, receipt = await run_in_threadpool(cases.update_case, vault, who, case_id, data)
     return back(f"/cases/{case_id}", "updated" if receipt else "unchanged")
@@ -416,7 +461,10 @@ async def update_privacy(case_id: str, request: Request, vault: VaultDep, who: W
     aware = form_time(form, "aware_at")
     if aware is not None:
         values["aware_at"] = aware
-    if form.get("notified_now") == "on":
+    notified = form_time(form, "notified_at")
+    if notified is not None:
+        values["notified_at"] = notified
+    elif form.get("notified_now") == "on":
         values["notified_at"] = incidents.ledger_clock(vault)()
     data = PrivacyUpdate.model_validate(values)
     _, receipt = await run_in_threadpool(cases.update_privacy, vault, who, case_id, data)
@@ -484,26 +532,51 @@ async def set_hold(case_id: str, request: Request, vault: VaultDep, who: Who) ->
     if action not in ("place", "release"):
         raise BadRequest("choose to place or release the hold")
     data = HoldIn.model_validate({"on": action == "place", "reason": field(form, "reason")})
-    await run_in_threadpool(cases.set_hold, vault, who, case_id, data.on, data.reason)
     target = safe_next(field(form, "next"), f"/cases/{case_id}")
+    if data.on and field(form, "confirm") != "yes":
+        # A hold binds every artifact of the case in the store: say so, and ask once more.
+        case = cases.readable_case(vault.engine, case_id, who)
+        arts = artifacts.list_artifacts(vault.engine, case.id, who)
+        return page(
+            request,
+            "hold_confirm.html",
+            {"case": case, "artifacts": arts, "reason": data.reason, "next": target},
+        )
+    await run_in_threadpool(cases.set_hold, vault, who, case_id, data.on, data.reason)
     return back(target, "hold_set" if data.on else "hold_released")
 
 
 # -- artifacts ---------------------------------------------------------------------
 
 
+#: after a re-hash, by outcome (the page then shows the leaf of that read)
+REHASHED = {
+    "rehashed": "The stored bytes were re-read and re-hashed: SHA-256 {sha256}, SHA-1 and MD5 "
+    "match the sealed ingest event.",
+    "rehash_failed": "The stored bytes were re-read and re-hashed: they DO NOT match the sealed "
+    "ingest event (SHA-256 {sha256}). Report this to the vault's operators.",
+}
+
+
 def _artifact_page(
-    request: Request, vault: Vault, who: Principal, art: Artifact, *, rehashed: int | None = None
+    request: Request,
+    vault: Vault,
+    who: Principal,
+    art: Artifact,
+    *,
+    done: str | None = None,
+    leaf: int | None = None,
 ) -> HTMLResponse:
     case = cases.readable_case(vault.engine, art.case_id, who)
     chain = vault.ledger.chain(chain_key(art.case_id, art.id))
-    checks = verify_artifact(vault, art, chain, content=rehashed is not None)
-    events = [timeline.entry(e.index, decode_event(e.canonical)) for e in chain]
-    flash = (
-        f"The stored bytes were re-read and re-hashed now; that read is leaf #{rehashed}."
-        if rehashed is not None
-        else None
-    )
+    checks = verify_artifact(vault, art, chain)
+    decoded = [(e.index, decode_event(e.canonical)) for e in chain]
+    names = Names.of(ev for _, ev in decoded)
+    events = [timeline.entry(i, ev, names) for i, ev in decoded]
+    flash = REHASHED.get(done or "", "").format(sha256=art.sha256) or None
+    # Only a read this chain holds is named: the number comes from the URL.
+    if flash and any(e.index == leaf and e.type == EventType.access for e in events):
+        flash += f" That read is leaf #{leaf} of the custody chain."
     return page(
         request,
         "artifact.html",
@@ -512,24 +585,31 @@ def _artifact_page(
 
 
 @router.get("/artifacts/{artifact_id}", response_class=HTMLResponse)
-def artifact_page(request: Request, artifact_id: str, vault: VaultDep, who: Who) -> HTMLResponse:
+def artifact_page(
+    request: Request,
+    artifact_id: str,
+    vault: VaultDep,
+    who: Who,
+    done: str | None = None,
+    leaf: Annotated[int | None, Query(ge=0, le=1 << 62)] = None,
+) -> HTMLResponse:
     art = artifacts.get_artifact(vault.engine, artifact_id, who)
-    return _artifact_page(request, vault, who, art)
+    return _artifact_page(request, vault, who, art, done=done, leaf=leaf)
 
 
-@router.post("/artifacts/{artifact_id}/verify", response_class=HTMLResponse)
+@router.post("/artifacts/{artifact_id}/verify")
 async def rehash_artifact(
     artifact_id: str, request: Request, vault: VaultDep, who: Who
-) -> HTMLResponse:
-    """Re-read and re-hash the stored bytes now (a sealed access event), then show the page
-    with the full checklist."""
+) -> Response:
+    """Re-read and re-hash the stored bytes now (a sealed access event), then redirect to
+    the page (a reload must not read the evidence again)."""
     form = await request.form()
     check_form(request, form)
     reason = ReasonIn.model_validate({"reason": field(form, "reason") or VERIFY_REASON}).reason
-    art, _, receipt = await run_in_threadpool(verify_stored, vault, who, artifact_id, reason)
-    return await run_in_threadpool(
-        _artifact_page, request, vault, who, art, rehashed=receipt.event.index
-    )
+    art, checks, receipt = await run_in_threadpool(verify_stored, vault, who, artifact_id, reason)
+    read = [r for r in checks.rows if r.name == REHASH_CHECK]
+    done = "rehashed" if read and read[0].state == "pass" else "rehash_failed"
+    return back(f"/artifacts/{quote(art.id)}?leaf={receipt.event.index}", done)
 
 
 # -- ledger (auditor, legal, admin) ---------------------------------------------------

@@ -590,6 +590,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
         None, lambda w, r: Call("POST", "/signout", data={}), public_ok=frozenset({303, 403})
     ),
     ("GET", "/static/{name}"): _page(None, _get("/static/locard.css")),
+    ("GET", "/favicon.ico"): _page(None, _get("/favicon.ico")),
     ("GET", "/cases"): _page(ANYONE, _get("/cases")),
     ("GET", "/cases/{case_id}"): _page(ANYONE, _get("/cases/{w.case}")),
     ("GET", "/cases/new"): _page(WRITERS, _get("/cases/new")),
@@ -882,6 +883,7 @@ def test_public_by_design(world: World) -> None:
         ("POST", "/signin"),
         ("POST", "/signout"),
         ("GET", "/static/{name}"),
+        ("GET", "/favicon.ico"),
     }
     with httpx.Client(base_url=world.live.url) as anon:
         keys = anon.get("/v1/keys").json()

@@ -131,6 +131,8 @@ def make_machine(db_url: str, root: Path) -> type[RuleBasedStateMachine]:
         )
         def status(self, case: str, status: str, earlier: bool) -> None:
             body: dict[str, Any] = {"status": status}
+            if status != "closed":
+                body["reason"] = "seen again"  # a closed case reopens only with a reason
             if earlier:
                 body["occurred_at"] = "2026-03-04T05:06:07Z"
             _ok(self.http["collector"].patch(f"/v1/cases/{case}", json=body))

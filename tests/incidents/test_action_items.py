@@ -99,8 +99,8 @@ def test_closing_needs_evidence_and_overdue_items_lead_the_owners_list(
         assert _ok(r)["review"]["action_items"][1]["evidence"]["note"] == "covered by A1"
         timeline = _ok(lg.get(f"/v1/cases/{case}/timeline", params={"category": "review"}))
     summaries = [e["summary"] for e in timeline["entries"]]
-    assert f"Action item A1: state: open → done, evidence {proof['id']}" in summaries
-    assert "Action item A2: state: open → cancelled (covered by A1)" in summaries
+    assert f"Action item A1 closed as done, with evidence mfa.png ({proof['id']})" in summaries
+    assert "Action item A2 cancelled (covered by A1)" in summaries
     c.close()
 
 

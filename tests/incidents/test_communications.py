@@ -55,7 +55,7 @@ def test_draft_review_and_issue(live: LiveVault, clock: FixedClock, tmp_path: Pa
     assert executive.startswith(f"Subject: [P1] Ransomware on FS01 ({case}): executive update")
     assert "not yet contained the incident; 1 containment action(s) taken" in executive
     assert "Regulator notification: pending, due 2026-03-05 09:00 UTC (71.5 h left)" in executive
-    assert "Isolate host fs01: succeeded (by collector)" in drafts["regulator"]["text"]
+    assert "Isolated host fs01 (collector)" in drafts["regulator"]["text"]
     assert len(drafts["regulator"]["template_sha256"]) == 64
 
     size = live.vault.ledger.size()

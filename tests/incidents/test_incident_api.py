@@ -135,7 +135,7 @@ def test_notification_deadline_and_privacy_flags(live: LiveVault, clock: FixedCl
         r = c.patch(f"/v1/cases/{case_id}/privacy", json={"notified_at": sent.isoformat()})
         assert r.status_code == 200, r.text
         assert r.json()["receipt"]["event"]["body"] == {
-            "v": 2,
+            "v": 3,
             "changes": {"notified_at": [None, sent.isoformat()]},
         }
         again = c.patch(f"/v1/cases/{case_id}/privacy", json={"notified_at": sent.isoformat()})
@@ -233,7 +233,8 @@ def test_timeline_filters_and_csv(live: LiveVault, clock: FixedClock) -> None:
         assert ids(category=["evidence", "access"]) == ["ingest", "access"]
         assert ids(actor="legal") == ["case.note"]
         assert ids(type="containment") == ["containment"]
-        assert ids(q="FS01.IMG") == ["ingest"]
+        # the access names the artifact by its file name too
+        assert ids(q="FS01.IMG") == ["ingest", "access"]
         assert ids(item=art["id"]) == ["ingest", "access"]
         assert ids(since=(T0 + timedelta(minutes=2)).isoformat()) == [
             "access", "case.decision", "case.note",

@@ -74,10 +74,12 @@ def test_every_event_is_categorised_and_summarised() -> None:
     got = [(e.category, e.summary) for e in entries]
     assert got[0] == ("case", "Case opened: Ransomware on FS01 (P1)")
     assert got[1][0] == "evidence" and "mem.raw (4.0 KiB" in got[1][1] and "from fs01" in got[1][1]
-    assert got[2] == ("access", "Read art-1 bytes 0–2: triage")
-    assert got[3] == ("transfer", "Custody of art-1 passed from alice to bob: court")
-    assert got[4] == ("containment", "Isolate host fs01: succeeded (by edr)")
-    assert got[5] == ("decision", "Updated status: new → triaged")
+    # Sentences with names: the artifact by its file name (its id beside), not a field dump.
+    assert got[2] == ("access", "Read mem.raw (art-1) bytes 0–2: triage")
+    assert got[3] == ("transfer", "alice handed mem.raw (art-1) to bob: court")
+    assert got[4] == ("containment", "Isolated host fs01 (edr)")
+    # a status change is the case's history, not a decision
+    assert got[5] == ("case", "Status changed from new to triaged")
     assert got[7] == ("legal", "Legal hold placed on 1 object(s): litigation")
     assert got[8][0] == "report" and got[9][0] == "other"
     assert [e.index for e in entries] == list(range(10))

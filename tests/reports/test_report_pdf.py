@@ -78,7 +78,7 @@ def test_pdf_states_every_fact_and_how_to_check_it(
     for reason in sc.reasons:
         assert squashed(reason) in flat, f"access reason {reason!r} missing"
     assert squashed(sc.transfer_reason) in flat
-    assert "passedfromcollectortolegal" in flat
+    assert "collectorhanded" in flat and "tolegal" in flat  # the hand-over, as a sentence
     assert squashed(sc.hold_reason) in flat and "Legalholdplacedon" in flat
     assert "isolate_host" in flat and sc.containment_target in flat
     assert sc.containment_ticket in flat

@@ -87,7 +87,8 @@ def test_case_page_and_custody_chain(page: Page, site: Site) -> None:
     expect(chain.nth(1)).to_contain_text("access")
     expect(chain.nth(1)).to_contain_text("triage")
     expect(chain.nth(2)).to_contain_text("transfer")
-    expect(chain.nth(2)).to_contain_text("passed from collector to legal")
+    expect(chain.nth(2)).to_contain_text("collector handed fs01-memory.raw")
+    expect(chain.nth(2)).to_contain_text("to legal")
     checklist = page.locator("ul.checklist")
     expect(checklist.locator("li.chk-fail")).to_have_count(0)
     for name in ("custody chain", "checkpoint signature", "inclusion proof", "stored object"):
@@ -151,6 +152,12 @@ def test_place_hold_and_see_it_in_the_timeline(page: Page, site: Site) -> None:
     form = page.get_by_role("form", name="Legal hold")
     form.get_by_label("Reason").fill("Litigation notice 2026-14")
     form.get_by_role("button", name="Place legal hold").click()
+    # Placing a hold asks once more, saying what it binds; nothing is sealed yet.
+    expect(page.locator("h1")).to_contain_text(f"Place a legal hold on {site.quiet_case}?")
+    expect(page.locator("main")).to_contain_text("Litigation notice 2026-14")
+    with site.live.client("legal") as c:
+        assert c.get(f"/v1/cases/{site.quiet_case}").json()["legal_hold"] is False
+    page.get_by_role("button", name="Yes, place the legal hold").click()
     expect(page.get_by_role("status").first).to_contain_text("Legal hold placed")
     expect(page.locator(".case-head")).to_contain_text("legal hold")
     timeline = page.locator("section", has=page.locator("#tl-h"))
@@ -363,13 +370,22 @@ def test_rehash_stored_bytes_from_the_artifact_page(page: Page, site: Site) -> N
     checklist = page.locator("ul.checklist")
     expect(checklist.locator("li.chk-info", has_text="content hash")).to_be_visible()
     page.fill("#rehash-reason", "quarterly integrity check")
-    page.get_by_role("button", name="Re-hash stored bytes now").click()
-    expect(page.locator(".flash")).to_contain_text("re-read and re-hashed")
-    row = checklist.locator("li.chk-pass", has_text="stored bytes")
-    expect(row).to_contain_text(site.artifact_sha256)
+    with page.expect_response(re.compile(r"/verify$")) as posted:
+        page.get_by_role("button", name="Re-hash stored bytes now").click()
+    # Post/redirect/get: a reload shows the page again, it does not read the evidence again.
+    assert posted.value.status == 303
+    expect(page).to_have_url(re.compile(rf"/artifacts/{site.artifact_id}\?leaf=\d+&done=rehashed$"))
+    flash = page.locator(".flash")
+    expect(flash).to_contain_text("re-read and re-hashed")
+    expect(flash).to_contain_text(site.artifact_sha256)
+    expect(flash).to_contain_text("That read is leaf #")
     expect(checklist.locator("li.chk-fail")).to_have_count(0)
     last = page.locator("ol.chain > li").last
     expect(last).to_contain_text("access")
     expect(last).to_contain_text("quarterly integrity check")
     shot(page, "05-artifact-rehashed")
+    events = page.locator("ol.chain > li").count()
+    page.reload()
+    expect(page.locator(".flash")).to_contain_text("re-read and re-hashed")
+    expect(page.locator("ol.chain > li")).to_have_count(events)
     assert page.errors == []  # type: ignore[attr-defined]

@@ -230,7 +230,7 @@ def test_regulator_update_drafted_reviewed_and_issued(page: Page, site: Site) ->
     expect(page.locator("h1")).to_have_text("Regulator update")
     text = page.get_by_label("Text")
     expect(text).to_have_value(re.compile(r"Personal data breach notification"))
-    expect(text).to_have_value(re.compile(r"Isolate host fs01\.corp\.example: succeeded"))
+    expect(text).to_have_value(re.compile(r"Isolated host fs01\.corp\.example \(collector\)"))
     shot(page, "25-regulator-draft")
     text.fill(text.input_value() + "\nReviewed by counsel.")
     page.get_by_label("Issued to").fill("Data protection authority")
