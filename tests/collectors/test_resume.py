@@ -36,9 +36,7 @@ def _collection() -> tuple[bytes, list[VrFile]]:
 
 
 def _post(c: httpx.Client, case: str, data: bytes) -> httpx.Response:
-    return c.post(
-        f"/v1/cases/{case}/collections", params={"file_name": "WS-01.zip"}, content=data
-    )
+    return c.post(f"/v1/cases/{case}/collections", params={"file_name": "WS-01.zip"}, content=data)
 
 
 def test_interrupted_collection_resumes_without_double_ingest(tmp_path: Path) -> None:
