@@ -37,7 +37,7 @@ from storage.base import StoredObject, Upload
 READ = 1 << 20
 #: files read from the zip and written to the store at once: storing a small file is
 #: mostly its fsyncs, which overlap; more threads only contend for the GIL
-STREAMS = 4
+STREAMS = 8
 #: files whose events are submitted and not yet sealed (a seal takes up to max_batch)
 WINDOW = 2000
 #: how long one seal may take before the collection gives up (it can be resumed)

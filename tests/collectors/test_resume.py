@@ -22,7 +22,7 @@ import pytest
 from tests.collectors.builders import T0, Velociraptor, VrFile
 from tests.crash.harness import CrashVault, new_case
 
-FILES = 240
+FILES = 150
 
 
 def _collection() -> tuple[bytes, list[VrFile]]:
@@ -42,10 +42,8 @@ def _post(c: httpx.Client, case: str, data: bytes) -> httpx.Response:
 def test_interrupted_collection_resumes_without_double_ingest(tmp_path: Path) -> None:
     v = CrashVault(tmp_path, f"sqlite:///{tmp_path / 'locard.db'}")
     data, files = _collection()
-    with v.serve() as (url, _), v.client(url, v.collector) as c:
-        case, _ = new_case(c, "collection killed mid-ingest")
-
     with v.serve(crash_at="collection.item_sealed") as (url, proc), v.client(url, v.collector) as c:
+        case, _ = new_case(c, "collection killed mid-ingest")
         with pytest.raises(httpx.TransportError):
             _post(c, case, data)
         assert proc.wait(30) == -signal.SIGKILL
