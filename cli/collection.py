@@ -190,7 +190,7 @@ def upload_collection(
     say(
         f"[green]✔[/green] {path.name} → {container['id']} in {case}: "
         f"{len(doc['items'])} item(s), {len(doc['provenance'])} provenance file(s), "
-        f"{_mb(doc.get('bytes', 0))}, {len(doc['mismatches'])} mismatch(es); receipt {target}"
+        f"{len(doc['mismatches'])} mismatch(es), {doc.get('bytes', 0):,} bytes; receipt {target}"
     )
     return target
 
