@@ -8,7 +8,9 @@ bench/verify.py, bench/concurrency.py) and adds:
 * an audit of a ledger of 10^6 events (archive, then database index, as `locard audit`);
 * inclusion and consistency proofs at 10^7 leaves;
 * uploads with `curl --data-binary` and with httpx streaming, to the vault and to a bare
-  HTTP sink (reads and discards the body) on the same machine.
+  HTTP sink (reads and discards the body) on the same machine;
+* a collector's collection of 10,000 files of 4-64 KiB ingested file by file, against
+  extracting it with Python's zipfile and `unzip` (bench/collections.py).
 
 Every figure is a ratio to a baseline measured in the same run; the only published
 figure (Tessera's appends/s) is kept apart, in its own section. `--quick` runs all of
@@ -41,6 +43,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine, create_engine, select, text
 
+from bench import collections as collections_bench
 from bench import common
 from bench import concurrency as concurrency_bench
 from bench import http as http_bench
@@ -548,6 +551,11 @@ MODULES: tuple[tuple[ModuleType, str, tuple[str, ...]], ...] = (
         concurrency_bench,
         "Concurrency (bench/concurrency.py)",
         ("--clients", "8", "--seconds", "5", "--baseline-seconds", "2"),
+    ),
+    (
+        collections_bench,
+        "Collections: files/s against unzipping (bench/collections.py)",
+        ("--files", "300"),
     ),
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,7 +31,35 @@ _LABEL = {
     "kape": "a KAPE target output",
     "ewf": "an EWF (E01) image",
     "kape-folder": "a KAPE target output folder (zipped as sent)",
+    "ewf-split": "a split EWF image (its segments zipped as sent)",
 }
+#: how often the vault is asked how far the ingest has got
+POLL_S = 2.0
+_SEGMENT = re.compile(r"^(?P<stem>.+)\.[Ee](?P<n>[0-9]{2}|[A-Za-z]{2})$")
+
+
+def segments_of(first: Path) -> list[Path]:
+    """The segment files of the split image whose first segment is `first` (NAME.E01):
+    NAME.E02, NAME.E03, … beside it, in order, as long as they run on."""
+    m = _SEGMENT.match(first.name)
+    if m is None or m["n"] != "01":
+        return [first]
+    out = [first]
+    for n in range(2, 100 + 26 * 26):
+        ext = f"{n:02d}" if n < 100 else chr(65 + (n - 100) // 26) + chr(65 + (n - 100) % 26)
+        found = [p for p in (first.with_name(f"{m['stem']}.{c}{ext}") for c in "Ee") if p.is_file()]
+        if not found:
+            break
+        out.append(found[0])
+    return out
+
+
+def zip_segments(segments: list[Path], dest: Path) -> Path:
+    """A split image's segments as one zip (stored: the vault reads them as they are)."""
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for p in segments:
+            zf.write(p, p.name)
+    return dest
 
 
 def zip_folder(folder: Path, dest: Path) -> Path:
@@ -55,7 +84,7 @@ def container_kind(path: Path) -> str | None:
         with path.open("rb") as fh:
             head = fh.read(len(EWF_SIGNATURE))
         if head.startswith(EWF_SIGNATURE):
-            return "ewf"
+            return "ewf-split" if len(segments_of(path)) > 1 else "ewf"
         if not head.startswith(b"PK\x03\x04"):
             return None
         with zipfile.ZipFile(path) as zf:
@@ -97,16 +126,26 @@ def upload_collection(
             return upload_collection(
                 vault, case, zipped, "kape", collector_log, verifier, out_dir or path.parent, say
             )
+    if kind == "ewf-split":
+        segments = segments_of(path)
+        with tempfile.TemporaryDirectory(prefix="locard-ewf-") as tmp:
+            zipped = zip_segments(segments, Path(tmp) / f"{path.name}.zip")
+            say(f"{path.name}: {_LABEL[kind]}: {', '.join(p.name for p in segments)}")
+            return upload_collection(
+                vault, case, zipped, "ewf", collector_log, verifier, out_dir or path.parent, say
+            )
     params = {"file_name": path.name}
     if collector_log is not None:
         params["container_sha256"] = logged_container_hash(collector_log)
     local = hashlib.sha256()
+    poller = _Poller(vault, case, say)
 
     def body() -> Iterator[bytes]:
         with path.open("rb") as fh:
             while block := fh.read(_READ):
                 local.update(block)
                 yield block
+        poller.start(local.hexdigest())  # all sent: the vault is ingesting it now
 
     say(f"{path.name}: {_LABEL[kind]}; sending it for item-by-item ingest")
     try:
@@ -118,7 +157,12 @@ def upload_collection(
             timeout=httpx.Timeout(None, connect=15.0),
         )
     except httpx.TransportError as exc:
-        raise UploadError(f"cannot send {path}: {exc}") from exc
+        raise UploadError(
+            f"cannot send {path}: {exc}; run the same command again: the vault resumes the "
+            "collection where it stopped"
+        ) from exc
+    finally:
+        poller.stop()
     if resp.status_code != 201:
         raise UploadError(f"the vault refused the container: {_describe(resp)}")
     doc: dict[str, Any] = resp.json()
@@ -141,9 +185,57 @@ def upload_collection(
             f"[yellow]mismatch[/yellow] {m['kind']}: {m['name']}"
             + (detail if m.get("algorithm") else "")
         )
+    if doc.get("resumed"):
+        say(f"resumed: {doc['resumed']} file(s) were sealed by an interrupted earlier run")
     say(
         f"[green]✔[/green] {path.name} → {container['id']} in {case}: "
         f"{len(doc['items'])} item(s), {len(doc['provenance'])} provenance file(s), "
-        f"{len(doc['mismatches'])} mismatch(es); receipt {target}"
+        f"{len(doc['mismatches'])} mismatch(es), {doc.get('bytes', 0):,} bytes; receipt {target}"
     )
     return target
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+class _Poller:
+    """Asks the vault how far the collection has got while it ingests (the POST answers
+    only at the end), and says so when it moved."""
+
+    def __init__(self, vault: VaultClient, case: str, say: Callable[[str], None]) -> None:
+        self.vault, self.case, self.say = vault, case, say
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, sha256: str) -> None:
+        self._thread = threading.Thread(target=self._run, args=(sha256,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self, sha256: str) -> None:
+        last: tuple[Any, ...] = ()
+        http = self.vault.http
+        with httpx.Client(base_url=http.base_url, headers=http.headers, timeout=10) as c:
+            while not self._stop.wait(POLL_S):
+                try:
+                    r = c.get(
+                        f"/v1/cases/{self.case}/collections/progress", params={"sha256": sha256}
+                    )
+                except httpx.TransportError:
+                    continue
+                if r.status_code != 200:
+                    continue
+                p = r.json()
+                now = (p["files_done"], p["files_total"], p["bytes_done"], p["bytes_total"])
+                if p["state"] == "running" and now != last and p["files_total"]:
+                    last = now
+                    self.say(
+                        f"  {p['files_done']:,}/{p['files_total']:,} files, "
+                        f"{_mb(p['bytes_done'])}/{_mb(p['bytes_total'])} sealed"
+                        + (f" ({p['resumed']:,} from an earlier run)" if p["resumed"] else "")
+                    )

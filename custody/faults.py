@@ -16,7 +16,9 @@ Points (see tests/crash/):
   artifact row and ingest event are not yet written;
 * ``seal.before_commit``: a seal's rows are written inside its transaction, not committed;
 * ``seal.after_commit``: the seal is committed to the database, not yet archived;
-* ``seal.after_archive``: the seal is archived, its RFC 3161 tokens not yet fetched.
+* ``seal.after_archive``: the seal is archived, its RFC 3161 tokens not yet fetched;
+* ``collection.item_sealed``: a collection's first file is sealed with its collector
+  events; others are sealed without them yet, stored, in flight or not yet read.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ import sys
 ENV = "LOCARD_CRASH_AT"
 
 POINTS = frozenset(
-    {"ingest.after_object", "seal.before_commit", "seal.after_commit", "seal.after_archive"}
+    {
+        "ingest.after_object",
+        "seal.before_commit",
+        "seal.after_commit",
+        "seal.after_archive",
+        "collection.item_sealed",
+    }
 )
 
 

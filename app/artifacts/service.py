@@ -18,7 +18,7 @@ from app.cases.models import Case
 from app.cases.service import get_case, is_member, readable_case, writable_case
 from app.db import read_one, session
 from app.errors import BadRequest, EvidenceDamaged, Forbidden, NotFound
-from app.events import EventType, record
+from app.events import EventType, draft, record, submit
 from app.events.artifact_events import (
     Access,
     Annotation,
@@ -31,7 +31,7 @@ from app.events.artifact_events import (
 from app.events.catalogue import iso
 from app.events.preconditions import ArtifactAbsent, CaseExists, CustodianIs, MemberOf
 from app.vault import Vault
-from custody.ledger import Receipt
+from custody.ledger import EventDraft, Receipt
 from storage.base import Retention, StoredObject
 from verify.artifacts import compare_hashes, hash_chunks
 from verify.errors import VerificationError
@@ -72,19 +72,11 @@ def new_artifact_id() -> str:
     return "art-" + uuid.uuid4().hex[:20]
 
 
-def record_ingest(
-    vault: Vault,
-    who: Principal,
-    plan: IngestPlan,
-    stored: StoredObject,
-    artifact_id: str | None = None,
-) -> tuple[Artifact, Receipt]:
-    """Stored bytes become evidence: the artifact row is the ingest event's projection,
-    so it exists exactly when the event is sealed.
-
-    `artifact_id` is one the caller claimed beforehand (a resumable upload records it on
-    its session, so that a completion retried after a crash finds what the first sealed).
-    """
+def ingest_draft(
+    who: Principal, plan: IngestPlan, stored: StoredObject, artifact_id: str | None = None
+) -> EventDraft:
+    """The ingest event of stored bytes, not yet sealed: its projection is the artifact
+    row. A collection submits thousands of these and waits once for their seal."""
     d = stored.digests
     meta = plan.meta
     body = IngestV2(
@@ -105,23 +97,45 @@ def record_ingest(
     )
     if plan.signature:
         body = body.model_copy(update={"collector_signature": CollectorSignature(**plan.signature)})
-    receipt = record(
-        vault,
-        who,
+    return draft(
+        who.id,
+        who.role,
         EventType.ingest,
         body,
         case=plan.case.id,
         item=body.artifact,
         preconditions=[CaseExists(plan.case.id), ArtifactAbsent(body.artifact)],
     )
+
+
+def hold_if_case_held(vault: Vault, case_id: str, keys: list[str]) -> None:
+    """Re-read the hold once the artifacts are visible: a hold placed while the bytes were
+    streaming did not see these objects (see cases.service.set_hold)."""
+    if keys and get_case(vault.engine, case_id).legal_hold:
+        for key in keys:
+            vault.store.set_legal_hold(key, True)
+
+
+def record_ingest(
+    vault: Vault,
+    who: Principal,
+    plan: IngestPlan,
+    stored: StoredObject,
+    artifact_id: str | None = None,
+) -> tuple[Artifact, Receipt]:
+    """Stored bytes become evidence: the artifact row is the ingest event's projection,
+    so it exists exactly when the event is sealed.
+
+    `artifact_id` is one the caller claimed beforehand (a resumable upload records it on
+    its session, so that a completion retried after a crash finds what the first sealed).
+    """
+    d = ingest_draft(who, plan, stored, artifact_id)
+    receipt = submit(vault, d)
     with session(vault.engine) as s:
-        row = s.get(Artifact, body.artifact)
+        row = s.get(Artifact, d.item)
         assert row is not None
         s.expunge(row)
-    # Re-read now that the artifact is visible: a hold placed while the bytes were
-    # streaming did not see this object (see cases.service.set_hold).
-    if get_case(vault.engine, plan.case.id).legal_hold:
-        vault.store.set_legal_hold(stored.key, True)
+    hold_if_case_held(vault, plan.case.id, [stored.key])
     return row, receipt
 
 

@@ -8,6 +8,7 @@ libewf-python is optional (`locard[ewf]`): without it an E01 upload is refused w
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +39,34 @@ HEADER = (
 
 def is_ewf(head: bytes) -> bool:
     return head.startswith(EWF_SIGNATURE)
+
+
+#: EnCase segment names: NAME.E01 … NAME.E99, then NAME.EAA … NAME.EZZ
+_SEGMENT = re.compile(r"^(?P<stem>[^/]+)\.[Ee](?P<n>[0-9]{2}|[A-Za-z]{2})$")
+
+
+def segment_order(name: str) -> tuple[str, int] | None:
+    """(stem, position) of an EnCase segment file name, None for any other name."""
+    m = _SEGMENT.match(name)
+    if m is None:
+        return None
+    n = m["n"]
+    if n.isdigit():
+        pos = int(n)
+    else:
+        a, b = (ord(c) - ord("A") for c in n.upper())
+        pos = 100 + a * 26 + b
+    return m["stem"], pos
+
+
+def is_split_image(names: set[str]) -> bool:
+    """A zip of the segments of one split E01 image and nothing else (several segments
+    of one stem, at the top of the zip, starting with .E01)."""
+    found = [segment_order(n) for n in names]
+    if len(found) < 2 or any(f is None for f in found):
+        return False
+    stems = {f[0] for f in found if f is not None}
+    return len(stems) == 1 and 1 in {f[1] for f in found if f is not None}
 
 
 @dataclass(frozen=True)
@@ -74,14 +103,16 @@ def acquired_at(value: str | None) -> datetime | None:
     return t.astimezone().astimezone(UTC)
 
 
-def read_image(path: Path) -> EwfReading:
+def read_image(segments: list[Path]) -> EwfReading:
+    """`segments`: the image's segment files in order (one for an unsplit image)."""
     pyewf = _pyewf()
     handle = pyewf.handle()
     try:
-        handle.open([str(path)])
+        handle.open([str(p) for p in segments])
     except OSError as exc:
         raise CorruptContainer(
-            f"libewf cannot open the image (a split image must be one segment): {exc}"
+            f"libewf cannot open the image (a split image's segments are sent together, "
+            f"as one zip of NAME.E01, NAME.E02, …): {exc}"
         ) from exc
     try:
         header = {
@@ -101,7 +132,9 @@ def read_image(path: Path) -> EwfReading:
                 sha1.update(block)
                 size += len(block)
         except OSError as exc:
-            raise CorruptContainer(f"libewf cannot read the media: {exc}") from exc
+            raise CorruptContainer(
+                f"libewf cannot read the media (a missing segment of a split image?): {exc}"
+            ) from exc
     finally:
         handle.close()
     return EwfReading(

@@ -14,235 +14,39 @@ container hash already shows the vault holds exactly what the collector wrote.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from urllib.parse import unquote
 
-from pydantic import ValidationError
-
-from app.artifacts.ingest import Ingest
-from app.artifacts.metadata import ArtifactMeta, clean_file_name
-from app.artifacts.models import Artifact
+from app.artifacts.metadata import ArtifactMeta
+from app.artifacts.service import plan_ingest
 from app.auth.models import Principal
+from app.cases.models import Case
 from app.cases.service import writable_case
-from app.collectors import ewf, kape, velociraptor
-from app.collectors.errors import (
-    ContainerHashMismatch,
-    MalformedCollection,
-    UnknownContainer,
-)
+from app.collectors import ewf, kape, resume, velociraptor
+from app.collectors.errors import ContainerHashMismatch, UnknownContainer
+from app.collectors.ewf_ingest import ingest_ewf, ingest_split_ewf
+from app.collectors.items import CollectionResult, ItemFacts, ItemResult, Mismatch, item_facts
+from app.collectors.pipeline import Job, Pipeline
 from app.collectors.plan import CollectionPlan, PlannedItem
+from app.collectors.progress import Progress, tracked
 from app.collectors.safezip import ZipLimits, check_members, open_zip
-from app.errors import AppError
-from app.events import EventType, record
-from app.events.collector_events import (
-    Collector,
-    CollectorContainerV1,
-    CollectorItemV1,
-    CollectorMismatchV1,
-    HashCheck,
-    MismatchKind,
+from app.collectors.storing import (
+    Staged,
+    file_chunks,
+    meta_for,
+    mismatch_draft,
+    name_for,
+    seal_all,
+    store_one,
 )
+from app.events import EventType, draft, record
+from app.events.collector_events import Collector, CollectorContainerV1
 from app.vault import Vault
-from custody.ledger import Receipt
+from custody.ledger import EventDraft
 from storage.base import StoredObject
+from storage.hashing import Digests
 
-READ = 1 << 20
-#: items in flight at once: each mostly waits for its seals, so many share one seal (zipfile
-#: reads members of one archive from several threads)
-WORKERS = 32
 ZIP_MAGIC = b"PK\x03\x04"
-
-
-@dataclass(frozen=True)
-class Staged:
-    """The container as received, on local disk, with the SHA-256 taken on the way in."""
-
-    path: Path
-    name: str
-    sha256: str
-    size: int
-
-
-@dataclass(frozen=True)
-class ItemResult:
-    artifact: str
-    file_name: str
-    source_path: str | None
-    sha256: str
-    matches: bool | None
-    listed: bool
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    kind: MismatchKind
-    name: str
-    artifact: str | None
-    algorithm: str | None = None
-    recorded: str | None = None
-    computed: str | None = None
-
-
-@dataclass
-class CollectionResult:
-    collector: Collector
-    container: Artifact
-    receipt: Receipt
-    provenance: list[Artifact] = field(default_factory=list)
-    items: list[ItemResult] = field(default_factory=list)
-    mismatches: list[Mismatch] = field(default_factory=list)
-
-
-def _chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        while block := fh.read(READ):
-            yield block
-
-
-def _member_chunks(zf: zipfile.ZipFile, name: str) -> Iterator[bytes]:
-    with zf.open(name) as fh:
-        while block := fh.read(READ):
-            yield block
-
-
-def _store(
-    vault: Vault, who: Principal, case_id: str, meta: ArtifactMeta, chunks: Iterable[bytes]
-) -> tuple[Artifact, Receipt, StoredObject]:
-    ingest = Ingest.begin(vault, who, case_id, meta, None, max_size=vault.settings.max_upload_bytes)
-    try:
-        for chunk in chunks:
-            ingest.upload.write(chunk)
-        stored = ingest.commit()
-    finally:
-        ingest.abort()  # a no-op after commit
-    art, receipt = ingest.seal()
-    return art, receipt, stored
-
-
-def _name_for(*candidates: str | None) -> str:
-    """The artifact's file name: the endpoint's own name where it is a usable one."""
-    for c in candidates:
-        if not c:
-            continue
-        base = c.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-        try:
-            return clean_file_name(base[:255])
-        except AppError:
-            continue
-    return "collected-item"
-
-
-def _meta(
-    plan: CollectionPlan, file_name: str, when: datetime | None, media_type: str
-) -> ArtifactMeta:
-    if when is not None and when > datetime.now(UTC):
-        when = None  # a collector clock ahead of ours: told, but not as the fact's time
-    try:
-        return ArtifactMeta(
-            file_name=file_name,
-            media_type=media_type,
-            source_host=plan.source_host,
-            collection_method=plan.method,
-            collection_tool=plan.tool,
-            collected_at=when,
-        )
-    except ValidationError as exc:
-        raise MalformedCollection(f"collector metadata for {file_name!r}: {exc}") from exc
-
-
-def _mismatch(
-    vault: Vault,
-    who: Principal,
-    case_id: str,
-    collector: Collector,
-    container: str | None,
-    m: Mismatch,
-) -> None:
-    body = CollectorMismatchV1(
-        collector=collector,
-        container=container,
-        kind=m.kind,
-        name=m.name[:4096],
-        algorithm=m.algorithm,
-        recorded=m.recorded,
-        computed=m.computed,
-    )
-    record(
-        vault,
-        who,
-        EventType.collector_mismatch,
-        body,
-        case=case_id,
-        item=m.artifact or container,
-    )
-    assert m.artifact or container
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """What every item of one container shares."""
-
-    vault: Vault
-    who: Principal
-    case_id: str
-    collector: Collector
-    container: str
-    provenance: list[str]
-    zf: zipfile.ZipFile
-
-    def item(self, planned: PlannedItem, meta: ArtifactMeta) -> tuple[ItemResult, list[Mismatch]]:
-        """One file: its ingest, then what its collector said of it, on its own chain."""
-        vault, who, case_id = self.vault, self.who, self.case_id
-        art, _, stored = _store(vault, who, case_id, meta, _member_chunks(self.zf, planned.member))
-        computed = {
-            "sha256": stored.digests.sha256,
-            "sha1": stored.digests.sha1,
-            "md5": stored.digests.md5,
-        }
-        checks = [
-            HashCheck(algorithm=alg, recorded=value, computed=computed[alg])
-            for alg, value in planned.recorded.items()
-        ]
-        matches = all(c.recorded == c.computed for c in checks) if checks else None
-        record(
-            vault,
-            who,
-            EventType.collector_item,
-            CollectorItemV1(
-                collector=self.collector,
-                container=self.container,
-                provenance=self.provenance,
-                source_path=planned.source_path,
-                stored_name=planned.member,
-                times=planned.times,
-                checks=checks,
-                matches=matches,
-            ),
-            case=case_id,
-            item=art.id,
-        )
-        name = planned.source_path or planned.member
-        found = [
-            Mismatch("hash", name, art.id, c.algorithm, c.recorded, c.computed)
-            for c in checks
-            if c.recorded != c.computed
-        ]
-        if planned.recorded_size is not None and planned.recorded_size != art.size:
-            found.append(
-                Mismatch("size", name, art.id, None, str(planned.recorded_size), str(art.size))
-            )
-        if not planned.listed:
-            found.append(Mismatch("unlisted_file", planned.member, art.id))
-        for m in found:
-            _mismatch(vault, who, case_id, self.collector, self.container, m)
-        result = ItemResult(
-            art.id, art.file_name, planned.source_path, art.sha256, matches, planned.listed
-        )
-        return result, found
 
 
 def ingest_collection(
@@ -254,7 +58,7 @@ def ingest_collection(
     logged_sha256: str | None,
     limits: ZipLimits,
 ) -> CollectionResult:
-    writable_case(vault.engine, case_id, who)  # before reading a byte of the container
+    case = writable_case(vault.engine, case_id, who)  # before reading a byte of the container
     if logged_sha256 is not None and logged_sha256 != staged.sha256:
         raise ContainerHashMismatch(
             f"the container hashes to {staged.sha256}, but the collector logged "
@@ -263,7 +67,7 @@ def ingest_collection(
     with staged.path.open("rb") as fh:
         head = fh.read(len(ewf.EWF_SIGNATURE))
     if ewf.is_ewf(head):
-        return _ingest_ewf(vault, who, case_id, staged)
+        return ingest_ewf(vault, who, case_id, staged)
     if not head.startswith(ZIP_MAGIC):
         raise UnknownContainer(
             "not a collector container: expected a Velociraptor or KAPE zip, or an E01 image"
@@ -275,63 +79,136 @@ def ingest_collection(
             plan = velociraptor.plan(zf)
         elif kape.is_kape(names):
             plan = kape.plan(zf)
+        elif ewf.is_split_image(names):
+            check_members(zf)
+            return ingest_split_ewf(vault, who, case, staged, zf)
         else:
             raise UnknownContainer(
                 "a zip that is neither a Velociraptor collection (collection_context.json, "
-                "uploads.json) nor a KAPE target output (*_CopyLog.csv)"
+                "uploads.json), a KAPE target output (*_CopyLog.csv) nor the segments of "
+                "one split E01 image"
             )
         check_members(zf)
-        return _ingest_zip(vault, who, case_id, staged, zf, plan, logged_sha256)
+        with tracked(case_id, staged.sha256) as progress:
+            return _ingest_zip(vault, who, case, staged, zf, plan, logged_sha256, progress)
 
 
 def _ingest_zip(
     vault: Vault,
     who: Principal,
-    case_id: str,
+    case: Case,
     staged: Staged,
     zf: zipfile.ZipFile,
     plan: CollectionPlan,
     logged_sha256: str | None,
+    progress: Progress,
 ) -> CollectionResult:
     # Every artifact's metadata is made (and so checked) before the first is stored.
-    container_meta = _meta(plan, _name_for(staged.name), None, "application/zip")
+    container_meta = meta_for(plan, name_for(staged.name), None, "application/zip")
     prov_metas = [
-        (m, _meta(plan, _name_for(m), None, "application/octet-stream")) for m in plan.provenance
+        (m, meta_for(plan, name_for(m), None, "application/octet-stream")) for m in plan.provenance
     ]
     item_metas: list[tuple[PlannedItem, ArtifactMeta]] = [
         (
             i,
-            _meta(
+            meta_for(
                 plan,
-                _name_for(i.source_path, unquote(PurePosixPath(i.member).name)),
+                name_for(i.source_path, unquote(PurePosixPath(i.member).name)),
                 i.copied_at,
                 "application/octet-stream",
             ),
         )
         for i in plan.items
     ]
-    container, _, _ = _store(vault, who, case_id, container_meta, _chunks(staged.path))
-    with ThreadPoolExecutor(WORKERS, thread_name_prefix="collection") as pool:
-        provenance = list(
-            pool.map(
-                lambda pm: _store(vault, who, case_id, pm[1], _member_chunks(zf, pm[0]))[0],
-                prov_metas,
-            )
+    run = resume.find_run(vault, case.id, staged.sha256)
+    cid = run.container_id
+    sizes = {i.filename: i.file_size for i in zf.infolist()}
+    members = [m for m, _ in prov_metas] + [i.member for i, _ in item_metas]
+    progress.plan(cid, len(members), sum(sizes[m] for m in members))
+    container = run.container
+    if container is None:
+        container = store_one(
+            vault, who, case.id, container_meta, file_chunks(staged.path), artifact_id=cid
+        )[0]
+    prov_ids = [resume.member_id(cid, "provenance", m) for m, _ in prov_metas]
+    item_ids = [resume.member_id(cid, "item", i.member) for i, _ in item_metas]
+    have = resume.sealed_artifacts(vault, [*prov_ids, *item_ids])
+    on_chains = resume.sealed_facts(vault, [cid, *(i for i in item_ids if i in have)])
+    plan_ = plan_ingest(vault, who, case.id, container_meta, None)
+    pipe = Pipeline(vault, who, plan_, zf, progress, vault.settings.max_upload_bytes)
+
+    # provenance first: every item links to it
+    def no_follow(job: Job, stored: StoredObject) -> tuple[list[EventDraft], str]:
+        return [], job.artifact_id
+
+    pipe.run(
+        (
+            Job(m, meta, aid, sizes[m])
+            for (m, meta), aid in zip(prov_metas, prov_ids, strict=True)
+            if aid not in have
+        ),
+        no_follow,
+    )
+    for aid, (m, _) in zip(prov_ids, prov_metas, strict=True):
+        if aid in have:
+            progress.sealed(1, sizes[m], resumed=True)
+    provenance = resume.sealed_artifacts(vault, prov_ids)
+    by_member = {i.member: i for i, _ in item_metas}
+
+    def item_follow(job: Job, stored: StoredObject) -> tuple[list[EventDraft], ItemFacts]:
+        facts = item_facts(
+            plan.collector,
+            cid,
+            prov_ids,
+            by_member[job.member],
+            job.artifact_id,
+            job.meta.file_name,
+            stored.digests,
         )
-    prov_ids = [p.id for p in provenance]
-    items: list[ItemResult] = []
-    mismatches: list[Mismatch] = []
-    batch = _Batch(vault, who, case_id, plan.collector, container.id, prov_ids, zf)
-    # Items are independent chains: streamed from the zip by a few workers at once, their
-    # ingests wait for the same seals, so they are sealed in batches.
-    with ThreadPoolExecutor(WORKERS, thread_name_prefix="collection") as pool:
-        for item, found in pool.map(lambda im: batch.item(*im), item_metas):
-            items.append(item)
-            mismatches += found
-    for name in plan.missing:
-        m = Mismatch("missing_file", name, None)
-        _mismatch(vault, who, case_id, plan.collector, container.id, m)
-        mismatches.append(m)
+        return _item_drafts(who, case.id, plan.collector, cid, facts, job.artifact_id), facts
+
+    fresh = pipe.run(
+        (
+            Job(i.member, meta, aid, sizes[i.member])
+            for (i, meta), aid in zip(item_metas, item_ids, strict=True)
+            if aid not in have
+        ),
+        item_follow,
+    )
+    # Items an interrupted run sealed: only the collector events it had not sealed yet.
+    earlier: list[ItemFacts] = []
+    missing_drafts: list[EventDraft] = []
+    for (i, _), aid in zip(item_metas, item_ids, strict=True):
+        art = have.get(aid)
+        if art is None:
+            continue
+        digests = Digests(art.sha256, art.sha1, art.md5, art.size)
+        facts = item_facts(plan.collector, cid, prov_ids, i, aid, art.file_name, digests)
+        earlier.append(facts)
+        done = on_chains.mismatches.get(aid, set())
+        missing_drafts += [
+            d
+            for d, m in zip(
+                _item_drafts(who, case.id, plan.collector, cid, facts, aid)[1:],
+                facts.mismatches,
+                strict=True,
+            )
+            if m.key not in done
+        ]
+        if aid not in on_chains.items:
+            missing_drafts.append(_item_drafts(who, case.id, plan.collector, cid, facts, aid)[0])
+        progress.sealed(1, art.size, resumed=True)
+    order = {aid: n for n, aid in enumerate(item_ids)}
+    all_facts = sorted([*fresh, *earlier], key=lambda f: order[f.result.artifact])
+    mismatches = [m for f in all_facts for m in f.mismatches]
+    gone = [Mismatch("missing_file", name, None) for name in plan.missing]
+    done_here = on_chains.mismatches.get(cid, set())
+    missing_drafts += [
+        mismatch_draft(who, case.id, plan.collector, cid, m) for m in gone if m.key not in done_here
+    ]
+    seal_all(vault, missing_drafts)
+    mismatches += gone
+    items: list[ItemResult] = [f.result for f in all_facts]
     receipt = record(
         vault,
         who,
@@ -344,58 +221,34 @@ def _ingest_zip(
             provenance=prov_ids,
             mismatches=len(mismatches),
         ),
-        case=case_id,
-        item=container.id,
+        case=case.id,
+        item=cid,
     )
-    return CollectionResult(plan.collector, container, receipt, provenance, items, mismatches)
+    return CollectionResult(
+        plan.collector,
+        container,
+        receipt,
+        [provenance[p] for p in prov_ids],
+        items,
+        mismatches,
+        resumed=len(earlier) + sum(1 for p in prov_ids if p in have),
+        bytes=progress.bytes_done,
+    )
 
 
-def _ingest_ewf(vault: Vault, who: Principal, case_id: str, staged: Staged) -> CollectionResult:
-    reading = ewf.read_image(staged.path)
-    software = reading.header.get("acquiry_software") or "EWF imager"
-    version = reading.header.get("acquiry_software_version")
-    plan = CollectionPlan(
-        collector="ewf",
-        tool=f"{software} {version}" if version else software,
-        method="EWF disk image",
-        source_host=None,
-        provenance=[],
-        items=[],
-        missing=[],
+def _item_drafts(
+    who: Principal,
+    case_id: str,
+    collector: Collector,
+    container: str,
+    facts: ItemFacts,
+    artifact: str,
+) -> list[EventDraft]:
+    """The item's collector.item, then one collector.mismatch per disagreement."""
+    item = draft(
+        who.id, who.role, EventType.collector_item, facts.body, case=case_id, item=artifact
     )
-    meta = _meta(plan, _name_for(staged.name), reading.acquired_at, "application/x-ewf")
-    art, _, _ = _store(vault, who, case_id, meta, _chunks(staged.path))
-    checks = [
-        HashCheck(algorithm=alg, recorded=reading.stored[alg], computed=reading.computed[alg])
-        for alg in ("md5", "sha1")
-        if alg in reading.stored
+    return [
+        item,
+        *(mismatch_draft(who, case_id, collector, container, m) for m in facts.mismatches),
     ]
-    matches = all(c.recorded == c.computed for c in checks) if checks else None
-    recorded = dict(reading.header) | {"media_size": str(reading.media_size)}
-    receipt = record(
-        vault,
-        who,
-        EventType.collector_item,
-        CollectorItemV1(
-            collector="ewf",
-            container=None,
-            provenance=[],
-            source_path=None,
-            stored_name=None,
-            times={},
-            checks=checks,
-            matches=matches,
-            recorded=recorded,
-        ),
-        case=case_id,
-        item=art.id,
-    )
-    mismatches = [
-        Mismatch("hash", art.file_name, art.id, c.algorithm, c.recorded, c.computed)
-        for c in checks
-        if c.recorded != c.computed
-    ]
-    for m in mismatches:
-        _mismatch(vault, who, case_id, "ewf", None, m)
-    item = ItemResult(art.id, art.file_name, None, art.sha256, matches, True)
-    return CollectionResult("ewf", art, receipt, [], [item], mismatches)

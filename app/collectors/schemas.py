@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -34,3 +34,20 @@ class CollectionOut(BaseModel):
     items: list[CollectedItemOut]
     mismatches: list[MismatchOut]
     receipt: dict[str, Any]
+    #: files an earlier, interrupted run of this container had sealed (not ingested again)
+    resumed: int = 0
+    #: bytes of the files ingested out of the container (resumed ones included)
+    bytes: int = 0
+
+
+class ProgressOut(BaseModel):
+    """A collection's progress: live while this server ingests it, else what the ledger
+    says (an interrupted run, or the last finished one)."""
+
+    state: Literal["running", "finished", "interrupted"]
+    container: str | None
+    files_total: int | None
+    files_done: int | None
+    bytes_total: int | None
+    bytes_done: int | None
+    resumed: int | None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +26,10 @@ def sweep(data_dir: Path, older_than_s: float) -> int:
     for entry in os.scandir(folder):
         try:
             if entry.name.endswith(".part") and entry.stat().st_mtime <= cutoff:
-                os.unlink(entry.path)
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)  # a split image's segments
+                else:
+                    os.unlink(entry.path)
                 removed += 1
         except FileNotFoundError:
             continue
@@ -56,3 +60,17 @@ class StagingFile:
         if not self._fh.closed:
             self._fh.close()
         self.path.unlink(missing_ok=True)
+
+
+class StagingDir:
+    """A folder under the same spool for files libewf must read by name (a split image's
+    segments), removed whatever the outcome."""
+
+    def __init__(self, data_dir: Path) -> None:
+        folder = data_dir / STAGING
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path: Path = folder / f"{uuid.uuid4().hex}.part"
+        self.path.mkdir(mode=0o700)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)

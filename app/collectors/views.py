@@ -16,16 +16,19 @@ from app.artifacts.metadata import clean_file_name
 from app.artifacts.schemas import ArtifactOut
 from app.artifacts.streaming import ChunkWriter, copy_raw, declared_length
 from app.auth.models import Principal
-from app.cases.service import writable_case
-from app.collectors.ingest import Staged, ingest_collection
+from app.cases.service import readable_case, writable_case
+from app.collectors import resume
+from app.collectors.ingest import ingest_collection
+from app.collectors.progress import RUNS
 from app.collectors.safezip import ZipLimits
-from app.collectors.schemas import CollectedItemOut, CollectionOut, MismatchOut
+from app.collectors.schemas import CollectedItemOut, CollectionOut, MismatchOut, ProgressOut
 from app.collectors.staging import StagingFile
+from app.collectors.storing import Staged
 from app.db import session
 from app.deps import Collector, VaultDep
 from app.disk.errors import UploadQuotaExceeded
 from app.edge.routes import GuardedRoute, streams_body
-from app.errors import BadRequest
+from app.errors import BadRequest, NotFound
 from app.uploads.reserve import held_by, upload_room
 from app.uploads.settings import upload_settings
 from app.vault import Vault
@@ -103,4 +106,53 @@ async def upload_collection(
         items=[CollectedItemOut(**asdict(i)) for i in result.items],
         mismatches=[MismatchOut(**asdict(m)) for m in result.mismatches],
         receipt=result.receipt.to_json(),
+        resumed=result.resumed,
+        bytes=result.bytes,
     )
+
+
+def _progress(vault: Vault, who: Principal, case_id: str, sha256: str) -> ProgressOut:
+    readable_case(vault.engine, case_id, who)  # collectors: 404 for others' cases
+    live = RUNS.get(case_id, sha256)
+    if live is not None:
+        return ProgressOut.model_validate(live.snapshot())
+    run = resume.find_run(vault, case_id, sha256)
+    if run.container is not None:
+        # interrupted (in another process's lifetime): sending it again resumes it
+        return ProgressOut(
+            state="interrupted",
+            container=run.container_id,
+            files_total=None,
+            files_done=None,
+            bytes_total=None,
+            bytes_done=None,
+            resumed=None,
+        )
+    last = resume.last_closed(vault, case_id, sha256)
+    if last is None:
+        raise NotFound(f"no collection of a container with SHA-256 {sha256} in {case_id}")
+    cid, body = last
+    files = len(body.get("items", [])) + len(body.get("provenance", []))
+    return ProgressOut(
+        state="finished",
+        container=cid,
+        files_total=files,
+        files_done=files,
+        bytes_total=None,
+        bytes_done=None,
+        resumed=None,
+    )
+
+
+@router.get("/cases/{case_id}/collections/progress", response_model=ProgressOut)
+async def collection_progress(
+    case_id: str,
+    vault: VaultDep,
+    who: Collector,
+    sha256: Annotated[str, Query(max_length=64)],
+) -> ProgressOut:
+    """How far the collection of the container with this SHA-256 has got: files and
+    bytes sealed of the whole (`locard upload` polls it while the vault ingests)."""
+    if not _SHA256.match(sha256):
+        raise BadRequest("sha256 must be 64 hex digits")
+    return await run_in_threadpool(_progress, vault, who, case_id, sha256.lower())

@@ -63,6 +63,7 @@ class World:
     review_item: tuple[str, str] | None = None
     spare_upload: str | None = None
     shared_playbook_case: str | None = None
+    collection: str | None = None
     #: one connection pool for the whole module: a new httpx.Client costs ~20 ms (TLS
     #: context), which over hundreds of requests was most of this module's run time
     http: httpx.Client = field(init=False)
@@ -145,6 +146,20 @@ class World:
         )
         assert r.status_code == 200, r.text
         return f"{self.case}/assets/{r.json()['asset']['id']}"
+
+    def collection_sha256(self) -> str:
+        """SHA-256 of a collection ingested once into the shared case."""
+        if not self.collection:
+            data = Velociraptor(hostname="HOST-PROGRESS").build()
+            r = self.http.post(
+                f"/v1/cases/{self.case}/collections",
+                params={"file_name": "progress.zip"},
+                content=data,
+                headers=self.as_("collector"),
+            )
+            assert r.status_code == 201, r.text
+            self.collection = hashlib.sha256(data).hexdigest()
+        return self.collection
 
     def playbook_case(self, role: str | None) -> str:
         """A case classified as ransomware: a fresh one for those who may record its steps
@@ -327,6 +342,14 @@ MATRIX: dict[tuple[str, str], Rule] = {
             f"/v1/cases/{w.case}/collections",
             params={"file_name": f"collection-{r}.zip"},
             content=Velociraptor(hostname=f"HOST-{r}").build(),
+        ),
+    ),
+    ("GET", "/v1/cases/{case_id}/collections/progress"): Rule(
+        WRITERS,
+        lambda w, r: Call(
+            "GET",
+            f"/v1/cases/{w.case}/collections/progress",
+            params={"sha256": w.collection_sha256()},
         ),
     ),
     ("GET", "/v1/cases/{case_id}/artifacts"): Rule(ANYONE, _get("/v1/cases/{w.case}/artifacts")),

@@ -27,13 +27,23 @@ needs_ewf_tools = pytest.mark.skipif(
 )
 
 
-def make_e01(folder: Path, media: bytes, *, name: str = "disk", **header: str) -> Path:
-    """An EnCase 6 image of `media`, with MD5 and SHA-1 stored, made by ewfacquire."""
+def make_e01(
+    folder: Path,
+    media: bytes,
+    *,
+    name: str = "disk",
+    segment_size: int | None = None,
+    **header: str,
+) -> Path:
+    """An EnCase 6 image of `media`, with MD5 and SHA-1 stored, made by ewfacquire; with
+    `segment_size` (at least 1 MiB) split into NAME.E01, NAME.E02, … as `-S` writes them."""
     folder.mkdir(parents=True, exist_ok=True)
     raw = folder / f"{name}.raw"
     raw.write_bytes(media)
     opts = {"-C": "IR-TEST-1", "-E": "EV-0042", "-e": "A. Examiner", "-D": "laptop disk"}
     opts |= {"-N": header.get("notes", "seized at desk 4")}
+    if segment_size is not None:
+        opts["-S"] = str(segment_size)
     args = [a for kv in opts.items() for a in kv]
     subprocess.run(
         [EWFACQUIRE or "ewfacquire", "-u", "-q", "-t", str(folder / name), *args]

@@ -111,3 +111,17 @@ def test_kape_output_folder(vault: LiveVault, case: str, tmp_path: Path) -> None
     assert "a KAPE target output folder" in out.stderr
     assert "2 item(s), 3 provenance file(s), 0 mismatch(es)" in out.stderr
     assert (tmp_path / "WS-ALICE.zip.receipt.json").exists()
+
+
+@needs_ewf_tools
+def test_split_e01_image_sends_its_segments_together(
+    vault: LiveVault, case: str, tmp_path: Path
+) -> None:
+    media = os.urandom(3000 * 512)
+    image = make_e01(tmp_path / "img", media, name="laptop", segment_size=1 << 20)
+    assert (tmp_path / "img" / "laptop.E02").exists()
+    out = locard(vault, tmp_path / "home", "upload", "--case", case, str(image))
+    assert out.returncode == 0, out.stderr
+    assert "a split EWF image" in out.stderr and "laptop.E01, laptop.E02" in out.stderr
+    assert "2 item(s), 0 provenance file(s)" in out.stderr and "0 mismatch" in out.stderr
+    assert (tmp_path / "img" / "laptop.E01.zip.receipt.json").exists()  # as sent

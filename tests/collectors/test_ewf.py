@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,67 @@ def test_e01_media_that_no_longer_matches_is_stored_and_flagged(
     ]
     # the stored bytes are the image as received, bad sector and all
     assert doc["container"]["sha256"] == hashlib.sha256(image.read_bytes()).hexdigest()
+
+
+#: three segments of at most 1 MiB (ewfacquire's smallest) for ~3 MB of media
+SPLIT_MEDIA = os.urandom(5600 * 512)
+
+
+def _segments_zip(images: list[Path], dest: Path) -> Path:
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_STORED) as zf:
+        for p in images:
+            zf.write(p, p.name)
+    return dest
+
+
+def test_split_image_segments_each_stored_and_media_checked(
+    vault: LiveVault, case: str, tmp_path: Path
+) -> None:
+    first = make_e01(tmp_path, SPLIT_MEDIA, name="split", segment_size=1 << 20)
+    segments = sorted(tmp_path.glob("split.E0*"))
+    assert [p.name for p in segments] == ["split.E01", "split.E02", "split.E03"]
+    assert ewfverify(first)
+    r = _upload(vault, case, _segments_zip(segments, tmp_path / "split.E01.zip"))
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["collector"] == "ewf" and doc["mismatches"] == []
+    # each segment is its own artifact: the bytes as ewfacquire wrote them
+    got = {i["file_name"]: i["sha256"] for i in doc["items"]}
+    assert got == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in segments}
+    # the image's facts on the container: media hashes stored vs streamed over all segments
+    events = _chain(vault, doc["container"]["id"])
+    assert [e["type"] for e in events] == ["ingest", "collector.item", "collector.container"]
+    item = events[1]["body"]
+    media = {
+        "md5": hashlib.md5(SPLIT_MEDIA).hexdigest(),
+        "sha1": hashlib.sha1(SPLIT_MEDIA).hexdigest(),
+    }
+    assert {c["algorithm"]: (c["recorded"], c["computed"]) for c in item["checks"]} == {
+        k: (v, v) for k, v in media.items()
+    }
+    assert item["recorded"]["segments"] == "3"
+    assert item["recorded"]["media_size"] == str(len(SPLIT_MEDIA))
+    assert sorted(events[2]["body"]["items"]) == sorted(i["artifact"] for i in doc["items"])
+    seg_chain = _chain(vault, doc["items"][1]["artifact"])
+    assert [e["type"] for e in seg_chain] == ["ingest", "collector.item"]
+    assert seg_chain[1]["body"]["container"] == doc["container"]["id"]
+
+
+def test_split_image_with_a_rotten_segment_is_flagged_and_a_gap_refused(
+    vault: LiveVault, case: str, tmp_path: Path
+) -> None:
+    make_e01(tmp_path, SPLIT_MEDIA, name="rot", segment_size=1 << 20)
+    segments = sorted(tmp_path.glob("rot.E0*"))
+    flip_media_byte(segments[1], SPLIT_MEDIA[1 << 20 :], 4096)
+    r = _upload(vault, case, _segments_zip(segments, tmp_path / "rot.zip"))
+    assert r.status_code == 201, r.text
+    kinds = {(m["kind"], m["algorithm"]) for m in r.json()["mismatches"]}
+    assert kinds == {("hash", "md5"), ("hash", "sha1")}
+    # a missing middle segment: refused before anything is stored
+    with vault.client("auditor") as a:
+        before = len(a.get(f"/v1/cases/{case}/artifacts").json())
+    r = _upload(vault, case, _segments_zip([segments[0], segments[2]], tmp_path / "gap.zip"))
+    assert r.status_code == 400, r.text
+    assert "without a gap" in r.json()["detail"]
+    with vault.client("auditor") as a:
+        assert len(a.get(f"/v1/cases/{case}/artifacts").json()) == before

@@ -39,7 +39,8 @@ SEALED = {
     "seal.after_commit": True,
     "seal.after_archive": True,
 }
-assert set(SEALED) == POINTS
+# collection.item_sealed is a collection's, not an upload's: tests/collectors/test_resume.py
+assert set(SEALED) == POINTS - {"collection.item_sealed"}
 
 
 @pytest.mark.parametrize("point", sorted(SEALED))
