@@ -31,7 +31,7 @@ from app.reports.models import CaseReport
 from app.reports.signing import DOC_TIMESTAMP_FIELD, SIGNATURE_FIELD
 from tests.reports.conftest import Scenario, populate
 from tests.reports.helpers import attached_json, case_events, pdf_text, run_recheck, squashed
-from tests.reports.pdf_structure import catalog, page_fonts, struct_elements, tag_counts
+from tests.reports.pdf_structure import open_pdf, page_fonts, struct_elements, tag_counts
 from tests.support.live_server import LiveVault, live_vault, make_settings
 from verify.events import chain_key, decode_event
 
@@ -274,26 +274,28 @@ def test_pdf_a_3b_structure(
     ).stdout.splitlines()[2:]
     assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts
 
-    embedded = {name: [k for k in d if k.startswith("/FontFile")] for name, d in page_fonts(pdf)}
+    fonts_used = page_fonts(open_pdf(pdf))
+    embedded = {name: [k for k in d if k.startswith("/FontFile")] for name, d in fonts_used}
     assert embedded and all(embedded.values()), embedded
 
 
 def test_tagged_structure(issued: tuple[LiveVault, Scenario, bytes, dict[str, str]]) -> None:
-    """The structure tree a screen reader follows (PDF/UA-1's requirements that can be read
-    without a validator): marked, in English, the title shown, headings, tables with header
-    cells that name their scope, lists."""
+    """The structure tree a screen reader follows (what of PDF/UA-1 can be read without a
+    validator): marked, in English, the title shown, headings, tables whose every data cell
+    names its header cells (Headers/ID), lists, every page tied to the tree."""
     _, sc, pdf, _ = issued
-    root = catalog(pdf)
-    assert "/StructTreeRoot" in root
-    assert root["/MarkInfo"]["/Marked"].value is True
-    assert root["/Lang"] == "en"
-    assert root["/ViewerPreferences"]["/DisplayDocTitle"].value is True
-    xmp = root["/Metadata"].get_object().data.decode()
+    doc = open_pdf(pdf)
+    root = doc.Root
+    assert "/StructTreeRoot" in root and "/ParentTree" in root.StructTreeRoot
+    assert root.MarkInfo.Marked is True
+    assert str(root.Lang) == "en"
+    assert root.ViewerPreferences.DisplayDocTitle is True
+    xmp = root.Metadata.read_bytes().decode()
     assert re.search(r"pdfuaid:part[^0-9]{1,3}1", xmp), xmp
-    info = PdfFileReader(io.BytesIO(pdf)).trailer_view["/Info"]
-    assert info["/Title"] == f"Chain-of-custody report {sc.case_id}"
-    assert info["/Title"] in xmp  # dc:title, the title a reader displays
-    tags = tag_counts(root)
+    title = f"Chain-of-custody report {sc.case_id}"
+    assert str(doc.trailer.Info.Title) == title
+    assert title in xmp  # dc:title, the title a reader displays
+    tags = tag_counts(doc)
     # a title page, five numbered sections and two appendices, each headed by an H1
     assert tags["/H1"] == 8, tags
     assert tags["/H2"] > 8 and tags["/H3"] >= 1, tags
@@ -301,17 +303,13 @@ def test_tagged_structure(issued: tuple[LiveVault, Scenario, bytes, dict[str, st
     assert tags["/TH"] > 0 and tags["/TD"] > tags["/TH"], tags
     assert tags["/L"] >= 1 and tags["/LI"] >= 1, tags  # the title page's notes
     assert tags["/P"] > 10, tags
-    header_cells = [e for e in struct_elements(root) if e["/S"] == "/TH"]
-    assert all(e["/A"]["/O"] == "/Table" for e in header_cells)
-    # Every page's content is tied to the tree (StructParents -> the ParentTree).
-    pages = root["/Pages"].get_object()
-    assert all("/StructParents" in k.get_object() for k in _pages(pages))
-
-
-def _pages(node: Any) -> list[Any]:
-    if node.get("/Type") == "/Page":
-        return [node]
-    return [p for kid in node["/Kids"] for p in _pages(kid.get_object())]
+    cells = list(struct_elements(doc))
+    header_ids = {str(e.ID) for e in cells if e.S == "/TH"}
+    data_cells = [e for e in cells if e.S == "/TD"]
+    assert all(e.A.O == "/Table" for e in cells if e.S in ("/TH", "/TD"))
+    assert all(len(e.A.Headers) > 0 for e in data_cells), "a data cell without its header"
+    assert {str(h) for e in data_cells for h in e.A.Headers} <= header_ids
+    assert all("/StructParents" in page.obj for page in doc.pages)
 
 
 def test_words_are_never_broken_mid_token(
