@@ -21,7 +21,7 @@ import io
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -59,6 +59,7 @@ def write_pdfa(html: str, attachments: Sequence[Attachment] = ()) -> bytes:
     out = io.BytesIO()
     doc.write_pdf(
         out,
+        finisher=_without_object_streams,
         pdf_variant="pdf/a-3b",
         pdf_tags=True,
         attachments=[
@@ -75,6 +76,19 @@ def write_pdfa(html: str, attachments: Sequence[Attachment] = ()) -> bytes:
         ],
     )
     return _finish(out.getvalue())
+
+
+def _without_object_streams(document: Any, pdf: Any) -> None:
+    """Objects written plainly (a classic xref table), their streams still compressed.
+
+    pyHanko, which validates the report (ours and a third party's `pyhanko sign
+    adesverify`), re-reads an object stream's header for every object it resolves from it:
+    with the ~1,650 objects of a tagged report in object streams, resolving them all took
+    88 s against 5 s plain (the file grows from 89 to 251 KB)."""
+    write = pdf.write
+    pdf.write = lambda output, version, identifier, compress: write(
+        output, version, identifier, False
+    )
 
 
 def _finish(pdf: bytes) -> bytes:
