@@ -1,7 +1,7 @@
 # Locard on its embedded defaults (SQLite, local write-once store, built-in TSA).
 # Mount a volume at /data to keep the vault; set LOCARD_DATABASE_URL / LOCARD_STORE=s3 for production.
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends openssl fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends openssl fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 locard
 WORKDIR /srv/locard
 COPY pyproject.toml README.md alembic.ini ./

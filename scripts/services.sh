@@ -12,6 +12,10 @@ command -v npm >/dev/null || need_apt+=(npm)
 command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
 command -v jq >/dev/null || need_apt+=(jq)
 command -v curl >/dev/null || need_apt+=(curl)
+# WeasyPrint renders the custody report with Pango (text layout) and fontconfig's DejaVu fonts.
+python3 -c 'import ctypes.util as u, sys; sys.exit(not u.find_library("pangoft2-1.0"))' ||
+  need_apt+=(libpango-1.0-0 libpangoft2-1.0-0)
+[ -n "$(fc-list "DejaVu Sans" 2>/dev/null)" ] || need_apt+=(fonts-dejavu-core)
 # The PKCS#11 tests keep the log key in a SoftHSM2 token.
 command -v softhsm2-util >/dev/null || need_apt+=(softhsm2)
 # `pdfsig` checks report signatures against an NSS database made with certutil.

@@ -16,6 +16,17 @@ from app.text import multi_line, single_line
 
 _MEDIA = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_SEALS = 20
+#: the item's description as a custody form records it (ingest v3 fields, each optional)
+DESCRIPTION_FIELDS = (
+    "device_make",
+    "device_model",
+    "device_serial",
+    "seals",
+    "collected_by",
+    "collection_place",
+    "tool_version",
+)
 
 
 def clean_file_name(name: str) -> str:
@@ -57,6 +68,15 @@ class ArtifactMeta(BaseModel):
     collected_at: datetime | None = None
     notes: str = Field(default="", max_length=20_000)
     sha256: str | None = None
+    # What a custody form records of the item itself (ingest v3), each optional.
+    device_make: str | None = Field(default=None, max_length=255)
+    device_model: str | None = Field(default=None, max_length=255)
+    device_serial: str | None = Field(default=None, max_length=255)
+    #: seal / evidence-tag numbers; over HTTP one comma-separated string
+    seals: list[str] | None = Field(default=None, max_length=MAX_SEALS)
+    collected_by: str | None = Field(default=None, max_length=255)
+    collection_place: str | None = Field(default=None, max_length=255)
+    tool_version: str | None = Field(default=None, max_length=255)
 
     @field_validator("file_name")
     @classmethod
@@ -99,10 +119,41 @@ class ArtifactMeta(BaseModel):
             raise ValueError("collected_at lies in the future: collection is told after it")
         return v
 
-    @field_validator("source_host", "collection_method", "collection_tool")
+    @field_validator(
+        "source_host",
+        "collection_method",
+        "collection_tool",
+        "device_make",
+        "device_model",
+        "device_serial",
+        "collected_by",
+        "collection_place",
+        "tool_version",
+    )
     @classmethod
     def _single(cls, v: str | None) -> str | None:
         return None if v is None else single_line(v)
+
+    @field_validator("seals", mode="before")
+    @classmethod
+    def _seals(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = [s.strip() for s in v.split(",")]
+        if isinstance(v, list):
+            v = [s for s in v if s != ""] or None
+        return v
+
+    @field_validator("seals")
+    @classmethod
+    def _seal_numbers(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        out = [single_line(s) for s in v]
+        if any(len(s) > 100 or "," in s for s in out):
+            raise ValueError("a seal number is at most 100 characters, without commas")
+        if len(set(out)) != len(out):
+            raise ValueError("a seal number is listed twice")
+        return out
 
     @field_validator("notes")
     @classmethod

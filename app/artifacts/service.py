@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from app.artifacts.metadata import ArtifactMeta
+from app.artifacts.metadata import DESCRIPTION_FIELDS, ArtifactMeta
 from app.artifacts.models import Artifact
 from app.auth.models import Principal, Role
 from app.auth.service import get_principal
@@ -23,7 +23,7 @@ from app.events.artifact_events import (
     Access,
     Annotation,
     CollectorSignature,
-    IngestV2,
+    IngestV3,
     Party,
     RetentionBody,
     TransferV2,
@@ -79,7 +79,11 @@ def ingest_draft(
     row. A collection submits thousands of these and waits once for their seal."""
     d = stored.digests
     meta = plan.meta
-    body = IngestV2(
+    # The item's description: only what was told, so an untold field is absent, not null.
+    described = {
+        k: v for k, v in meta.model_dump(include=set(DESCRIPTION_FIELDS)).items() if v is not None
+    }
+    body = IngestV3(
         artifact=artifact_id or new_artifact_id(),
         file_name=meta.file_name,
         media_type=meta.media_type,
@@ -94,6 +98,7 @@ def ingest_draft(
         occurred_at=iso(meta.collected_at),
         notes=meta.notes,
         retention=RetentionBody(mode=plan.retention.mode, until=plan.retention.until.isoformat()),
+        **described,
     )
     if plan.signature:
         body = body.model_copy(update={"collector_signature": CollectorSignature(**plan.signature)})

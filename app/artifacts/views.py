@@ -58,12 +58,21 @@ async def upload(
     collected_at: Annotated[str | None, Query(max_length=64)] = None,
     notes: Annotated[str | None, Query(max_length=4000)] = None,
     sha256: Annotated[str | None, Query(max_length=64)] = None,
+    device_make: Annotated[str | None, Query(max_length=255)] = None,
+    device_model: Annotated[str | None, Query(max_length=255)] = None,
+    device_serial: Annotated[str | None, Query(max_length=255)] = None,
+    seals: Annotated[str | None, Query(max_length=2100)] = None,
+    collected_by: Annotated[str | None, Query(max_length=255)] = None,
+    collection_place: Annotated[str | None, Query(max_length=255)] = None,
+    tool_version: Annotated[str | None, Query(max_length=255)] = None,
 ) -> IngestOut:
     """Stream one artifact into the case.
 
     Raw body (any content type but multipart) with metadata in the query, or
     `multipart/form-data` with metadata fields before a `file` part. Nothing is
     stored or recorded unless every byte arrived and matched what was declared.
+    The item's description for the custody report (device make/model/serial, comma-separated
+    seal numbers, who collected it and where, the tool's version) is optional.
     """
     limit = vault.settings.max_upload_bytes
     declared = declared_length(request, limit)
@@ -79,6 +88,13 @@ async def upload(
         "collected_at": collected_at,
         "notes": notes,
         "sha256": sha256,
+        "device_make": device_make,
+        "device_model": device_model,
+        "device_serial": device_serial,
+        "seals": seals,
+        "collected_by": collected_by,
+        "collection_place": collection_place,
+        "tool_version": tool_version,
     }
     writer: ChunkWriter[Upload] | None = None
     ingest: Ingest | None = None

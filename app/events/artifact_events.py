@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field
 from sqlmodel import Session
 
+from app.artifacts.metadata import DESCRIPTION_FIELDS
 from app.artifacts.models import Artifact
 from app.events.catalogue import Body, EventSpec, EventType, declare, parse_time
 from app.events.phrases import Names
@@ -55,6 +56,20 @@ class IngestV2(_Ingest):
     occurred_at: str | None
 
 
+class IngestV3(IngestV2):
+    """v3: what a court's custody form asks of each item beyond the bytes, each optional
+    (absent when untold): the device's make, model and serial number, the seal or evidence
+    tag numbers, who collected it (when not the uploader), where, and the tool's version."""
+
+    device_make: str | None = None
+    device_model: str | None = None
+    device_serial: str | None = None
+    seals: list[str] | None = None
+    collected_by: str | None = None
+    collection_place: str | None = None
+    tool_version: str | None = None
+
+
 class Access(Body):
     reason: str
     sha256: str
@@ -88,10 +103,23 @@ def collected_at(ev: Event) -> datetime | None:
     return parse_time(b.get("occurred_at") if "v" in b else b.get("collected_at"))
 
 
+def item_description(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The item's description as the ingest event (v3) tells it; earlier bodies tell none."""
+    out: dict[str, Any] = {}
+    for name in DESCRIPTION_FIELDS:
+        value = body.get(name)
+        if name == "seals":
+            if isinstance(value, list):
+                out[name] = [str(x) for x in value]
+        elif isinstance(value, str):
+            out[name] = value
+    return out
+
+
 def _project_ingest(s: Session, index: int, ev: Event, private: Mapping[str, Any]) -> None:
     assert ev.case is not None and ev.item is not None
     b = INGEST.parse(ev)
-    assert isinstance(b, IngestV1 | IngestV2)
+    assert isinstance(b, IngestV1 | IngestV2)  # v3 is a v2 with the item's description
     s.add(
         Artifact(
             id=ev.item,
@@ -158,7 +186,7 @@ INGEST = declare(
     EventSpec(
         EventType.ingest,
         "evidence",
-        {1: IngestV1, 2: IngestV2},
+        {1: IngestV1, 2: IngestV2, 3: IngestV3},
         _summary_ingest,
         project=_project_ingest,
         occurred=collected_at,

@@ -23,6 +23,7 @@ from app.artifacts.models import Artifact
 from app.db import session
 from app.errors import Unavailable
 from app.events import EventType, Names, occurred_at, summary
+from app.events.artifact_events import item_description
 from app.reports.models import (
     Actor,
     Anchor,
@@ -360,6 +361,7 @@ def artifact_report(art: Artifact, events: list[EventEntry]) -> ArtifactReport:
             custody[-1].until = e.at
         custody.append(CustodyPeriod(holder=holder, since=since, until=None, started_by=e.index))
     assert art.ingest_index is not None  # gather selects ingested rows only
+    told = item_description(ingest.body if ingest else {})
     return ArtifactReport(
         id=art.id,
         file_name=art.file_name,
@@ -372,6 +374,7 @@ def artifact_report(art: Artifact, events: list[EventEntry]) -> ArtifactReport:
         collection_method=art.collection_method,
         collection_tool=art.collection_tool,
         collected_at=collected,
+        **told,
         notes=art.notes,
         collector=art.collector,
         # The holder as of the anchor, from the ledger; the row may already know a later one.

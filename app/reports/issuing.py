@@ -77,8 +77,8 @@ def issue_json(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
 
 
 def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
-    from app.reports.pdf import document_info, render_pdf
-    from app.reports.pdfa import as_pdfa3b
+    from app.reports.pdf import render_pdf
+    from app.reports.pdfa import Attachment
     from app.reports.signing import (
         ReportSigningError,
         load_or_create_identity,
@@ -115,21 +115,16 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
         ],
     )
     report = build_report(vault, who, case_id, signer=signer)
-    # PDF/A-3b with the JSON form attached as its source data, before signing: the
+    # Tagged PDF/A-3b with the JSON form attached as its source data, before signing: the
     # signature then covers the attachment.
-    info = document_info(report)
-    pdf = as_pdfa3b(
-        render_pdf(report),
-        title=info.title,
-        author=info.author,
-        subject=info.subject,
-        created=report.generated_at,
-        attachments=[
-            (
+    pdf = render_pdf(
+        report,
+        [
+            Attachment(
                 "report.json",
                 report_json(report),
-                "application/json",
                 f"This report as JSON ({REPORT_FORMAT}), with the checkpoint tokens",
+                report.generated_at,
             )
         ],
     )

@@ -14,7 +14,9 @@ from pydantic import BaseModel, field_validator
 #: /2 added: each event's told time (`occurred_at`), hand-overs with the hash re-verified at
 #: each, the anchor's witness cosignatures, every certificate's validity window, and
 #: whether the PDF validates long-term (`report_signer.long_term`).
-REPORT_FORMAT: Literal["locard-case-report/2"] = "locard-case-report/2"
+#: /3 added per item: the device's make, model and serial, seal/tag numbers, the person who
+#: collected it, the place, and the tool's version (ingest v3), each None/empty when untold.
+REPORT_FORMAT: Literal["locard-case-report/3"] = "locard-case-report/3"
 
 
 class Actor(BaseModel):
@@ -88,7 +90,19 @@ class ArtifactReport(BaseModel):
     collection_method: str | None
     collection_tool: str | None
     collected_at: datetime | None
+    #: the device the bytes came from, as the collector told (ingest v3)
+    device_make: str | None = None
+    device_model: str | None = None
+    device_serial: str | None = None
+    #: seal or evidence-tag numbers on the item or its container
+    seals: list[str] = []
+    #: the person who collected the item, when not the one who uploaded it
+    collected_by: str | None = None
+    #: where it was collected (site, room, address)
+    collection_place: str | None = None
+    tool_version: str | None = None
     notes: str
+    #: who uploaded it (the ingest event's actor)
     collector: str
     custodian: str
     ingested_at: datetime
@@ -259,7 +273,7 @@ class Command(BaseModel):
 
 
 class CaseReport(BaseModel):
-    format: Literal["locard-case-report/2"] = REPORT_FORMAT
+    format: Literal["locard-case-report/3"] = REPORT_FORMAT
     generated_at: datetime
     generated_by: Actor
     vault: VaultInfo

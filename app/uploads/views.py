@@ -63,6 +63,14 @@ class UploadCreate(BaseModel):
     collection_tool: str | None = None
     collected_at: str | None = Field(default=None, max_length=64)
     notes: str | None = None
+    # The item's description (ingest v3), as on the one-shot upload.
+    device_make: str | None = None
+    device_model: str | None = None
+    device_serial: str | None = None
+    seals: list[str] | None = None
+    collected_by: str | None = None
+    collection_place: str | None = None
+    tool_version: str | None = None
 
 
 class UploadOut(BaseModel):

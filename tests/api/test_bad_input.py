@@ -338,6 +338,13 @@ BAD_FIELDS = {
     "control chars in notes": {"notes": "a\x07b"},
     "notes too long": {"notes": "n" * 4001},
     "unknown case": {"_case": "IR-1999-0404"},
+    # the item's description (ingest v3)
+    "control chars in device_serial": {"device_serial": "SN\x1b[2J"},
+    "device_model too long": {"device_model": "m" * 256},
+    "seal number twice": {"seals": "SEAL-1, SEAL-1"},
+    "seal number too long": {"seals": "S" * 101},
+    "too many seals": {"seals": ",".join(f"S{i}" for i in range(21))},
+    "control chars in collection_place": {"collection_place": "room\x00B2"},
 }
 
 

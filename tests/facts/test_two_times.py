@@ -85,7 +85,7 @@ def test_custody_starts_at_collection(live: LiveVault, case_id: str) -> None:
             )
         )
         ev = art["receipt"]["event"]
-        assert ev["body"]["v"] == 2 and ev["body"]["occurred_at"] is not None
+        assert ev["body"]["v"] == 3 and ev["body"]["occurred_at"] is not None
     with live.client("auditor") as a:
         report = ok(a.get(f"/v1/cases/{case_id}/report.json"))
     period = report["artifacts"][0]["custody"][0]

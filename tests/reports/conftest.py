@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from tests.support.live_server import LiveVault
 
@@ -19,8 +20,20 @@ class Scenario:
     hold_reason: str = ""
     containment_target: str = ""
     containment_ticket: str = ""
+    #: the first item's description as a custody form records it (upload metadata)
+    described: dict[str, str] = field(default_factory=dict)
 
 
+#: what the collector tells about the first item beyond its bytes (ingest v3)
+DESCRIBED = {
+    "device_make": "Dell",
+    "device_model": "PowerEdge R740",
+    "device_serial": "SN-7Q2K9X3",
+    "seals": "SEAL-000417, TAG-2026-0099",
+    "collected_by": "Dana Ortiz",
+    "collection_place": "Server room B2, Acme HQ",
+    "tool_version": "4.0.0",
+}
 MEMORY = b"MZ\x90\x00" + bytes(range(256)) * 400
 EVTX = b"ElfFile\x00" + b"\x01\x02\x03" * 5000
 
@@ -39,9 +52,11 @@ def populate(live: LiveVault) -> Scenario:
         )
         assert r.status_code == 201, r.text
         sc = Scenario(case_id=r.json()["case"]["id"])
-        for name, data, host in (
-            ("fs01-memory.raw", MEMORY, "fs01"),
-            ("fs01-security.evtx", EVTX, "fs01"),
+        collected = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+        sc.described = {**DESCRIBED, "collected_at": collected}
+        for name, data, host, told in (
+            ("fs01-memory.raw", MEMORY, "fs01", sc.described),
+            ("fs01-security.evtx", EVTX, "fs01", {}),
         ):
             r = c.post(
                 f"/v1/cases/{sc.case_id}/artifacts",
@@ -50,6 +65,7 @@ def populate(live: LiveVault) -> Scenario:
                     "source_host": host,
                     "collection_tool": "winpmem 4.0",
                     "sha256": hashlib.sha256(data).hexdigest(),
+                    **told,
                 },
                 content=data,
             )

@@ -1,5 +1,14 @@
 """The signed PDF custody report: what it says, that its signature holds, that issuing it is
-recorded, and that a third party can re-run every check it prints."""
+recorded, that a third party can re-run every check it prints, and its PDF/A-3b and tagged
+(PDF/UA-1) structure.
+
+veraPDF is not available here, nor any PDF/UA checker (PAC): the structure tests read what a
+validator would start with (XMP identification, the output intent, the attachment's
+relationship, every font embedded, the structure tree with headings, tables and header
+cells, the document's language and displayed title). They do not check full ISO 19005-3 or
+ISO 14289-1 conformance: content-stream rules (every glyph inside marked content, reading
+order, contrast), alternate text (the report has no figures or images), or that the tags
+match what a reader sees."""
 
 from __future__ import annotations
 
@@ -22,7 +31,9 @@ from app.reports.models import CaseReport
 from app.reports.signing import DOC_TIMESTAMP_FIELD, SIGNATURE_FIELD
 from tests.reports.conftest import Scenario, populate
 from tests.reports.helpers import attached_json, case_events, pdf_text, run_recheck, squashed
+from tests.reports.pdf_structure import open_pdf, page_fonts, struct_elements, tag_counts
 from tests.support.live_server import LiveVault, live_vault, make_settings
+from verify.events import chain_key, decode_event
 
 BIN = Path(sys.executable).parent
 PAGES = Path(__file__).resolve().parents[2] / "test-artifacts" / "report-pages"
@@ -140,10 +151,10 @@ def test_a_changed_byte_breaks_the_signature(
 ) -> None:
     live, sc, pdf, _ = issued
     sha256 = next(iter(sc.artifacts.values()))
-    # The hash is in a compressed content stream; alter the uncompressed page count instead,
-    # a byte that is certainly inside the signed range.
-    at = pdf.index(b"/Count ")
-    forged = pdf[: at + 7] + bytes([pdf[at + 7] ^ 1]) + pdf[at + 8 :]
+    # The hash is in a compressed content stream; alter a key of the catalog as first written
+    # (uncompressed, before any signature: certainly inside the signed range) instead.
+    at = pdf.index(b"/DisplayDocTitle") + 1
+    forged = pdf[:at] + bytes([pdf[at] ^ 1]) + pdf[at + 1 :]
     reader = PdfFileReader(io.BytesIO(forged), strict=False)
     sig = next(s for s in reader.embedded_signatures if s.field_name == SIGNATURE_FIELD)
     status = validate_pdf_signature(sig, signer_validation_context=trust_context(live))
@@ -242,7 +253,8 @@ def test_pdf_a_3b_structure(
 ) -> None:
     """What can be checked without veraPDF (not available here): PDF/A-3b identification in
     the XMP, the sRGB output intent, the attachment's associated-file relationship, and
-    every font embedded. Full ISO 19005-3 conformance is not checked."""
+    every font embedded (pdffonts, and a FontFile in every font's descriptor). Full
+    ISO 19005-3 conformance is not checked."""
     _, _, pdf, _ = issued
     root = PdfFileReader(io.BytesIO(pdf)).root
     xmp = root["/Metadata"].get_object().data.decode()
@@ -261,3 +273,114 @@ def test_pdf_a_3b_structure(
         ["pdffonts", "r.pdf"], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout.splitlines()[2:]
     assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts
+
+    fonts_used = page_fonts(open_pdf(pdf))
+    embedded = {name: [k for k in d if k.startswith("/FontFile")] for name, d in fonts_used}
+    assert embedded and all(embedded.values()), embedded
+
+
+def test_tagged_structure(issued: tuple[LiveVault, Scenario, bytes, dict[str, str]]) -> None:
+    """The structure tree a screen reader follows (what of PDF/UA-1 can be read without a
+    validator): marked, in English, the title shown, headings, tables whose every data cell
+    names its header cells (Headers/ID), lists, every page tied to the tree."""
+    _, sc, pdf, _ = issued
+    doc = open_pdf(pdf)
+    root = doc.Root
+    assert "/StructTreeRoot" in root and "/ParentTree" in root.StructTreeRoot
+    assert root.MarkInfo.Marked is True
+    assert str(root.Lang) == "en"
+    assert root.ViewerPreferences.DisplayDocTitle is True
+    xmp = root.Metadata.read_bytes().decode()
+    assert re.search(r"pdfuaid:part[^0-9]{1,3}1", xmp), xmp
+    title = f"Chain-of-custody report {sc.case_id}"
+    assert str(doc.trailer.Info.Title) == title
+    assert title in xmp  # dc:title, the title a reader displays
+    tags = tag_counts(doc)
+    # a title page, five numbered sections and two appendices, each headed by an H1
+    assert tags["/H1"] == 8, tags
+    assert tags["/H2"] > 8 and tags["/H3"] >= 1, tags
+    assert tags["/Table"] >= 10 and tags["/TR"] > tags["/Table"], tags
+    assert tags["/TH"] > 0 and tags["/TD"] > tags["/TH"], tags
+    assert tags["/L"] >= 1 and tags["/LI"] >= 1, tags  # the title page's notes
+    assert tags["/P"] > 10, tags
+    cells = list(struct_elements(doc))
+    header_ids = {str(e.ID) for e in cells if e.S == "/TH"}
+    data_cells = [e for e in cells if e.S == "/TD"]
+    assert all(e.A.O == "/Table" for e in cells if e.S in ("/TH", "/TD"))
+    assert all(len(e.A.Headers) > 0 for e in data_cells), "a data cell without its header"
+    assert {str(h) for e in data_cells for h in e.A.Headers} <= header_ids
+    assert all("/StructParents" in page.obj for page in doc.pages)
+
+
+def test_words_are_never_broken_mid_token(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]], tmp_path: Path
+) -> None:
+    """Identifiers, event names, file names, hosts and seal numbers come out whole on one
+    line (poppler's text keeps a wrapped cell's line breaks): "disable_accou nt" would fail."""
+    _, sc, pdf, _ = issued
+    text = pdf_text(pdf, tmp_path)
+    report = CaseReport.model_validate_json(attached_json(pdf, tmp_path))
+    tokens = {"isolate_host", sc.containment_target, sc.containment_ticket}
+    for art in report.artifacts:
+        tokens |= {art.id, art.file_name, *art.seals}
+        tokens |= {e.type for e in art.events} | {e.actor.id for e in art.events}
+    tokens |= {e.type for e in report.case_events}
+    broken = sorted(t for t in tokens if t not in text)
+    assert not broken, broken
+
+
+def test_each_item_is_described_as_a_custody_form_asks(
+    issued: tuple[LiveVault, Scenario, bytes, dict[str, str]], tmp_path: Path
+) -> None:
+    """Per item: make/model/serial, seal numbers, the collector, collection time and place,
+    tool and version, the acquisition hash beside the vault's receipt time. Told at upload,
+    sealed in the ingest event (body v3), stated in the JSON and printed in the PDF; an item
+    uploaded without them says "not stated", and its event has no such keys."""
+    live, sc, pdf, _ = issued
+    described, plain = list(sc.artifacts)
+    ingest = {item: _ingest_event(live, item) for item in (described, plain)}
+    body = ingest[described]["body"]
+    assert body["v"] == 3
+    told = sc.described
+    for name in ("device_make", "device_model", "device_serial", "collected_by"):
+        assert body[name] == told[name]
+    assert body["collection_place"] == told["collection_place"]
+    assert body["tool_version"] == told["tool_version"]
+    assert body["seals"] == ["SEAL-000417", "TAG-2026-0099"]
+    assert not {"device_make", "seals", "collected_by"} & set(ingest[plain]["body"])
+    report = CaseReport.model_validate_json(attached_json(pdf, tmp_path))
+    first, second = report.artifacts
+    assert (first.device_make, first.device_model, first.device_serial) == (
+        "Dell",
+        "PowerEdge R740",
+        "SN-7Q2K9X3",
+    )
+    assert first.seals == ["SEAL-000417", "TAG-2026-0099"]
+    assert first.collected_by == "Dana Ortiz" and first.collector == "collector"
+    assert first.collection_place == told["collection_place"]
+    assert first.collected_at is not None
+    assert first.collected_at.isoformat() == told["collected_at"]
+    assert second.device_serial is None and second.seals == []
+    flat = squashed(pdf_text(pdf, tmp_path))
+    item = flat[flat.index("1.Evidenceitems") : flat.index("2.Chainofcustody")]
+    first_item, second_item = item.split(f"Item{second.id}")
+    assert "Make/model/serialmakeDell,modelPowerEdgeR740,serialSN-7Q2K9X3" in first_item
+    assert "Seal/tagnumbersSEAL-000417,TAG-2026-0099" in first_item
+    assert "CollectedbyDanaOrtiz(astoldbycollector(collector))" in first_item
+    collected = first.collected_at.strftime("%Y-%m-%d%H:%M:%S")
+    assert f"Collectedat{collected}" in first_item
+    assert f"Collectionplace{squashed(told['collection_place'])}" in first_item
+    assert "Tool/methodwinpmem4.0,version4.0.0" in first_item
+    # the acquisition hash, then beside it when the vault received the bytes
+    received = first.ingested_at.strftime("%Y-%m-%d%H:%M:%S")
+    assert f"AcquisitionhashSHA-256{first.sha256}" in first_item
+    assert first_item.index(first.sha256) < first_item.index(f"Receivedbythevault{received}")
+    assert "Make/model/serialnotstated" in second_item
+    assert "Seal/tagnumbersnotstated" in second_item
+
+
+def _ingest_event(live: LiveVault, item: str) -> dict[str, Any]:
+    first = live.vault.ledger.chain(chain_key(None, item))[0]
+    event = decode_event(first.canonical).as_json()
+    assert event["type"] == "ingest"
+    return event

@@ -31,7 +31,16 @@ def test_happy_path_chunks_complete_receipt(live: LiveVault, case_id: str, tmp_p
     data = payload(3 * MiB + 12345)
     digest = hashlib.sha256(data).hexdigest()
     with live.client("collector") as c:
-        r = create(c, case_id, data, source_host="fs01", collection_tool="dd 9.1")
+        r = create(
+            c,
+            case_id,
+            data,
+            source_host="fs01",
+            collection_tool="dd 9.1",
+            # the item's description (ingest v3), a list of seals in JSON
+            device_serial="WD-WX12A3456",
+            seals=["EVB-2026-0031"],
+        )
         assert r.status_code == 201, r.text
         up = r.json()
         uid = up["upload_id"]
@@ -69,6 +78,9 @@ def test_happy_path_chunks_complete_receipt(live: LiveVault, case_id: str, tmp_p
         assert art["source_host"] == "fs01" and art["collection_tool"] == "dd 9.1"
         assert receipt["event"]["type"] == "ingest"
         assert receipt["event"]["body"]["artifact"] == art["id"]
+        body = receipt["event"]["body"]
+        assert body["v"] == 3 and body["device_serial"] == "WD-WX12A3456"
+        assert body["seals"] == ["EVB-2026-0031"] and "device_make" not in body
 
         f = tmp_path / "disk.img"
         f.write_bytes(data)
