@@ -42,6 +42,8 @@ class EventType(StrEnum):
     asset_recorded = "asset.recorded"
     communication_issued = "communication.issued"
     key_rotated = "key.rotated"
+    evidence_renewed = "evidence.renewed"
+    report_renewed = "report.renewed"
 
 
 __all__ = ["EventType"]

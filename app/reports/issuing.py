@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -23,6 +24,9 @@ from app.reports.models import REPORT_FORMAT, CaseReport, ReportSigner
 from app.vault import Vault
 from custody import pki
 from custody.ledger import Receipt
+
+if TYPE_CHECKING:
+    from app.reports.signing import SignedReport
 
 ReportFormat = Literal["json", "pdf", "jsonld"]
 
@@ -143,6 +147,7 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
         )
     except ReportSigningError as exc:
         raise Unavailable(str(exc)) from exc
+    keep_issued(vault, case_id, signed)
     receipt = issue(
         vault,
         who,
@@ -159,6 +164,27 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
         report,
         receipt,
     )
+
+
+def keep_issued(vault: Vault, case_id: str, signed: SignedReport) -> None:
+    """Version 0 of the report in the write-once store, before `report.issued` is sealed:
+    `locard renew` adds archive timestamps to it as new versions."""
+    from app.reports.archive import ReportVersion, keep
+    from verify.renewal import chain_expiry
+
+    sha = hashlib.sha256(signed.pdf).hexdigest()
+    chain = signed.tsa_chain
+    expires = chain_expiry(chain) if chain else report_generated_now()
+    keep(
+        vault.store,
+        ReportVersion(case_id, sha, 0, sha, signed.tsa, signed.tsa_self_operated, expires),
+        signed.pdf,
+    )
+
+
+def report_generated_now() -> datetime:
+    # No chain came back (a time-stamper that does not say): renew at the next pass.
+    return datetime.now(UTC)
 
 
 def issue_jsonld(vault: Vault, who: Principal, case_id: str) -> IssuedReport:

@@ -102,6 +102,8 @@ class SignedReport:
     trust_root_pem: str
     tsa: str
     tsa_self_operated: bool
+    #: the chain of the document timestamp's TSA (TSA certificate … root, DER)
+    tsa_chain: tuple[bytes, ...] = ()
 
 
 def load_or_create_identity(
@@ -268,11 +270,15 @@ class VaultTimeStamper(TimeStamper):
     def __init__(self, authority: TimestampAuthority) -> None:
         super().__init__(include_nonce=True)  # type: ignore[no-untyped-call]
         self.authority = authority
+        #: the certificate chain of the last token (TSA certificate … root): its expiry is
+        #: when the document needs its next archive timestamp
+        self.last_chain: tuple[bytes, ...] = ()
 
     async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
         if md_algorithm.lower() != "sha256":
             raise ReportSigningError(f"the vault's TSAs timestamp SHA-256 only, not {md_algorithm}")
         token = await asyncio.to_thread(self.authority.timestamp, bytes(message_digest))
+        self.last_chain = token.chain_der
         response = cms.ContentInfo.load(_token_of(token.tsr_der))
         return response
 
@@ -411,4 +417,5 @@ def sign_pdf(
         trust_root_pem=identity.root.public_bytes(serialization.Encoding.PEM).decode(),
         tsa=authority.name,
         tsa_self_operated=is_self_operated(authority),
+        tsa_chain=timestamper.last_chain,
     )
