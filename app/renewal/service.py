@@ -22,6 +22,7 @@ from app.events import EventType, draft
 from app.events.renewal_events import EvidenceRenewed, ReportRenewed
 from app.reports import archive
 from app.reports.archival import add_archive_timestamp
+from app.reports.revocation import external_crls, known_chain
 from app.vault import Vault
 from custody import pki
 from custody import renewal as tokens
@@ -100,12 +101,21 @@ def renew(
     except Exception as exc:  # reports are renewed even when the tokens' TSA call failed
         log.exception("renewing checkpoint tokens failed")
         run.failures.append(f"checkpoint tokens: {exc}")
-    for version in list(archive.latest_versions(vault.store)):
+    versions = list(archive.latest_versions(vault.store))
+    crls: list[bytes] = []
+    if versions:
+        try:
+            crls = vault_crls(vault) + renewer_crls(vault, run.renewer)
+        except Exception as exc:  # without them the reports would renew with less proof
+            log.exception("gathering revocation data for report renewals failed")
+            run.failures.append(f"revocation data: {exc}")
+            return run
+    for version in versions:
         why = "renewal forced" if force else _report_due(version, run.renewer, now, horizon)
         if why is None:
             continue
         try:
-            run.reports.append(renew_report(vault, run.renewer, seal, version, why))
+            run.reports.append(renew_report(vault, run.renewer, seal, version, why, crls))
         except Exception as exc:  # one report's failure leaves the others to renew
             log.exception("renewing report %s failed", version.key)
             run.failures.append(f"report {version.case} {version.issued_sha256[:16]}: {exc}")
@@ -168,14 +178,19 @@ def _report_due(
 
 
 def renew_report(
-    vault: Vault, renewer: Renewer, seal: Seal, v: archive.ReportVersion, why: str
+    vault: Vault,
+    renewer: Renewer,
+    seal: Seal,
+    v: archive.ReportVersion,
+    why: str,
+    crls: list[bytes],
 ) -> ReportRenewal:
     # A report is a few hundred kilobytes, not an artifact: read whole, as pyHanko needs.
     pdf = vault.store.read_bytes(v.key)
     roots = {r for a in (*vault.authorities, vault.keyring.tsa) for r in a.trust_roots()}
     roots.update(renewer.authority.trust_roots())
     renewed, chain = add_archive_timestamp(
-        pdf, renewer.authority, roots=sorted(roots), crls=vault_crls(vault), version=v.version + 1
+        pdf, renewer.authority, roots=sorted(roots), crls=crls, version=v.version + 1
     )
     sha = hashlib.sha256(renewed).hexdigest()
     version = archive.ReportVersion(
@@ -201,6 +216,12 @@ def renew_report(
     )
     index = seal(draft(*ACTOR, EventType.report_renewed, body, case=v.case))
     return ReportRenewal(v.case, v.issued_sha256, version.version, sha, why, index)
+
+
+def renewer_crls(vault: Vault, renewer: Renewer) -> list[bytes]:
+    """An external renewer's CRLs, fetched once per pass and archived (see revocation)."""
+    known = known_chain(vault.ledger, renewer.authority.name)
+    return external_crls(vault.store, renewer.authority, known)[1]
 
 
 def vault_crls(vault: Vault) -> list[bytes]:

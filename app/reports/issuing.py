@@ -6,6 +6,7 @@ front of it is one the vault issued.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from custody import pki
 from custody.ledger import Receipt
 
 if TYPE_CHECKING:
-    from app.reports.signing import SignedReport
+    from app.reports.signing import SignedReport, SigningIdentity
+    from custody.timestamps import TimestampAuthority
 
 ReportFormat = Literal["json", "pdf", "jsonld"]
 
@@ -83,6 +85,7 @@ def issue_json(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
 def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
     from app.reports.pdf import document_info, render_pdf
     from app.reports.pdfa import as_pdfa3b
+    from app.reports.revocation import RevocationFetchError
     from app.reports.signing import (
         ReportSigningError,
         load_or_create_identity,
@@ -98,7 +101,8 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
             crl_url=pki.crl_urls(vault.settings.public_base_url)[0],
         )
         authority = report_authority(vault.authorities)
-    except ReportSigningError as exc:
+        identity, tsa_chain = with_external_revocation(vault, identity, authority)
+    except (ReportSigningError, RevocationFetchError) as exc:
         raise Unavailable(str(exc)) from exc
     der = identity.cert.public_bytes(Encoding.DER)
     signer = ReportSigner(
@@ -107,7 +111,7 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
         trust_root_sha256=hashlib.sha256(identity.root.public_bytes(Encoding.DER)).hexdigest(),
         issued_by_tsa_root=identity.issued_by_tsa_root,
         timestamped_by=authority.name,
-        long_term=long_term(identity, authority),
+        long_term=long_term(identity, authority, tsa_chain),
         certificates=[
             cert_info("report signer", identity.cert),
             *(
@@ -144,6 +148,7 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
             authority,
             origin=vault.ledger.origin,
             reason=f"Chain-of-custody report for case {case_id}",
+            tsa_chain=tsa_chain,
         )
     except ReportSigningError as exc:
         raise Unavailable(str(exc)) from exc
@@ -164,6 +169,20 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
         report,
         receipt,
     )
+
+
+def with_external_revocation(
+    vault: Vault, identity: SigningIdentity, authority: TimestampAuthority
+) -> tuple[SigningIdentity, tuple[bytes, ...]]:
+    """An external TSA's chain and its CRLs, fetched once now and archived, added to what
+    the signature embeds; the vault's own TSA needs nothing more."""
+    from app.reports.revocation import external_crls, known_chain
+
+    known = known_chain(vault.ledger, authority.name)
+    chain, crls = external_crls(vault.store, authority, known)
+    if not crls:
+        return identity, chain
+    return dataclasses.replace(identity, crls=(*identity.crls, *crls)), chain
 
 
 def keep_issued(vault: Vault, case_id: str, signed: SignedReport) -> None:
