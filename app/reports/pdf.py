@@ -30,6 +30,7 @@ from app.events import EventType
 from app.reports.appendix import checkpoints_appendix, commands_appendix
 from app.reports.declaration import declaration
 from app.reports.models import Anchor, ArtifactReport, CaseReport, CaseSummary, EventEntry
+from app.reports.pdf_renewals import renewals_appendix
 from app.reports.pdf_style import (
     MARGIN,
     PAGE,
@@ -507,6 +508,7 @@ def render_pdf(report: CaseReport) -> bytes:
         + declaration(st, report)
         + checkpoints_appendix(st, report)
         + commands_appendix(st, report)
+        + renewals_appendix(st, report)
     )
     doc.build(story, canvasmaker=canvas_maker)
     return buf.getvalue()

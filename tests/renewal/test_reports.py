@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -17,7 +18,7 @@ from app.reports.archive import latest_versions, version_key
 from app.vault import make_store
 from custody.pki import crl_store_key
 from tests.renewal.conftest import Aged
-from tests.reports.helpers import attached_json
+from tests.reports.helpers import attached_json, pdf_text, squashed
 from tests.reports.validation import lta_validate
 
 
@@ -68,3 +69,31 @@ def test_external_tsa_revocation_fetched_once_embedded_and_archived(
     report = json.loads(attached_json(aged.external_pdf, tmp_path))
     assert report["vault"]["report_signer"]["long_term"] is True
     assert report["vault"]["report_signer"]["timestamped_by"] == "acme"
+
+
+def test_report_names_validity_windows_and_the_renewal_covering_them(
+    aged: Aged, tmp_path: Path
+) -> None:
+    """Key expiry and rotation in the report: the built-in TSA, no longer configured, still
+    dates the case's older checkpoints; the report lists its certificates with the renewal
+    chain that carries them, ending with the external TSA, and says which renewal was the
+    vault's own."""
+    report = json.loads(attached_json(aged.external_pdf, tmp_path))
+    vault = report["vault"]
+    assert [(n["seq"], n["tsa"], n["self_operated"]) for n in vault["renewals"]] == [
+        (1, "builtin", True),
+        (2, "acme", False),
+    ]
+    builtin = hashlib.sha256(aged.builtin_root).hexdigest()
+    [root] = [c for c in vault["certificates"] if c["sha256"] == builtin]
+    assert root["role"].startswith("TSA builtin")
+    cover = root["covered_by"]
+    assert cover["renewals"] == [1, 2]
+    assert (cover["tsa"], cover["self_operated"]) == ("acme", False)
+    # The external renewal holds past the built-in TSA certificate's expiry.
+    assert datetime.fromisoformat(cover["valid_until"]) > aged.builtin_expiry
+    signer = vault["report_signer"]["certificates"][0]
+    assert signer["not_before"] < signer["not_after"] and signer["covered_by"] is None
+    text = squashed(pdf_text(aged.external_pdf, tmp_path))
+    for phrase in ("Appendix C. Key expiry and renewal", "the vault itself", "not renewed yet"):
+        assert squashed(phrase) in text, phrase
