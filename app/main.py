@@ -72,6 +72,8 @@ async def _renew_evidence(vault: Vault) -> None:
         run = renew(vault, lambda d: submit(vault, d).event.index)
         for failure in run.failures:
             log.warning("renewal: %s not renewed", failure)
+        for warning in run.warnings:
+            log.warning("renewal: %s", warning)
 
     await asyncio.sleep(min(vault.settings.renew_interval_s, RENEW_FIRST_AFTER_S))
     while True:

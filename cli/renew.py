@@ -32,11 +32,17 @@ def renew_command(
     from app.renewal.service import renew
     from app.settings import Settings
     from cli.main import _open
+    from verify.errors import TimestampError
 
     settings = Settings(data_dir=data_dir) if data_dir else Settings()
     vault = _open(settings)
     try:
         run = renew(vault, lambda d: vault.ledger.seal([d])[0].event.index, force=renew_all)
+    except (TimestampError, OSError, ValueError) as exc:
+        # The renewer could not be asked for its certificates (down, or refusing): nothing
+        # was renewed, and the next pass tries again.
+        err.print(f"[red]error:[/red] no renewal: {exc}")
+        raise typer.Exit(1) from exc
     finally:
         vault.close()
     if as_json:
@@ -64,6 +70,7 @@ def renew_command(
                 for r in run.reports
             ],
             "failures": run.failures,
+            "warnings": run.warnings,
         }
         print(json.dumps(doc, indent=2))
     else:
@@ -83,6 +90,8 @@ def renew_command(
             )
         if not run.reports:
             console.print("reports: none due")
+        for w in run.warnings:
+            err.print(f"[yellow]warning:[/yellow] {w}")
         for f in run.failures:
             err.print(f"[red]not renewed:[/red] {f}")
     raise typer.Exit(1 if run.failures else 0)

@@ -68,10 +68,13 @@ class Head:
     def expires(self) -> datetime:
         return chain_expiry(self.chain)
 
-    def due(self, now: datetime, horizon: timedelta, *, independent: bool) -> str | None:
+    def due(
+        self, now: datetime, horizon: timedelta, *, independent: bool, renewer_expires: datetime
+    ) -> str | None:
         """Why this head needs a renewal now (None: it does not). `independent`: the
-        renewal would come from a TSA the vault does not control."""
-        if self.expires - now <= horizon:
+        renewal would come from a TSA the vault does not control; `renewer_expires`: when
+        its certificate expires (a renewal expiring no later than the head adds nothing)."""
+        if self.expires - now <= horizon and renewer_expires > self.expires:
             return f"its TSA certificate expires {self.expires:%Y-%m-%d}"
         info = parse_timestamp_response(self.token)
         if info.hash_algorithm.lower() not in STRONG_HASHES:
@@ -179,25 +182,38 @@ def inclusion_path(index: int, hashes: Sequence[bytes]) -> list[bytes]:
 
 
 def due_heads(
-    tokens: Iterable[StoredTimestamp],
+    tokens: Iterable[tuple[int, StoredTimestamp]],
     index: RenewalIndex,
     self_operated_tsas: frozenset[str],
     *,
     now: datetime,
     horizon: timedelta,
     independent: bool,
+    renewer_expires: datetime,
+    externally_stamped: frozenset[int] = frozenset(),
     force: bool = False,
 ) -> list[tuple[Head, str]]:
-    """The distinct heads of `tokens` that are due, each with the reason."""
+    """The distinct heads of `tokens` (checkpoint size, token) that are due, with the reason.
+
+    A self-operated token on a checkpoint in `externally_stamped` (which also has an
+    external TSA's token) is renewed for its expiry only: that checkpoint already has
+    independent proof, and renewing the vault's own token again and again (each renewal's
+    event is sealed under another one) would add none.
+    """
     seen: dict[bytes, tuple[Head, str]] = {}
     checked: set[bytes] = set()
-    for t in tokens:
+    for size, t in tokens:
         head = index.head(t.tsr_der, t.chain_der, t.tsa, t.tsa in self_operated_tsas)
         key = leaf_data(head.token)
         if key in checked:
             continue
         checked.add(key)
-        why = "renewal forced" if force else head.due(now, horizon, independent=independent)
+        outside = independent and size not in externally_stamped
+        why = (
+            "renewal forced"
+            if force
+            else head.due(now, horizon, independent=outside, renewer_expires=renewer_expires)
+        )
         if why is not None:
             seen[key] = (head, why)
     return list(seen.values())

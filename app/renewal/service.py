@@ -22,7 +22,7 @@ from app.events import EventType, draft
 from app.events.renewal_events import EvidenceRenewed, ReportRenewed
 from app.reports import archive
 from app.reports.archival import add_archive_timestamp
-from app.reports.revocation import external_crls, known_chain
+from app.reports.revocation import external_crls, known_chain, tsa_chain
 from app.vault import Vault
 from custody import pki
 from custody import renewal as tokens
@@ -46,6 +46,9 @@ class Renewer:
     authority: TimestampAuthority
     #: the vault's own TSA: its renewal keeps tokens readable but proves nothing new
     self_operated: bool
+    #: when the renewer's own certificate chain expires: renewing what expires later than
+    #: that would add nothing
+    expires: datetime
 
     @property
     def description(self) -> str:
@@ -79,14 +82,19 @@ class RenewalRun:
     tokens: TokenRenewal | None = None
     reports: list[ReportRenewal] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def renewer_of(vault: Vault) -> Renewer:
-    """The configured external TSA, else the built-in one."""
+    """The configured external TSA (its chain from its newest token, else from a probe
+    token), else the built-in one."""
     external = [a for a in vault.authorities if isinstance(a, HttpTSA)]
     if external:
-        return Renewer(external[0], False)
-    return Renewer(vault.keyring.tsa, True)
+        chain = tsa_chain(external[0], known_chain(vault.ledger, external[0].name))
+        return Renewer(external[0], False, chain_expiry(chain))
+    own = vault.keyring.tsa
+    chain = (own.cert_der, *own.intermediates_der, own.root_cert_der)
+    return Renewer(own, True, chain_expiry(chain))
 
 
 def renew(
@@ -96,6 +104,12 @@ def renew(
     now = now or datetime.now(UTC)
     horizon = timedelta(days=vault.settings.renew_before_days)
     run = RenewalRun(renewer_of(vault))
+    if not force and run.renewer.expires - now <= horizon:
+        # Whatever is due for expiry would be renewed by a certificate expiring as soon.
+        run.warnings.append(
+            f"the renewer's certificate expires {run.renewer.expires:%Y-%m-%d}, within "
+            f"{horizon.days} days: configure a TSA whose certificate outlives the evidence"
+        )
     try:
         run.tokens = renew_tokens(vault, run.renewer, seal, now=now, horizon=horizon, force=force)
     except Exception as exc:  # reports are renewed even when the tokens' TSA call failed
@@ -133,13 +147,18 @@ def renew_tokens(
 ) -> TokenRenewal | None:
     index = tokens.RenewalIndex(tokens.read_renewals(vault.store))
     own = frozenset(a.name for a in vault.authorities if not isinstance(a, HttpTSA))
+    own |= {vault.keyring.tsa.name}
+    # Two streaming passes rather than every token in memory at once.
+    external = frozenset(size for size, t in vault.ledger.timestamps() if t.tsa not in own)
     due = tokens.due_heads(
-        (t for _, t in vault.ledger.timestamps()),
+        vault.ledger.timestamps(),
         index,
-        own | {vault.keyring.tsa.name},
+        own,
         now=now,
         horizon=horizon,
         independent=not renewer.self_operated,
+        externally_stamped=external,
+        renewer_expires=renewer.expires,
         force=force,
     )
     if not due:
@@ -170,7 +189,7 @@ def renew_tokens(
 def _report_due(
     v: archive.ReportVersion, renewer: Renewer, now: datetime, horizon: timedelta
 ) -> str | None:
-    if v.expires - now <= horizon:
+    if v.expires - now <= horizon and renewer.expires > v.expires:
         return f"its newest timestamp's TSA certificate expires {v.expires:%Y-%m-%d}"
     if v.self_operated and not renewer.self_operated:
         return "its newest timestamp comes from the vault's own TSA"
