@@ -6,21 +6,26 @@ after the renewal verifies, one exported before fails with `TimestampExpired`; O
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import zipfile
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from app.vault import make_store
 from cli.main import app
 from custody import renewal as tokens
 from tests.renewal.conftest import Aged
-from verify.bundle import verify_bundle
+from verify.bundle import parse_manifest, verify_bundle
+from verify.errors import MalformedInput, TimestampExpired, TimestampRenewalError
 from verify.merkle import leaf_hash, root_from_inclusion_proof
 from verify.policy import VerificationPolicy
-from verify.renewal import leaf_data, parse_record
+from verify.renewal import EvidenceRecord, leaf_data, parse_record, verify_at
+from verify.timestamp import load_pem_or_der_certs, tsa_certificate_chain, verify_timestamp
 
 
 def _policy(aged: Aged, at: datetime | None = None) -> VerificationPolicy:
@@ -153,3 +158,44 @@ def test_openssl_judges_each_token_at_the_future_time(aged: Aged, tmp_path: Path
     assert last.tsa == "acme"
     renewed = _openssl_verify(last.token, imprint, aged.tsa.ca_pem_path.read_bytes(), at, tmp_path)
     assert "Verification: OK" in renewed, renewed
+
+
+def test_verify_at_refuses_broken_or_foreign_renewals(aged: Aged) -> None:
+    with zipfile.ZipFile(aged.bundle_after) as zf:
+        name = next(n for n in zf.namelist() if n.startswith("renewals/"))
+        record = parse_record(zf.read(name))
+        size, tsa = name.removeprefix("renewals/").removesuffix(".json").split(".", 1)
+        token = zf.read(f"checkpoints/{size}.{tsa}.tsr")
+        note = zf.read(f"checkpoints/{size}.note")
+        chain_pem = zf.read(f"keys/tsa/{tsa}-chain.pem")
+    digest = hashlib.sha256(note.split(b"\n\n", 1)[0] + b"\n").digest()
+    roots = [aged.builtin_root, aged.tsa.ca_der]
+    intermediates = load_pem_or_der_certs(chain_pem)
+    info = verify_timestamp(token, digest, roots=roots, intermediates=intermediates)
+    chain = tsa_certificate_chain(token, roots=roots, intermediates=intermediates)
+    at = aged.builtin_expiry + timedelta(days=1)
+
+    def check(rec: EvidenceRecord | None, when: datetime = at) -> str:
+        return verify_at(token, info, chain, when, rec, lambda _: roots)
+
+    assert "through 2 renewal(s)" in check(record)
+    with pytest.raises(TimestampExpired):
+        check(None)
+    first = record.renewals[0]
+    bent = replace(first, proof=(bytes(32), *first.proof[1:]) if first.proof else (bytes(32),))
+    with pytest.raises(TimestampRenewalError):
+        check(replace(record, renewals=(bent, *record.renewals[1:])))
+    with pytest.raises(TimestampRenewalError, match="another token"):
+        check(replace(record, covers=bytes(32)))
+    # Past the external renewal's own expiry nothing carries the token any more.
+    with pytest.raises(TimestampExpired):
+        check(record, at + timedelta(days=20 * 365))
+
+
+def test_only_a_v3_manifest_names_renewals(aged: Aged) -> None:
+    with zipfile.ZipFile(aged.bundle_after) as zf:
+        doc = json.loads(zf.read("manifest.json"))
+    assert doc["format"] == "locard-bundle/3"
+    parse_manifest(json.dumps(doc).encode())
+    with pytest.raises(MalformedInput, match="renewal"):
+        parse_manifest(json.dumps({**doc, "format": "locard-bundle/2"}).encode())
