@@ -206,16 +206,21 @@ def renew_report(
 ) -> ReportRenewal:
     # A report is a few hundred kilobytes, not an artifact: read whole, as pyHanko needs.
     pdf = vault.store.read_bytes(v.key)
+    number = v.version + 1
+    # A pass that died between a version's PDF and its description left the PDF: the
+    # write-once key is taken, so this renewal takes the next number.
+    while vault.store.exists(archive.version_key(v.case, v.issued_sha256, number)):
+        number += 1
     roots = {r for a in (*vault.authorities, vault.keyring.tsa) for r in a.trust_roots()}
     roots.update(renewer.authority.trust_roots())
     renewed, chain = add_archive_timestamp(
-        pdf, renewer.authority, roots=sorted(roots), crls=crls, version=v.version + 1
+        pdf, renewer.authority, roots=sorted(roots), crls=crls, version=number
     )
     sha = hashlib.sha256(renewed).hexdigest()
     version = archive.ReportVersion(
         v.case,
         v.issued_sha256,
-        v.version + 1,
+        number,
         sha,
         renewer.authority.name,
         renewer.self_operated,
