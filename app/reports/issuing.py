@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,6 +30,8 @@ from custody.ledger import Receipt
 if TYPE_CHECKING:
     from app.reports.signing import SignedReport, SigningIdentity
     from custody.timestamps import TimestampAuthority
+
+log = logging.getLogger(__name__)
 
 ReportFormat = Literal["json", "pdf", "jsonld"]
 
@@ -85,7 +88,6 @@ def issue_json(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
 def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
     from app.reports.pdf import document_info, render_pdf
     from app.reports.pdfa import as_pdfa3b
-    from app.reports.revocation import RevocationFetchError
     from app.reports.signing import (
         ReportSigningError,
         load_or_create_identity,
@@ -102,7 +104,7 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
         )
         authority = report_authority(vault.authorities)
         identity, tsa_chain = with_external_revocation(vault, identity, authority)
-    except (ReportSigningError, RevocationFetchError) as exc:
+    except ReportSigningError as exc:
         raise Unavailable(str(exc)) from exc
     der = identity.cert.public_bytes(Encoding.DER)
     signer = ReportSigner(
@@ -176,10 +178,17 @@ def with_external_revocation(
 ) -> tuple[SigningIdentity, tuple[bytes, ...]]:
     """An external TSA's chain and its CRLs, fetched once now and archived, added to what
     the signature embeds; the vault's own TSA needs nothing more."""
-    from app.reports.revocation import external_crls, known_chain
+    from app.reports.revocation import RevocationFetchError, external_crls, known_chain
+    from verify.errors import TimestampError
 
     known = known_chain(vault.ledger, authority.name)
-    chain, crls = external_crls(vault.store, authority, known)
+    try:
+        chain, crls = external_crls(vault.store, authority, known)
+    except (RevocationFetchError, TimestampError) as exc:
+        # An unreachable distribution point must not stop a report being issued: it is
+        # signed as before this data existed, and says it is not long-term (`long_term`).
+        log.warning("revocation data of TSA %s not gathered: %s", authority.name, exc)
+        return identity, ()
     if not crls:
         return identity, chain
     return dataclasses.replace(identity, crls=(*identity.crls, *crls)), chain
