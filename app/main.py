@@ -47,6 +47,8 @@ from storage import errors as storage_errors
 API_VERSION = "v1"
 #: how often the server looks for CRLs due for re-signing (each is re-signed once a day old)
 CRL_CHECK_INTERVAL_S = 3600.0
+#: the renewal job's first pass after the server starts
+RENEW_FIRST_AFTER_S = 3600.0
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,29 @@ async def _renew_crls(vault: Vault) -> None:
             log.exception("renewing the CRLs failed")
 
 
+async def _renew_evidence(vault: Vault) -> None:
+    """Re-timestamp checkpoint tokens and reports that are due (`locard renew`) every
+    `renew_interval_s`, the first pass within the hour: a server restarted more often than
+    the interval still renews, and a start is not slowed by it."""
+    from app.events import submit
+    from app.renewal.service import renew
+
+    def _pass() -> None:
+        run = renew(vault, lambda d: submit(vault, d).event.index)
+        for failure in run.failures:
+            log.warning("renewal: %s not renewed", failure)
+        for warning in run.warnings:
+            log.warning("renewal: %s", warning)
+
+    await asyncio.sleep(min(vault.settings.renew_interval_s, RENEW_FIRST_AFTER_S))
+    while True:
+        try:
+            await anyio.to_thread.run_sync(_pass)
+        except Exception:  # retried at the next interval; the server lives on
+            log.exception("renewing evidence failed")
+        await asyncio.sleep(vault.settings.renew_interval_s)
+
+
 def create_app(settings: Settings | None = None, *, vault: Vault | None = None) -> FastAPI:
     settings = settings or (vault.settings if vault else Settings())
 
@@ -72,13 +97,18 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         own = vault is None
         app.state.vault = vault or open_vault(settings)
-        renewal = asyncio.create_task(_renew_crls(app.state.vault))
+        jobs = [
+            asyncio.create_task(_renew_crls(app.state.vault)),
+            asyncio.create_task(_renew_evidence(app.state.vault)),
+        ]
         try:
             yield
         finally:
-            renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
+            for job in jobs:
+                job.cancel()
+            for job in jobs:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
             if own:
                 app.state.vault.close()
 

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     pkcs11_pki: bool = False
     pkcs11_pki_label: str = "locard"
     external_tsas: list[ExternalTSA] = []
+    #: `locard renew` (and `locard serve`, every `renew_interval_s`) re-timestamps evidence
+    #: whose newest TSA certificate expires within this many days
+    renew_before_days: int = 365
+    renew_interval_s: float = 86400.0
 
     store: Literal["local", "s3"] = "local"
     s3_endpoint: str | None = None

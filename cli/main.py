@@ -23,8 +23,9 @@ from cli.output import (
     print_reports,
     reports_json,
 )
+from cli.renew import renew_command
 from cli.report import report_command
-from cli.trust import load_witness_policy, policy_from_options
+from cli.trust import load_witness_policy, parse_validation_time, policy_from_options
 from cli.upload import upload_command
 from cli.witness import witness
 from cli.witness_server import witness_server_app
@@ -133,6 +134,14 @@ def verify(
             "successors from their hand-over on. Bundles carry their own; receipts need this.",
         ),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Judge the RFC 3161 tokens at this time (ISO 8601, e.g. 2035-01-01T00:00Z): "
+            "a token whose TSA certificate expired by then passes only through a renewal.",
+        ),
+    ] = None,
 ) -> None:
     """Verify evidence offline: no server, no database, no network.
 
@@ -147,6 +156,8 @@ def verify(
         policy = policy_from_options(trusted_key, trusted_tsa_ca, origin, key_history)
         if witness_policy is not None:
             policy = replace(policy, witness_policy=load_witness_policy(witness_policy))
+        if at is not None:
+            policy = replace(policy, validation_time=parse_validation_time(at))
         verifier = Verifier(policy)
         from cli.export import is_bundle, verify_bundle_cli
 
@@ -419,6 +430,7 @@ def user_token(
 # Client commands: they talk to a vault over HTTP and import nothing of the server.
 app.command("upload")(upload_command)
 app.command("report")(report_command)
+app.command("renew")(renew_command)
 app.command("export")(export)
 app.command("witness")(witness)
 app.add_typer(witness_server_app, name="witness-server")

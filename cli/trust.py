@@ -7,6 +7,7 @@ as tampered evidence. OSError is left to the caller, which knows how to phrase i
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from verify.errors import PolicyError, VerificationError
@@ -93,3 +94,16 @@ def _key_history(path: Path) -> tuple[Handover, ...]:
     except UnicodeDecodeError as exc:
         raise PolicyError(f"--key-history file {path} is not UTF-8 text") from exc
     return parse_key_history(text, f"--key-history file {path}")
+
+
+def parse_validation_time(text: str) -> datetime:
+    """`--at`: an ISO 8601 time with a zone (a bare date is midnight UTC)."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise PolicyError(f"--at {text!r} is not an ISO 8601 time: {exc}") from exc
+    if value.tzinfo is None:
+        if "T" in text or " " in text:
+            raise PolicyError(f"--at {text!r} has no time zone (add Z or +00:00)")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

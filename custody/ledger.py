@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -653,6 +653,23 @@ class Ledger:
             int(row["tokens_pending"]),
             cosigs,
         )
+
+    def timestamps(self) -> Iterator[tuple[int, StoredTimestamp]]:
+        """Every checkpoint token, oldest checkpoint first, with its checkpoint's size."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_TIMESTAMPS).order_by(_TIMESTAMPS.c.checkpoint_size, _TIMESTAMPS.c.tsa)
+            ).mappings()
+            for t in rows:
+                yield (
+                    int(t["checkpoint_size"]),
+                    StoredTimestamp(
+                        t["tsa"],
+                        bytes(t["tsr"]),
+                        _aware(t["gen_time"]),
+                        pem_to_chain(t["chain_pem"]),
+                    ),
+                )
 
     def event(self, index: int) -> SealedEvent:
         with self.engine.connect() as conn:

@@ -168,6 +168,20 @@ class TimestampPolicyMismatch(TimestampError):
     check = "timestamp-policy"
 
 
+class TimestampExpired(TimestampError):
+    """At the policy's validation time the token's TSA certificate (or its last renewal's)
+    has expired, and no renewal made before that expiry carries it further."""
+
+    check = "timestamp-expired"
+
+
+class TimestampRenewalError(TimestampError):
+    """A token's renewal (evidence record) does not cover it, does not verify, or was made
+    after the token it renews had expired."""
+
+    check = "timestamp-renewal"
+
+
 class TreeSizeMismatch(InclusionProofError):
     """The proof claims a tree size other than the signed checkpoint's."""
 

@@ -44,6 +44,8 @@ class EventType(StrEnum):
     case_data_categories = "case.data_categories"
     communication_issued = "communication.issued"
     key_rotated = "key.rotated"
+    evidence_renewed = "evidence.renewed"
+    report_renewed = "report.renewed"
 
 
 __all__ = ["EventType"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from verify.errors import PolicyError, VerificationError
 from verify.keyhistory import Handover
@@ -23,6 +24,10 @@ class VerificationPolicy:
     witness_policy: WitnessPolicy | None = None
     #: hand-overs from a pinned key to its successors (`verify.keyhistory`), in order
     log_key_history: tuple[Handover, ...] = ()
+    #: judge tokens at this time (a future date): a token whose TSA certificate expired by
+    #: then verifies only through a renewal made before that expiry (`verify.renewal`).
+    #: None: each token at its own genTime, as a token proves its time forever once checked.
+    validation_time: datetime | None = None
 
 
 def parse_trusted_keys(text: str, source: str = "trusted key") -> tuple[str, ...]:

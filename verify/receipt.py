@@ -18,6 +18,7 @@ from typing import Any
 from verify.checkpoint import MAX_TREE_SIZE
 from verify.errors import MalformedInput
 from verify.events import Event, event_from_json
+from verify.renewal import EvidenceRecord
 from verify.strict_json import (
     MAX_JSON_BYTES,
     b64,
@@ -52,6 +53,8 @@ class TimestampEvidence:
     tsa: str
     token: bytes
     chain: tuple[bytes, ...]
+    #: its renewals (bundles `/3`), which carry it past its TSA certificate's expiry
+    renewal: EvidenceRecord | None = None
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,11 @@ from verify.merkle import verify_inclusion
 from verify.note import NoteVerifier, verify_checkpoint_note
 from verify.policy import VerificationPolicy, pinned_verifier
 from verify.receipt import ParsedReceipt, TimestampEvidence, parse_receipt
+from verify.renewal import verify_at
 from verify.report import PIN_LOG_KEY, PIN_TSA_ROOT, Report
 from verify.strict_json import label
 from verify.times import check_event_time, tightest_bound
-from verify.timestamp import TimestampInfo, verify_timestamp
+from verify.timestamp import TimestampInfo, tsa_certificate_chain, verify_timestamp
 
 
 class Verifier:
@@ -205,12 +206,16 @@ class Verifier:
         for ev in stamps:
 
             def _one(ev: TimestampEvidence = ev) -> str:
-                info = verify_timestamp(
-                    ev.token,
-                    digest,
-                    roots=self.tsa_roots(ev.chain, report),
-                    intermediates=ev.chain,
-                )
+                roots = self.tsa_roots(ev.chain, report)
+                info = verify_timestamp(ev.token, digest, roots=roots, intermediates=ev.chain)
+                at = self.policy.validation_time
+                if at is not None:
+                    chain = tsa_certificate_chain(ev.token, roots=roots, intermediates=ev.chain)
+                    still = verify_at(
+                        ev.token, info, chain, at, ev.renewal, lambda c: self.tsa_roots(c, report)
+                    )
+                    infos.append(info)
+                    return f"{info.gen_time.isoformat()} by {info.tsa_name}; {still}"
                 infos.append(info)
                 return f"{info.gen_time.isoformat()} by {info.tsa_name}"
 

@@ -38,6 +38,7 @@ from app.events.artifact_events import Access
 from app.events.incident_events import Export, ExportedArtifact, Head
 from app.vault import Vault
 from custody.ledger import Receipt
+from custody.renewal import RenewalIndex, read_renewals
 from custody.sequencer import SequencerStopped
 from verify.bundle import (
     BUNDLE_FORMAT,
@@ -56,6 +57,7 @@ from verify.bundle import (
     inclusion_proof_json,
     manifest_json,
     proof_member,
+    renewal_member,
     token_entry,
     token_member,
     tsa_chain_member,
@@ -63,6 +65,7 @@ from verify.bundle import (
     tsa_root_member,
 )
 from verify.events import chain_key
+from verify.renewal import record_json
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +232,7 @@ def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
 
         sizes = sorted({e["sealed_in"] for e in events} | {plan.anchor})
         checkpoints: list[dict[str, Any]] = []
+        renewals = RenewalIndex(read_renewals(vault.store))
         chains: dict[tuple[str, tuple[bytes, ...]], str] = {}
         for size in sizes:
             cp = vault.ledger.checkpoint(size)
@@ -243,7 +247,12 @@ def _zip_pieces(vault: Vault, plan: ExportPlan) -> Iterator[bytes]:
                     w.put(chain_name, _pem(t.chain_der))
                     chains[(t.tsa, t.chain_der)] = chain_name
                 tsas.setdefault(t.tsa, tsa_entry(t.tsa, None, False))
-                stamps.append(token_entry(t.tsa, chain_name))
+                record = renewals.record(t.tsr_der)
+                renewal = None
+                if record is not None:
+                    renewal = renewal_member(size, t.tsa)
+                    w.put(renewal, _json(record_json(record.covers, record.renewals)))
+                stamps.append(token_entry(t.tsa, chain_name, renewal))
             checkpoints.append(checkpoint_entry(size, stamps, cp.tokens_pending))
             yield sink.drain()
         for a, b in zip(sizes, sizes[1:], strict=False):

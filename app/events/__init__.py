@@ -9,6 +9,7 @@ from app.events import (  # noqa: F401  (each module declares its types on impor
     key_events,
     playbook_events,
     principal_events,
+    renewal_events,
 )
 from app.events.catalogue import (
     CATALOGUE,

@@ -13,6 +13,7 @@ from app.reports import gather as g
 from app.reports.checks import run_checks
 from app.reports.models import Actor, Anchor, CaseReport, CaseSummary, ReportSigner, VaultInfo
 from app.reports.recheck import commands
+from app.reports.renewals import with_renewals
 from app.vault import Vault
 
 REPORT_ROLES = frozenset({Role.legal.value, Role.auditor.value, Role.admin.value})
@@ -30,7 +31,7 @@ def build_report(
     origin = vault.ledger.origin
     witnesses = g.witness_verifiers(vault)
     anchor = g.anchor_of(facts, origin, witnesses)
-    info = g.vault_info(vault, signer)
+    info = with_renewals(g.vault_info(vault, signer), vault.store, facts.checkpoints.values())
     artifacts = [g.artifact_report(a, found.by_item.get(a.id, [])) for a in facts.artifacts]
     return CaseReport(
         generated_at=datetime.now(UTC),

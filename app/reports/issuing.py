@@ -6,10 +6,13 @@ front of it is one the vault issued.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -23,6 +26,12 @@ from app.reports.models import REPORT_FORMAT, CaseReport, ReportSigner
 from app.vault import Vault
 from custody import pki
 from custody.ledger import Receipt
+
+if TYPE_CHECKING:
+    from app.reports.signing import SignedReport, SigningIdentity
+    from custody.timestamps import TimestampAuthority
+
+log = logging.getLogger(__name__)
 
 ReportFormat = Literal["json", "pdf", "jsonld"]
 
@@ -94,6 +103,7 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
             crl_url=pki.crl_urls(vault.settings.public_base_url)[0],
         )
         authority = report_authority(vault.authorities)
+        identity, tsa_chain = with_external_revocation(vault, identity, authority)
     except ReportSigningError as exc:
         raise Unavailable(str(exc)) from exc
     der = identity.cert.public_bytes(Encoding.DER)
@@ -103,7 +113,7 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
         trust_root_sha256=hashlib.sha256(identity.root.public_bytes(Encoding.DER)).hexdigest(),
         issued_by_tsa_root=identity.issued_by_tsa_root,
         timestamped_by=authority.name,
-        long_term=long_term(identity, authority),
+        long_term=long_term(identity, authority, tsa_chain),
         certificates=[
             cert_info("report signer", identity.cert),
             *(
@@ -135,9 +145,11 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
             authority,
             origin=vault.ledger.origin,
             reason=f"Chain-of-custody report for case {case_id}",
+            tsa_chain=tsa_chain,
         )
     except ReportSigningError as exc:
         raise Unavailable(str(exc)) from exc
+    keep_issued(vault, case_id, signed)
     receipt = issue(
         vault,
         who,
@@ -154,6 +166,48 @@ def issue_pdf(vault: Vault, who: Principal, case_id: str) -> IssuedReport:
         report,
         receipt,
     )
+
+
+def with_external_revocation(
+    vault: Vault, identity: SigningIdentity, authority: TimestampAuthority
+) -> tuple[SigningIdentity, tuple[bytes, ...]]:
+    """An external TSA's chain and its CRLs, fetched once now and archived, added to what
+    the signature embeds; the vault's own TSA needs nothing more."""
+    from app.reports.revocation import RevocationFetchError, external_crls, known_chain
+    from verify.errors import TimestampError
+
+    known = known_chain(vault.ledger, authority.name)
+    try:
+        chain, crls = external_crls(vault.store, authority, known)
+    except (RevocationFetchError, TimestampError) as exc:
+        # An unreachable distribution point must not stop a report being issued: it is
+        # signed as before this data existed, and says it is not long-term (`long_term`).
+        log.warning("revocation data of TSA %s not gathered: %s", authority.name, exc)
+        return identity, ()
+    if not crls:
+        return identity, chain
+    return dataclasses.replace(identity, crls=(*identity.crls, *crls)), chain
+
+
+def keep_issued(vault: Vault, case_id: str, signed: SignedReport) -> None:
+    """Version 0 of the report in the write-once store, before `report.issued` is sealed:
+    `locard renew` adds archive timestamps to it as new versions."""
+    from app.reports.archive import ReportVersion, keep
+    from verify.renewal import chain_expiry
+
+    sha = hashlib.sha256(signed.pdf).hexdigest()
+    chain = signed.tsa_chain
+    expires = chain_expiry(chain) if chain else report_generated_now()
+    keep(
+        vault.store,
+        ReportVersion(case_id, sha, 0, sha, signed.tsa, signed.tsa_self_operated, expires),
+        signed.pdf,
+    )
+
+
+def report_generated_now() -> datetime:
+    # No chain came back (a time-stamper that does not say): renew at the next pass.
+    return datetime.now(UTC)
 
 
 def issue_jsonld(vault: Vault, who: Principal, case_id: str) -> IssuedReport:

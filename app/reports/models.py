@@ -199,6 +199,30 @@ class TsaInfo(BaseModel):
     root_sha256: list[str]
 
 
+class RenewalCover(BaseModel):
+    """The archive timestamp chain (`locard renew`) that carries evidence resting on a
+    certificate past that certificate's expiry."""
+
+    #: the renewals in the chain, oldest first (`ledger/renewals/<seq>.json`)
+    renewals: list[int]
+    renewed_at: datetime
+    #: the newest renewal's TSA, and whether it is the vault's own (no independent proof)
+    tsa: str
+    self_operated: bool
+    #: when the newest renewal's TSA certificate expires: renew again before then
+    valid_until: datetime
+
+
+class RenewalSummary(BaseModel):
+    seq: int
+    tsa: str
+    self_operated: bool
+    at: datetime
+    #: how many tokens (checkpoint tokens and earlier renewals) it re-timestamped
+    tokens: int
+    valid_until: datetime
+
+
 class CertificateInfo(BaseModel):
     """A certificate the report's trust rests on, with the window it may be relied on in."""
 
@@ -208,6 +232,8 @@ class CertificateInfo(BaseModel):
     not_before: datetime
     not_after: datetime
     sha256: str
+    #: the renewal covering the case's checkpoint tokens signed under it (None: not renewed)
+    covered_by: RenewalCover | None = None
 
 
 class ReportSigner(BaseModel):
@@ -231,6 +257,8 @@ class VaultInfo(BaseModel):
     report_signer: ReportSigner | None = None
     #: the TSA and report-signer chains, each certificate with its validity window
     certificates: list[CertificateInfo] = []
+    #: the renewals (archive timestamps) made so far, oldest first
+    renewals: list[RenewalSummary] = []
 
 
 class CaseSummary(BaseModel):

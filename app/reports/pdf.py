@@ -21,6 +21,7 @@ from app.events import EventType
 from app.reports.appendix import checkpoints_appendix, commands_appendix
 from app.reports.declaration import declaration
 from app.reports.models import ArtifactReport, CaseReport, CaseSummary
+from app.reports.pdf_renewals import renewals_appendix
 from app.reports.pdf_style import environment, utc
 from app.reports.pdfa import Attachment, write_pdfa
 from app.reports.sections import Section, SectionMaker
@@ -121,6 +122,7 @@ SECTIONS: tuple[SectionMaker, ...] = (
     declaration,
     checkpoints_appendix,
     commands_appendix,
+    renewals_appendix,
 )
 
 # -- document -----------------------------------------------------------------------------------

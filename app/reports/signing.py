@@ -102,6 +102,8 @@ class SignedReport:
     trust_root_pem: str
     tsa: str
     tsa_self_operated: bool
+    #: the chain of the document timestamp's TSA (TSA certificate … root, DER)
+    tsa_chain: tuple[bytes, ...] = ()
 
 
 def load_or_create_identity(
@@ -268,11 +270,15 @@ class VaultTimeStamper(TimeStamper):
     def __init__(self, authority: TimestampAuthority) -> None:
         super().__init__(include_nonce=True)  # type: ignore[no-untyped-call]
         self.authority = authority
+        #: the certificate chain of the last token (TSA certificate … root): its expiry is
+        #: when the document needs its next archive timestamp
+        self.last_chain: tuple[bytes, ...] = ()
 
     async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
         if md_algorithm.lower() != "sha256":
             raise ReportSigningError(f"the vault's TSAs timestamp SHA-256 only, not {md_algorithm}")
         token = await asyncio.to_thread(self.authority.timestamp, bytes(message_digest))
+        self.last_chain = token.chain_der
         response = cms.ContentInfo.load(_token_of(token.tsr_der))
         return response
 
@@ -306,23 +312,29 @@ def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
-def long_term(identity: SigningIdentity, authority: TimestampAuthority) -> bool:
+def long_term(
+    identity: SigningIdentity,
+    authority: TimestampAuthority,
+    tsa_chain: Sequence[bytes] = (),
+) -> bool:
     """Whether the vault holds a CRL for every certificate below the roots in the signer's
     and the TSA's chains: then the report embeds them all and validates long-term (PAdES
-    B-LTA) with no network. An external TSA's revocation data is not gathered (yet)."""
-    if not isinstance(authority, BuiltinTSA):
+    B-LTA) with no network. An external TSA's chain is `tsa_chain` (its CRLs fetched once
+    into `identity.crls`, `app.reports.revocation`); without it, it is not long-term."""
+    if isinstance(authority, BuiltinTSA):
+        tsa_certs = [authority.cert_der, *authority.intermediates_der]
+    elif tsa_chain:
+        tsa_certs = list(tsa_chain[:-1])
+    else:
         return False
     crl_issuers = {x509.load_der_x509_crl(c).issuer for c in identity.crls}
     chain = [identity.cert, *identity.issuers[:-1]] if identity.issuers else []
-    chain += [
-        x509.load_der_x509_certificate(c)
-        for c in (authority.cert_der, *authority.intermediates_der)
-    ]
+    chain += [x509.load_der_x509_certificate(c) for c in tsa_certs]
     return all(c.issuer in crl_issuers for c in chain)
 
 
 def validation_context(
-    identity: SigningIdentity, authority: TimestampAuthority
+    identity: SigningIdentity, authority: TimestampAuthority, tsa_chain: Sequence[bytes] = ()
 ) -> ValidationContext:
     roots = [_asn1_cert(identity.root)]
     roots += [asn1_x509.Certificate.load(r) for r in authority.trust_roots()]
@@ -332,7 +344,7 @@ def validation_context(
         trust_roots=roots,
         crls=list(identity.crls),
         allow_fetching=False,
-        revocation_mode="require" if long_term(identity, authority) else "soft-fail",
+        revocation_mode="require" if long_term(identity, authority, tsa_chain) else "soft-fail",
     )
 
 
@@ -344,6 +356,7 @@ def sign_pdf(
     origin: str,
     reason: str,
     attachments: Sequence[tuple[str, bytes, str]] = (),
+    tsa_chain: Sequence[bytes] = (),
 ) -> SignedReport:
     """PAdES B-T signature (signature timestamp) plus a document timestamp (DocTimeStamp).
 
@@ -377,7 +390,7 @@ def sign_pdf(
         embed_validation_info=True,
         use_pades_lta=True,
         timestamp_field_name=DOC_TIMESTAMP_FIELD,
-        validation_context=validation_context(identity, authority),
+        validation_context=validation_context(identity, authority, tsa_chain),
     )
     timestamper = VaultTimeStamper(authority)
     try:
@@ -411,4 +424,5 @@ def sign_pdf(
         trust_root_pem=identity.root.public_bytes(serialization.Encoding.PEM).decode(),
         tsa=authority.name,
         tsa_self_operated=is_self_operated(authority),
+        tsa_chain=timestamper.last_chain,
     )

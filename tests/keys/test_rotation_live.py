@@ -117,7 +117,7 @@ def test_a_bundle_spanning_the_rotation_verifies_with_the_original_key(
     bundle = tmp_path / "bundle.zip"
     # The bundle carries the hand-over: pinning the original key is enough.
     manifest = json.loads(members(bundle)[MANIFEST])
-    assert manifest["format"] == "locard-bundle/2"
+    assert manifest["format"] == "locard-bundle/3"
     assert manifest["key_history"] == KEY_HISTORY_MEMBER
     assert json.loads(members(bundle)[KEY_HISTORY_MEMBER]) == [h.to_json() for h in history]
     pinned = VerificationPolicy(trusted_log_keys=(original,), trusted_tsa_roots=(root_der,))

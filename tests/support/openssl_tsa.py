@@ -39,12 +39,14 @@ def run_openssl(*args: str | Path, cwd: Path | None = None, stdin: bytes | None 
     return output
 
 
-def make_ca(directory: Path, *, name: str = "OpenSSL test TSA root") -> tuple[Path, Path]:
+def make_ca(
+    directory: Path, *, name: str = "OpenSSL test TSA root", days: int = 3650
+) -> tuple[Path, Path]:
     """A self-signed P-256 CA in `directory`; returns (certificate, key) paths."""
     cert, key = directory / "ca.pem", directory / "ca.key"
     run_openssl(
         "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", key, "-out", cert, "-days", "3650", "-subj", f"/O=Locard tests/CN={name}",
+        "-keyout", key, "-out", cert, "-days", str(days), "-subj", f"/O=Locard tests/CN={name}",
         "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
     )  # fmt: skip
@@ -79,8 +81,11 @@ def make_tsa_cert(
     stem: str = "tsa",
     eku: str | None = "critical,timeStamping",
     name: str = "OpenSSL test TSA",
+    days: int = 365,
+    crl_url: str | None = None,
 ) -> tuple[Path, Path]:
-    """A P-256 TSA certificate issued by the CA; `eku=None` leaves the EKU out."""
+    """A P-256 TSA certificate issued by the CA; `eku=None` leaves the EKU out; `crl_url`
+    names where its CA publishes its CRL."""
     cert, key, csr = directory / f"{stem}.pem", directory / f"{stem}.key", directory / f"{stem}.csr"
     ext = directory / f"{stem}.ext"
     lines = [
@@ -91,6 +96,8 @@ def make_tsa_cert(
     ]
     if eku is not None:
         lines.append(f"extendedKeyUsage = {eku}")
+    if crl_url is not None:
+        lines.append(f"crlDistributionPoints = URI:{crl_url}")
     ext.write_text("[v3_tsa]\n" + "\n".join(lines) + "\n")
     run_openssl(
         "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -98,7 +105,7 @@ def make_tsa_cert(
     )  # fmt: skip
     run_openssl(
         "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial",
-        "-days", "365", "-extfile", ext, "-extensions", "v3_tsa", "-out", cert,
+        "-days", str(days), "-extfile", ext, "-extensions", "v3_tsa", "-out", cert,
     )  # fmt: skip
     return cert, key
 
@@ -153,13 +160,15 @@ class OpenSSLTSA:
         *,
         intermediate: bool = False,
         ess_cert_id_alg: str | None = "sha256",
+        days: int = 365,
+        crl_url: str | None = None,
     ) -> None:
         self._own_dir = directory is None
         if directory is None:
             directory = Path(tempfile.mkdtemp(prefix="openssl-tsa-"))
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.ca_pem_path, self._ca_key = make_ca(self.directory)
+        self.ca_pem_path, self._ca_key = make_ca(self.directory, days=max(3650, days))
         issuer_cert, issuer_key = self.ca_pem_path, self._ca_key
         self.intermediate_pem_path: Path | None = None
         chain: Path | None = None
@@ -168,7 +177,9 @@ class OpenSSLTSA:
             self.intermediate_pem_path = issuer_cert
             chain = self.directory / "chain.pem"
             chain.write_bytes(issuer_cert.read_bytes() + self.ca_pem_path.read_bytes())
-        self.tsa_pem_path, self._tsa_key = make_tsa_cert(self.directory, issuer_cert, issuer_key)
+        self.tsa_pem_path, self._tsa_key = make_tsa_cert(
+            self.directory, issuer_cert, issuer_key, days=days, crl_url=crl_url
+        )
         (self.directory / "tsaserial").write_text("01\n")
         self.config_path = self.directory / "tsa.cnf"
         self.config_path.write_text(
@@ -179,6 +190,11 @@ class OpenSSLTSA:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.requests = 0
+
+    @property
+    def ca_key_path(self) -> Path:
+        """The root's key: tests sign its CRL with it."""
+        return self._ca_key
 
     @property
     def ca_der(self) -> bytes:

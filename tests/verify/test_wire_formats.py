@@ -110,7 +110,7 @@ def test_manifest_key_history_is_a_v2_field_at_its_layout_name() -> None:
         (m.format, m.key_history)
         == (BUNDLE_FORMAT, KEY_HISTORY_MEMBER)
         == (
-            "locard-bundle/2",
+            "locard-bundle/3",
             "keys/log-history.json",
         )
     )

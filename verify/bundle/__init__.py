@@ -1,4 +1,4 @@
-"""Offline verification of an evidence bundle (`locard-bundle/2`, `/1`): no database, no network.
+"""Offline verification of an evidence bundle (`locard-bundle/3`, `/2`, `/1`): no network.
 
 A bundle is the zip that `GET /v1/cases/{case}/bundle` (`locard export`) streams. `layout`
 names its members, `manifest` defines its table of contents and `proofs` its proof members,
@@ -19,6 +19,7 @@ from verify.bundle.layout import (
     event_member,
     member_limit,
     proof_member,
+    renewal_member,
     safe_component,
     token_member,
     tsa_chain_member,
@@ -65,6 +66,7 @@ __all__ = [
     "member_limit",
     "parse_manifest",
     "proof_member",
+    "renewal_member",
     "safe_component",
     "token_entry",
     "token_member",

@@ -56,6 +56,7 @@ from verify.merkle import verify_consistency, verify_inclusion
 from verify.note import NoteVerifier
 from verify.policy import VerificationPolicy
 from verify.receipt import TimestampEvidence
+from verify.renewal import parse_record
 from verify.report import Report
 from verify.times import CheckpointBounds, check_event_time, tightest_bound
 from verify.timestamp import TimestampInfo, load_pem_or_der_certs
@@ -247,7 +248,10 @@ class _BundleCheck:
                     if t.chain not in chains:
                         chains[t.chain] = tuple(load_pem_or_der_certs(self.members.read(t.chain)))
                     token = self.members.read(token_member(entry.size, t.tsa))
-                    stamps.append(TimestampEvidence(t.tsa, token, chains[t.chain]))
+                    record = None
+                    if t.renewal is not None:
+                        record = parse_record(self.members.read(t.renewal), t.renewal)
+                    stamps.append(TimestampEvidence(t.tsa, token, chains[t.chain], record))
             sub = Report(subject=subject)
             infos = self.v.check_timestamps(
                 sub, self.checkpoints[entry.size], stamps, entry.timestamps_pending

@@ -10,6 +10,7 @@ proofs/<index>.json                    its inclusion proof against the anchor ch
 checkpoints/<size>.note                each checkpoint that first sealed a case event; the
 checkpoints/<size>.<tsa>.tsr           last one (it sealed the export) is the anchor
 consistency/<a>-<b>.json               consistency proofs chaining those checkpoints
+renewals/<size>.<tsa>.json             a token's renewals (`/3`): its evidence record
 artifacts/<artifact id>/<file name>    the evidence bytes (absent for a proofs-only export)
 """
 
@@ -31,6 +32,8 @@ _MEMBER_LIMITS = (
     ("proofs/", 64 * _KIB),
     ("consistency/", 64 * _KIB),
     ("checkpoints/", 64 * _KIB),
+    # An evidence record holds one token and a hash path per renewal: kilobytes each.
+    ("renewals/", 1024 * _KIB),
     # A hand-over is ~2 KB: room for some two thousand rotations.
     (KEY_HISTORY_MEMBER, MAX_SMALL_MEMBER),
     ("keys/", 256 * _KIB),
@@ -58,6 +61,10 @@ def checkpoint_member(size: int) -> str:
 
 def token_member(size: int, tsa: str) -> str:
     return f"checkpoints/{size}.{safe_component(tsa)}.tsr"
+
+
+def renewal_member(size: int, tsa: str) -> str:
+    return f"renewals/{size}.{safe_component(tsa)}.json"
 
 
 def consistency_member(first: int, second: int) -> str:

@@ -1,8 +1,10 @@
-"""The bundle manifest wire format, `locard-bundle/2`: its fields, parser and structure rules.
+"""The bundle manifest wire format, `locard-bundle/3`: its fields, parser and structure rules.
 
 `/2` adds `key_history`: the member holding the log key's signed hand-overs, so a bundle
 sealed across a key rotation verifies against the key auditors pinned at the start.
-`/1` bundles (no history) are read as before.
+`/3` adds `renewal` to a checkpoint token: the member holding its evidence record (its
+archive timestamp chain, `verify.renewal`), so the token verifies after its TSA
+certificate expired. `/1` and `/2` bundles are read as before.
 
 The manifest is not signed, so it is trusted for nothing but finding members: every claim is
 re-derived from the signed checkpoints, the ledger's hashes and the sealed export event.
@@ -27,6 +29,7 @@ from verify.bundle.layout import (
     event_member,
     is_tsa_chain_member,
     proof_member,
+    renewal_member,
     token_member,
     tsa_chain_member,
     tsa_root_member,
@@ -34,9 +37,9 @@ from verify.bundle.layout import (
 from verify.errors import BundleMemberError, MalformedInput
 from verify.strict_json import hash_hex, load_strict_json
 
-BUNDLE_FORMAT = "locard-bundle/2"
+BUNDLE_FORMAT = "locard-bundle/3"
 #: every format this release reads, oldest first
-BUNDLE_FORMATS = ("locard-bundle/1", BUNDLE_FORMAT)
+BUNDLE_FORMATS = ("locard-bundle/1", "locard-bundle/2", BUNDLE_FORMAT)
 #: The manifest is parsed whole, and Python's JSON objects take up to ~25 times their text
 #: (tests/bundles/test_robustness.py measures it), so it is capped: at ~350 bytes per event
 #: (its entry and its two members' digests) 8 MiB holds a case of ~20,000 events.
@@ -56,6 +59,8 @@ class EventEntry:
 class TokenEntry:
     tsa: str
     chain: str  # member holding the certificate chain (TSA certificate ... root), PEM
+    #: member holding the token's evidence record (`/3`, only once it was renewed)
+    renewal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,9 +115,13 @@ def event_entry(index: int, chain: str, type: str, sealed_in: int) -> dict[str, 
     return {"index": index, "chain": chain, "type": type, "sealed_in": sealed_in}
 
 
-def token_entry(tsa: str, chain: str) -> dict[str, Any]:
-    """A `checkpoints[].timestamps[]` element: the TSA and the member holding its chain."""
-    return {"tsa": tsa, "chain": chain}
+def token_entry(tsa: str, chain: str, renewal: str | None = None) -> dict[str, Any]:
+    """A `checkpoints[].timestamps[]` element: the TSA, the member holding its chain, and
+    the one holding its renewals (when it has any)."""
+    entry = {"tsa": tsa, "chain": chain}
+    if renewal is not None:
+        entry["renewal"] = renewal
+    return entry
 
 
 def checkpoint_entry(
@@ -174,7 +183,7 @@ def manifest_json(
     files: Sequence[dict[str, Any]],
     key_history: str | None = None,
 ) -> dict[str, Any]:
-    """The `locard-bundle/2` manifest; `exported_by` is (principal id, role)."""
+    """The `locard-bundle/3` manifest; `exported_by` is (principal id, role)."""
     return {
         "format": BUNDLE_FORMAT,
         "case": case,
@@ -239,6 +248,7 @@ def parse_manifest(data: bytes) -> BundleManifest:
                 TokenEntry(
                     tsa=required(t, "tsa", str, f"checkpoints[{i}].timestamps[{j}]"),
                     chain=required(t, "chain", str, f"checkpoints[{i}].timestamps[{j}]"),
+                    renewal=_renewal(doc["format"], t, f"checkpoints[{i}].timestamps[{j}]"),
                 )
                 for j, t in enumerate(required(c, "timestamps", list, f"checkpoints[{i}]"))
             ),
@@ -309,6 +319,14 @@ def parse_manifest(data: bytes) -> BundleManifest:
     )
 
 
+def _renewal(fmt: str, t: Any, where: str) -> str | None:
+    if not isinstance(t, dict) or "renewal" not in t:
+        return None
+    if fmt != BUNDLE_FORMAT:
+        raise MalformedInput(f"{where}: a {fmt} manifest has no 'renewal'")
+    return str(required(t, "renewal", str, where))
+
+
 def expected_members(m: BundleManifest) -> set[str]:
     """Every member the manifest's structure implies; anything else in the zip is extra."""
     names = {LOG_KEY_MEMBER}
@@ -323,6 +341,8 @@ def expected_members(m: BundleManifest) -> set[str]:
         for t in c.timestamps:
             names.add(token_member(c.size, t.tsa))
             names.add(t.chain)
+            if t.renewal is not None:
+                names.add(t.renewal)
     for a, b in zip(sizes, sizes[1:], strict=False):
         names.add(consistency_member(a, b))
     for e in m.events:
@@ -352,6 +372,12 @@ def check_layout(m: BundleManifest) -> None:
             )
     for c in m.checkpoints:
         for t in c.timestamps:
+            if t.renewal is not None and t.renewal != renewal_member(c.size, t.tsa):
+                raise BundleMemberError(
+                    f"the renewals of token {c.size}/{t.tsa[:64]!r} must be "
+                    f"{renewal_member(c.size, t.tsa)}",
+                    subject=t.renewal[:200],
+                )
             if not is_tsa_chain_member(t.chain, t.tsa):
                 raise BundleMemberError(
                     f"a certificate chain of TSA {t.tsa[:64]!r} must be named like "
