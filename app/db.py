@@ -14,7 +14,7 @@ from custody.db import BEGIN_OPTION, is_sqlite
 M = TypeVar("M", bound=SQLModel)
 
 
-def _reading(engine: Engine) -> Connection:
+def reading(engine: Engine) -> Connection:
     """A connection for one statement. On PostgreSQL in autocommit: a lone SELECT needs no
     BEGIN and ROLLBACK, each a round trip to the server (SQLite's cost nothing)."""
     conn = engine.connect()
@@ -31,14 +31,14 @@ def read_one(engine: Engine, model: type[M], *where: ColumnElement[bool]) -> M |
     query itself.
     """
     table: Table = model.__table__  # type: ignore[attr-defined]
-    with _reading(engine) as conn:
+    with reading(engine) as conn:
         row = conn.execute(select(table).where(*where)).first()
     return None if row is None else model(**row._mapping)
 
 
 def exists(engine: Engine, model: type[SQLModel], *where: ColumnElement[bool]) -> bool:
     table: Table = model.__table__  # type: ignore[attr-defined]
-    with _reading(engine) as conn:
+    with reading(engine) as conn:
         found = conn.execute(select(1).select_from(table).where(*where).limit(1)).first()
     return found is not None
 
