@@ -15,12 +15,14 @@ M = TypeVar("M", bound=SQLModel)
 
 
 def reading(engine: Engine) -> Connection:
-    """A connection for one statement. On PostgreSQL in autocommit: a lone SELECT needs no
-    BEGIN and ROLLBACK, each a round trip to the server (SQLite's cost nothing)."""
+    """A connection for one statement, which is its own transaction: a lone SELECT reads
+    one consistent snapshot without a BEGIN. On PostgreSQL in autocommit (BEGIN and
+    ROLLBACK were a round trip each); on SQLite without the BEGIN, a driver call that
+    gives up and takes back the GIL, which under load costs a thread switch."""
     conn = engine.connect()
-    if not is_sqlite(engine):
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-    return conn
+    if is_sqlite(engine):
+        return conn.execution_options(**{BEGIN_OPTION: ""})
+    return conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def read_one(engine: Engine, model: type[M], *where: ColumnElement[bool]) -> M | None:
