@@ -14,13 +14,15 @@ from custody.db import BEGIN_OPTION, is_sqlite
 M = TypeVar("M", bound=SQLModel)
 
 
-def _reading(engine: Engine) -> Connection:
-    """A connection for one statement. On PostgreSQL in autocommit: a lone SELECT needs no
-    BEGIN and ROLLBACK, each a round trip to the server (SQLite's cost nothing)."""
+def reading(engine: Engine) -> Connection:
+    """A connection for one statement, which is its own transaction: a lone SELECT reads
+    one consistent snapshot without a BEGIN. On PostgreSQL in autocommit (BEGIN and
+    ROLLBACK were a round trip each); on SQLite without the BEGIN, a driver call that
+    gives up and takes back the GIL, which under load costs a thread switch."""
     conn = engine.connect()
-    if not is_sqlite(engine):
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-    return conn
+    if is_sqlite(engine):
+        return conn.execution_options(**{BEGIN_OPTION: ""})
+    return conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def read_one(engine: Engine, model: type[M], *where: ColumnElement[bool]) -> M | None:
@@ -31,14 +33,14 @@ def read_one(engine: Engine, model: type[M], *where: ColumnElement[bool]) -> M |
     query itself.
     """
     table: Table = model.__table__  # type: ignore[attr-defined]
-    with _reading(engine) as conn:
+    with reading(engine) as conn:
         row = conn.execute(select(table).where(*where)).first()
     return None if row is None else model(**row._mapping)
 
 
 def exists(engine: Engine, model: type[SQLModel], *where: ColumnElement[bool]) -> bool:
     table: Table = model.__table__  # type: ignore[attr-defined]
-    with _reading(engine) as conn:
+    with reading(engine) as conn:
         found = conn.execute(select(1).select_from(table).where(*where).limit(1)).first()
     return found is not None
 

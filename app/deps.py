@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 
 from app.auth.csrf import check_api_write
 from app.auth.models import Principal, Role
@@ -21,6 +24,26 @@ _PRINCIPAL = "locard.principal"
 #: set by the page routes, whose views check the CSRF token in the posted form
 #: (app.web.session.check_form) once the body is read; everything else is the API
 FORM_CSRF = "locard.csrf_in_form"
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+#: request reads on worker threads at once: fewer than each engine's pooled connections, so
+#: a read never opens one (on SQLite that cost more than the read), and no more threads than
+#: that contend for the GIL (256 did, each read paying for the hand-offs)
+READ_THREADS = 16
+_read_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def in_read_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a short blocking read (`fn`) on a worker thread, at most READ_THREADS at once."""
+    loop = asyncio.get_running_loop()
+    limiter = _read_limiters.get(loop)
+    if limiter is None:
+        limiter = _read_limiters[loop] = CapacityLimiter(READ_THREADS)
+    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=limiter)
 
 
 def vault_of(request: Request) -> Vault:
@@ -74,7 +97,7 @@ async def current_principal(request: Request, vault: VaultDep) -> Principal:
     known = request.scope.get(_PRINCIPAL)
     if isinstance(known, Principal):
         return known
-    return await run_in_threadpool(principal_for, request, vault)
+    return await in_read_thread(principal_for, request, vault)
 
 
 def check_role(principal: Principal, *roles: Role) -> Principal:

@@ -117,6 +117,9 @@ def create_app(settings: Settings | None = None, *, vault: Vault | None = None) 
         version="0.1.0",
         summary="Forensic evidence vault with an offline-verifiable custody ledger",
         lifespan=lifespan,
+        telemetry=None
+        if settings.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False},
     )
 
     @app.exception_handler(AppError)

@@ -80,7 +80,8 @@ def _configure_sqlite(engine: Engine) -> None:
         # Straight to the driver: through `exec_driver_sql` the BEGIN cost as much as the
         # query that follows it.
         begin = conn.get_execution_options().get(BEGIN_OPTION, "BEGIN")
-        conn.connection.dbapi_connection.execute(begin)  # type: ignore[union-attr]
+        if begin:  # "": a lone statement, its own transaction (see app.db.reading)
+            conn.connection.dbapi_connection.execute(begin)  # type: ignore[union-attr]
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from app.artifacts.lookup import readable_artifact
 from app.artifacts.metadata import DESCRIPTION_FIELDS, ArtifactMeta
 from app.artifacts.models import Artifact
 from app.auth.models import Principal, Role
 from app.auth.service import get_principal
 from app.cases.models import Case
 from app.cases.service import get_case, is_member, readable_case, writable_case
-from app.db import read_one, session
+from app.db import session
 from app.errors import BadRequest, EvidenceDamaged, Forbidden, NotFound
 from app.events import EventType, draft, record, submit
 from app.events.artifact_events import (
@@ -145,14 +146,8 @@ def record_ingest(
 
 
 def get_artifact(engine: Engine, artifact_id: str, who: Principal) -> Artifact:
-    if "\x00" in artifact_id:
-        # No id holds NUL, and PostgreSQL refuses the query itself (a 500, not a 404).
-        raise NotFound(f"no artifact {artifact_id!r}")
-    art = read_one(engine, Artifact, col(Artifact.id) == artifact_id)
-    if art is None or art.ingest_index is None:
-        raise NotFound(f"no artifact {artifact_id!r}")
-    readable_case(engine, art.case_id, who)  # collectors: 404 for others' cases
-    return art
+    """The artifact `who` may read (404 otherwise: see `lookup.readable_artifact`)."""
+    return readable_artifact(engine, artifact_id, who)
 
 
 def list_artifacts(engine: Engine, case_id: str, who: Principal) -> list[Artifact]:
@@ -257,10 +252,15 @@ def _rehash(vault: Vault, art: Artifact) -> str:
     return str(actual["sha256"])
 
 
-def annotate(vault: Vault, who: Principal, artifact_id: str, text: str) -> Receipt:
+def annotation_draft(vault: Vault, who: Principal, artifact_id: str, text: str) -> EventDraft:
+    """The annotation event for an artifact `who` may read (auditors may not annotate)."""
     art = get_artifact(vault.engine, artifact_id, who)
     if who.role == Role.auditor:
         raise Forbidden("auditors read; they do not annotate evidence")
-    return record(
-        vault, who, EventType.annotation, Annotation(text=text), case=art.case_id, item=art.id
+    return draft(
+        who.id, who.role, EventType.annotation, Annotation(text=text), case=art.case_id, item=art.id
     )
+
+
+def annotate(vault: Vault, who: Principal, artifact_id: str, text: str) -> Receipt:
+    return submit(vault, annotation_draft(vault, who, artifact_id, text))

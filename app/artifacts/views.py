@@ -20,9 +20,10 @@ from app.artifacts.models import Artifact
 from app.artifacts.ranges import parse_range
 from app.artifacts.schemas import AnnotationIn, ArtifactOut, ChainEntry, IngestOut, TransferIn
 from app.artifacts.streaming import ChunkWriter, copy_multipart, copy_raw, declared_length
-from app.deps import Collector, Reader, VaultDep
+from app.deps import Collector, Reader, VaultDep, in_read_thread
 from app.edge.routes import GuardedRoute, streams_body
 from app.errors import BadRequest
+from app.events.record import submit_async
 from app.text import MultiLine
 from app.uploads.reserve import upload_room
 from app.vault import Vault
@@ -148,8 +149,9 @@ def list_artifacts(case_id: str, vault: VaultDep, who: Reader) -> list[ArtifactO
 
 
 @router.get("/artifacts/{artifact_id}", response_model=ArtifactOut)
-def read_artifact(artifact_id: str, vault: VaultDep, who: Reader) -> ArtifactOut:
-    return ArtifactOut.model_validate(service.get_artifact(vault.engine, artifact_id, who))
+async def read_artifact(artifact_id: str, vault: VaultDep, who: Reader) -> ArtifactOut:
+    art = await in_read_thread(service.get_artifact, vault.engine, artifact_id, who)
+    return ArtifactOut.model_validate(art)
 
 
 def _content_headers(art: Artifact) -> dict[str, str]:
@@ -248,5 +250,7 @@ async def transfer(
 async def annotate(
     artifact_id: str, data: AnnotationIn, vault: VaultDep, who: Reader
 ) -> dict[str, Any]:
-    receipt = await run_in_threadpool(service.annotate, vault, who, artifact_id, data.text)
+    d = await in_read_thread(service.annotation_draft, vault, who, artifact_id, data.text)
+    # the seal is awaited on the event loop, not in a worker thread parked per request
+    receipt = await submit_async(vault, d)
     return {"receipt": receipt.to_json()}

@@ -53,10 +53,29 @@ def submit(vault: Vault, d: EventDraft) -> Receipt:
         raise Unavailable(f"the ledger is overloaded: {exc}; retry") from exc
 
 
+async def submit_async(vault: Vault, d: EventDraft) -> Receipt:
+    """`submit` awaited on the event loop: no worker thread is parked on the seal."""
+    try:
+        return await vault.sequencer.append_async(d)
+    except Refused as exc:
+        raise Conflict(str(exc), extra={"current": exc.current}) from exc
+    except SequencerStopped as exc:
+        raise Unavailable("the vault is shutting down; retry") from exc
+    except SealTimeout as exc:
+        raise Unavailable(f"the ledger is overloaded: {exc}; retry") from exc
+
+
 def record(vault: Vault, actor: Principal, type: EventType, body: Body, **kw: Any) -> Receipt:
     """Append an event and wait for its seal; returns the receipt (with its proof).
     Keywords as for `draft` (case, item, preconditions, private)."""
     return submit(vault, draft(actor.id, actor.role, type, body, **kw))
+
+
+async def record_async(
+    vault: Vault, actor: Principal, type: EventType, body: Body, **kw: Any
+) -> Receipt:
+    """`record` for async views (see `submit_async`)."""
+    return await submit_async(vault, draft(actor.id, actor.role, type, body, **kw))
 
 
 def event_time(receipt: Receipt) -> datetime:
