@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,28 +42,30 @@ def draft(
     )
 
 
-def submit(vault: Vault, d: EventDraft) -> Receipt:
-    """Wait for the draft's seal; a refused precondition answers 409 with the state found."""
+@contextmanager
+def _sealing() -> Iterator[None]:
+    """The sequencer's refusals as API errors: a refused precondition answers 409 with the
+    state found, a stopping or overloaded ledger 503 (retry)."""
     try:
-        return vault.sequencer.append(d)
+        yield
     except Refused as exc:
         raise Conflict(str(exc), extra={"current": exc.current}) from exc
     except SequencerStopped as exc:
         raise Unavailable("the vault is shutting down; retry") from exc
     except SealTimeout as exc:
         raise Unavailable(f"the ledger is overloaded: {exc}; retry") from exc
+
+
+def submit(vault: Vault, d: EventDraft) -> Receipt:
+    """Wait for the draft's seal."""
+    with _sealing():
+        return vault.sequencer.append(d)
 
 
 async def submit_async(vault: Vault, d: EventDraft) -> Receipt:
     """`submit` awaited on the event loop: no worker thread is parked on the seal."""
-    try:
+    with _sealing():
         return await vault.sequencer.append_async(d)
-    except Refused as exc:
-        raise Conflict(str(exc), extra={"current": exc.current}) from exc
-    except SequencerStopped as exc:
-        raise Unavailable("the vault is shutting down; retry") from exc
-    except SealTimeout as exc:
-        raise Unavailable(f"the ledger is overloaded: {exc}; retry") from exc
 
 
 def record(vault: Vault, actor: Principal, type: EventType, body: Body, **kw: Any) -> Receipt:
