@@ -78,6 +78,9 @@ PAGES = [
     ("action-items", "collector", "/action-items", 200),
     ("asset", "collector", "/cases/{case}/assets/{asset}", 200),
     ("communication", "collector", "/cases/{case}/communications/executive", 200),
+    ("search", "legal", "/search?q=memory", 200),
+    ("new-case", "collector", "/cases/new", 200),
+    ("upload", "collector", "/cases/{case}/upload", 200),
     ("error-404", "legal", "/no-such-page", 404),
     ("error-403", "collector", "/ledger", 403),
 ]
