@@ -14,6 +14,7 @@ from app.deps import VaultDep, current_principal
 from app.incidents import action_items, reviews
 from app.incidents import service as incidents
 from app.web.forms import back, field
+from app.web.paging import ROWS_PER_PAGE, PageNo, paginate
 from app.web.render import WebRoute, page
 from app.web.session import check_form
 
@@ -28,13 +29,17 @@ DONE = {
 
 
 @router.get("/action-items", response_class=HTMLResponse)
-def my_items(request: Request, vault: VaultDep, who: Who) -> HTMLResponse:
+def my_items(request: Request, vault: VaultDep, who: Who, page_no: PageNo = 1) -> HTMLResponse:
     today = incidents.ledger_clock(vault)().date()
     rows = action_items.owned_items(vault, who, who.id, today)
     return page(
         request,
         "action_items.html",
-        {"rows": rows, "today": today, "overdue": sum(1 for r in rows if r.item.overdue(today))},
+        {
+            "paged": paginate(rows, page_no, ROWS_PER_PAGE, []),
+            "today": today,
+            "overdue": sum(1 for r in rows if r.item.overdue(today)),
+        },
     )
 
 

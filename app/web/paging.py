@@ -9,12 +9,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 from urllib.parse import urlencode
+
+from fastapi import Query
 
 from app.errors import BadRequest
 
 T = TypeVar("T")
+
+#: the `?page=` of a paginated list, from 1
+PageNo = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
+#: rows per page of the shorter lists (action items, the legal register)
+ROWS_PER_PAGE = 50
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ from app.web.asset_pages import DONE as ASSET_DONE
 from app.web.category_pages import DONE as CATEGORY_DONE
 from app.web.comms_pages import DONE as COMMS_DONE
 from app.web.forms import back, field, form_time
-from app.web.paging import date_range, paginate
+from app.web.paging import ROWS_PER_PAGE, PageNo, date_range, paginate
 from app.web.playbook_pages import DONE as PLAYBOOK_DONE
 from app.web.render import HERE, WebRoute, as_utc, page
 from app.web.session import check_form, clear_session, safe_next, same_origin, set_session
@@ -214,7 +214,7 @@ def case_list(
     hold: str = "",
     since: Annotated[str, Query(alias="from", max_length=10)] = "",
     until: Annotated[str, Query(alias="to", max_length=10)] = "",
-    page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+    page_no: PageNo = 1,
     done: str | None = None,
 ) -> HTMLResponse:
     declared = date_range(since, until)
@@ -392,7 +392,7 @@ def timeline_page(
     q: Annotated[str, Query(max_length=500)] = "",
     since: Annotated[str, Query(alias="from", max_length=10)] = "",
     until: Annotated[str, Query(alias="to", max_length=10)] = "",
-    page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+    page_no: PageNo = 1,
 ) -> HTMLResponse:
     case = cases.readable_case(vault.engine, case_id, who)
     days = date_range(since, until)
@@ -710,7 +710,9 @@ def metrics_page(
 
 
 @router.get("/legal", response_class=HTMLResponse)
-def legal_page(request: Request, vault: VaultDep, who: Who, policy: Policy) -> HTMLResponse:
+def legal_page(
+    request: Request, vault: VaultDep, who: Who, policy: Policy, page_no: PageNo = 1
+) -> HTMLResponse:
     need(who, Role.legal, Role.admin, what="The legal and privacy overview")
     now = incidents.ledger_clock(vault)()
     facts = sorted(
@@ -728,7 +730,7 @@ def legal_page(request: Request, vault: VaultDep, who: Who, policy: Policy) -> H
         {
             "notify": notify,
             "held": held,
-            "all": facts,
+            "all": paginate(facts, page_no, ROWS_PER_PAGE, []),
             "now": now,
             "window": timedelta(hours=policy.notification_hours),
         },

@@ -240,3 +240,25 @@ def test_favicon(site: Site) -> None:
         r = c.get("/favicon.ico")
     assert r.status_code == 200 and r.headers["content-type"] == "image/x-icon"
     assert r.content[:4] == b"\x00\x00\x01\x00"
+
+
+def test_legal_register_and_action_items_paginate(page: Page, site: Site) -> None:
+    with site.live.client("collector") as c:
+        known = len(_ok(c.get("/v1/cases")))
+        for n in range(51 - known):
+            _ok(c.post("/v1/cases", json={"title": f"Register {n}", "severity": "P4"}))
+    sign_in(page, site, "legal")
+    page.goto(f"{site.url}/legal")
+    register = page.get_by_role("region", name="Cases table (scrolls sideways on narrow screens)")
+    expect(register.locator("tbody tr")).to_have_count(50)
+    pager = page.get_by_role("navigation", name="Pages of cases")
+    expect(pager).to_contain_text("of 5")  # "… of 51 …"
+    pager.get_by_role("link", name="Next").click()
+    expect(register.locator("tbody tr")).to_have_count(1)
+    for bad, status in (("/legal?page=99", 400), ("/legal?page=0", 422)):
+        r = page.goto(site.url + bad)
+        assert r is not None and r.status == status, bad
+    sign_in(page, site, "collector")
+    for bad, status in (("/action-items?page=2", 400), ("/action-items?page=x", 422)):
+        r = page.goto(site.url + bad)
+        assert r is not None and r.status == status, bad
