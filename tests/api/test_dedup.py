@@ -49,7 +49,7 @@ def test_same_bytes_in_two_cases(module_live: LiveVault) -> None:
         assert [e["type"] for e in events] == ["ingest", "ingest"]
         assert [e["item"] for e in events] == [first["id"], second["id"]]
         # Whether another case holds the same bytes is not this case's fact (ingest v2)
-        assert all("deduplicated" not in e["body"] and e["body"]["v"] == 2 for e in events)
+        assert all("deduplicated" not in e["body"] and e["body"]["v"] == 3 for e in events)
         assert events[0]["body"]["object_key"] == events[1]["body"]["object_key"]
         for res in results:
             assert verifier.verify_receipt(res["receipt"]).ok
