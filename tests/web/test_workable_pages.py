@@ -247,14 +247,18 @@ def test_legal_register_and_action_items_paginate(page: Page, site: Site) -> Non
         known = len(_ok(c.get("/v1/cases")))
         for n in range(51 - known):
             _ok(c.post("/v1/cases", json={"title": f"Register {n}", "severity": "P4"}))
+    # other tests of this module may add cases to the shared vault: count what legal sees
+    with site.live.client("legal") as c:
+        total = len(_ok(c.get("/v1/cases")))
+    assert total >= 51
     sign_in(page, site, "legal")
     page.goto(f"{site.url}/legal")
     register = page.get_by_role("region", name="Cases table (scrolls sideways on narrow screens)")
     expect(register.locator("tbody tr")).to_have_count(50)
     pager = page.get_by_role("navigation", name="Pages of cases")
-    expect(pager).to_contain_text("of 5")  # "… of 51 …"
+    expect(pager).to_contain_text(f"of {total}")
     pager.get_by_role("link", name="Next").click()
-    expect(register.locator("tbody tr")).to_have_count(1)
+    expect(register.locator("tbody tr")).to_have_count(min(total - 50, 50))
     for bad, status in (("/legal?page=99", 400), ("/legal?page=0", 422)):
         r = page.goto(site.url + bad)
         assert r is not None and r.status == status, bad
