@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 
 from app.auth.csrf import check_api_write
 from app.auth.models import Principal, Role
-from app.auth.service import authenticate
+from app.auth.service import authenticate, known_token
 from app.auth.web_sessions import session_principal
 from app.errors import Forbidden, Unauthorized
 from app.vault import Vault
@@ -80,23 +80,31 @@ def principal_for(request: Request, vault: Vault) -> Principal:
     header = request.headers.get("authorization")
     session_id = request.cookies.get(SESSION_COOKIE)
     if header:
-        principal = authenticate(vault.engine, _bearer(header))
+        principal = authenticate(vault.engine, _bearer(header), vault.principals)
     elif session_id:
         principal = session_principal(vault.engine, session_id)
         if not request.scope.get(FORM_CSRF):
             check_api_write(request, session_id)
     else:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
+    return _remember(request, principal)
+
+
+def _remember(request: Request, principal: Principal) -> Principal:
     request.state.principal = principal
     request.scope[_PRINCIPAL] = principal
     return principal
 
 
 async def current_principal(request: Request, vault: VaultDep) -> Principal:
-    """The request's principal (see `principal_for`); once known, without a thread hop."""
+    """The request's principal (see `principal_for`); once known, or for a bearer token
+    the cache holds (app.auth.cache), without a thread hop."""
     known = request.scope.get(_PRINCIPAL)
     if isinstance(known, Principal):
         return known
+    header = request.headers.get("authorization")
+    if header and (cached := known_token(vault.principals, _bearer(header))) is not None:
+        return _remember(request, cached)
     return await in_read_thread(principal_for, request, vault)
 
 

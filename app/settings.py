@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     #: C2SP checkpoint origin, fixed at `locard init`
     origin: str = "locard.local/ledger"
     seal_interval_ms: int = 250
+    #: how long a server keeps a bearer token's principal without reading it again (a
+    #: backstop: every principal change, by this process or another, empties the cache at
+    #: once; app.auth.cache). 0: read it on every request
+    principal_cache_s: float = Field(default=30.0, ge=0)
     seal_max_events: int = 1000
     builtin_tsa: bool = True
     #: `locard init` makes the log key in this PKCS#11 token (module path, token label)

@@ -12,6 +12,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from app.auth.cache import PrincipalCache
+from app.auth.changes import principal_changes
 from app.collectors import staging as collection_staging
 from app.events.projection import IndexWriter
 from app.settings import Settings
@@ -57,6 +59,8 @@ class Vault:
     run: RunMarker | None = field(default=None, repr=False)
     #: SQLite only: an idle connection held open while the vault runs (see `_keep_wal`)
     wal_keeper: Connection | None = None
+    #: bearer tokens' principals (app.auth.cache), forgotten by every principal event
+    principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(0.0))
 
     def renew_crls(self) -> bytes | None:
         """Re-sign the CRLs that are due and keep them in the store (`locard serve` calls
@@ -66,6 +70,7 @@ class Vault:
 
     def close(self) -> None:
         self.sequencer.stop()
+        self.principals.changes.close()
         if self.wal_keeper is not None:
             self.wal_keeper.close()
         self.engine.dispose()
@@ -286,13 +291,15 @@ def _open(
     if isinstance(store, MutableStore):  # S3: the checkpoint also beside the tiles
         slot = MirroredSlot(FileSlot(settings.tlog_checkpoint_file), store)
     tiles = TilePublisher(engine, store, slot, interval_s=settings.tlog_interval_ms / 1000)
+    principals = PrincipalCache(settings.principal_cache_s)
+    principals.changes = principal_changes(engine, principals.invalidate)
     ledger = Ledger(
         engine,
         keyring.origin,
         keyring.signer,
         authorities,
         store,
-        state=IndexWriter(),
+        state=IndexWriter(on_principals=principals.changed),
         tiles=tiles,
         witnesses=make_witnesses(settings, engine, store),
     )
@@ -311,6 +318,17 @@ def _open(
     keeper = _keep_wal(engine)
     if start:
         sequencer.start()
+        principals.changes.start()
     return Vault(
-        settings, engine, keyring, store, authorities, ledger, sequencer, slot, run, keeper
+        settings,
+        engine,
+        keyring,
+        store,
+        authorities,
+        ledger,
+        sequencer,
+        slot,
+        run,
+        keeper,
+        principals,
     )

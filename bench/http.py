@@ -137,6 +137,149 @@ def wrk(
     )
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU used so far by every PostgreSQL process on this machine (the backends serving
+    the vault among them): the database's share of what a request costs."""
+    total = 0.0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if (d / "comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(d.name))
+        except Exception:  # the process ended while we looked
+            continue
+    return total
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One load spread over several servers at once: one wrk per server."""
+
+    requests: int
+    seconds: float
+    p99_ms: float
+    server_cpu_s: float
+    db_cpu_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Servers' and PostgreSQL's CPU together, per request."""
+        return (self.server_cpu_s + self.db_cpu_s) * 1000 / max(1, self.requests)
+
+
+def wrk_across(
+    urls: list[str], *, seconds: float, connections: int, script: str, pids: list[int]
+) -> Spread:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(script)
+    each = max(1, connections // len(urls))
+    cpu0, db0 = sum(cpu_seconds(p) for p in pids), postgres_cpu_seconds()
+    try:
+        procs = [
+            subprocess.Popen(
+                ["wrk", "-t", "1", "-c", str(each), "-d", f"{max(1, round(seconds))}s"]
+                + ["--latency", "--timeout", "10s", "-s", fh.name, url],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for url in urls
+        ]
+        outs = [p.communicate()[0] for p in procs]
+    finally:
+        os.unlink(fh.name)
+    cpu, db = sum(cpu_seconds(p) for p in pids) - cpu0, postgres_cpu_seconds() - db0
+    parsed = [parse_wrk(o) for o in outs]
+    for n, _, non2, errors, _, _ in parsed:
+        if non2 or errors:
+            raise RuntimeError(f"{non2} non-2xx and {errors} socket errors of {n} requests")
+    return Spread(
+        sum(p[0] for p in parsed),
+        max(p[1] for p in parsed),
+        max(p[5] for p in parsed),
+        cpu,
+        db,
+    )
+
+
+@dataclass(frozen=True)
+class Scaling:
+    one: Spread
+    healthz: Spread
+    many: Spread
+    servers: int
+
+
+def scaling(t: Target, root: Path, args: argparse.Namespace, stack: ExitStack) -> Scaling:
+    """The same event load on one server, then on `args.servers` sharing the database."""
+    servers = [t.server] + [
+        _serve(stack, root, t.env, args.server_repo, n) for n in range(1, args.servers)
+    ]
+    path = f"/v1/artifacts/{t.artifact_id}/annotations"
+    post = _POST_LUA % {"token": t.server.token}
+    n, secs = args.connections, args.seconds
+
+    def load(on: list[Server], script: str, url_path: str) -> Spread:
+        urls = [s.url + url_path for s in on]
+        return wrk_across(
+            urls, seconds=secs, connections=n, script=script, pids=[s.pid for s in on]
+        )
+
+    one = load(servers[:1], post, path)
+    hz = load(servers, "", "/healthz")
+    return Scaling(one, hz, load(servers, post, path), len(servers))
+
+
+def scaling_figures(sc: Scaling) -> list[str]:
+    one, hz, many, k = sc.one, sc.healthz, sc.many, sc.servers
+    figures = [
+        report(
+            f"custody events/s, {k} servers (PostgreSQL)",
+            many.rate,
+            "req/s",
+            hz.rate,
+            f"/healthz on {k} servers req/s",
+        ),
+        report(
+            f"custody events/s, {k} servers against 1 (PostgreSQL)",
+            many.rate,
+            "req/s",
+            one.rate,
+            "1 server, same load, req/s",
+        ),
+        report(
+            f"CPU per event, {k} servers (servers + PostgreSQL) ms",
+            many.cpu_ms_per_request,
+            "ms",
+            one.cpu_ms_per_request,
+            "1 server, same load, ms",
+        ),
+    ]
+
+    def split(r: Spread) -> str:
+        n = max(1, r.requests)
+        servers, db = r.server_cpu_s * 1000 / n, r.db_cpu_s * 1000 / n
+        return f"{servers:.2f} ms in the servers + {db:.2f} ms in PostgreSQL"
+
+    print(
+        f"- {k} servers: {many.requests:,} events in {many.seconds:.1f} s, p99 "
+        f"{many.p99_ms:.0f} ms, CPU per event {split(many)}; 1 server: {one.rate:,.0f} "
+        f"events/s, {split(one)}"
+    )
+    print(
+        f"- **estimate, not a measurement**: 4 cores given wholly to the servers and "
+        f"PostgreSQL, at the {many.cpu_ms_per_request:.2f} ms of CPU per event measured here, "
+        f"would seal about {4000 / many.cpu_ms_per_request:,.0f} events/s (this machine: "
+        f"{os.cpu_count()} cores shared with wrk). It assumes CPU stays the limit; the seal "
+        f"itself is one process at a time (a database lock), which this does not measure"
+    )
+    return figures
+
+
 def _python(repo: Path) -> str:
     """The interpreter of the checkout under test (another one for a before/after pair)."""
     venv = repo / ".venv" / "bin" / "python"
@@ -155,6 +298,15 @@ def _cli(env: dict[str, str], repo: Path, *args: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+def _serve(stack: ExitStack, root: Path, env: dict[str, str], repo: Path, n: int) -> Server:
+    """One more `locard serve` process on the vault in `root` (several share its database)."""
+    port = free_port()
+    data = root / "vault"
+    cmd = [_python(repo), "-m", "cli.main", "serve", "--data-dir", str(data), "--port", str(port)]
+    log = root / f"vault-{n}.log"
+    return stack.enter_context(running(cmd, log, "/healthz", port, env, cwd=repo))
+
+
 @contextmanager
 def target(root: Path, db_url: str | None, repo: Path = REPO) -> Iterator[Target]:
     """A vault with one case and one artifact, served by one `locard serve` process."""
@@ -166,17 +318,8 @@ def target(root: Path, db_url: str | None, repo: Path = REPO) -> Iterator[Target
     add = ("user", "add", "--data-dir", str(data))
     token = _cli(env, repo, *add, "bench", "--role", "collector")
     auditor = _cli(env, repo, *add, "audit", "--role", "auditor")
-    port = free_port()
-    cmd = [_python(repo), "-m", "cli.main", "serve", "--data-dir", str(data), "--port", str(port)]
     with ExitStack() as stack:
-        log = root / "vault.log"
-        old_env = dict(os.environ)
-        os.environ.update(env)
-        try:
-            server = stack.enter_context(running(cmd, log, "/healthz", port, cwd=repo))
-        finally:
-            os.environ.clear()
-            os.environ.update(old_env)
+        server = _serve(stack, root, env, repo, 0)
         server.token = token
         with httpx.Client(base_url=server.url, headers=server.headers(), timeout=30) as c:
             case = c.post("/v1/cases", json={"title": "http bench", "severity": "P3"})
@@ -240,9 +383,11 @@ def in_process_proof_us(t: Target, repo: Path, index: int, size: int, repeat: in
 
 
 def run_db(label: str, db_url: str | None, args: argparse.Namespace) -> list[str]:
+    scaled: Scaling | None = None
     with (
         tempfile.TemporaryDirectory(prefix="locard-http-") as tmp,
         target(Path(tmp), db_url, args.server_repo) as t,
+        ExitStack() as more,
     ):
         url, pid = t.server.url, t.server.pid
 
@@ -283,6 +428,8 @@ def run_db(label: str, db_url: str | None, args: argparse.Namespace) -> list[str
         )
         checked = check_receipts(t, args.receipts)
         in_proc = in_process_proof_us(t, args.server_repo, index, size, 200)
+        if db_url and args.servers > 1:
+            scaled = scaling(t, Path(tmp), args, more)
     print(f"\n## {label}: figure, then its baseline from the same run")
     figures = [
         report(f"custody events/s ({label})", post.rate, "req/s", hz.rate, "/healthz req/s"),
@@ -305,6 +452,8 @@ def run_db(label: str, db_url: str | None, args: argparse.Namespace) -> list[str
         if r.non_2xx or r.errors:
             raise RuntimeError(f"{label} {name}: {r.non_2xx} non-2xx, {r.errors} socket errors")
     print(f"- {checked}")
+    if scaled is not None:
+        figures += scaling_figures(scaled)
     return figures
 
 
@@ -321,6 +470,12 @@ def main(argv: list[str] | None = None) -> list[str]:
         help="serve another checkout (with its own .venv), for a before/after pair",
     )
     ap.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of each run here")
+    ap.add_argument(
+        "--servers",
+        type=int,
+        default=2,
+        help="PostgreSQL: also load this many servers on one database (1: skip)",
+    )
     args = ap.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit(

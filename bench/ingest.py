@@ -553,6 +553,7 @@ def py_spy(pid: int, out: Path) -> Iterator[None]:
             "200",
             "--threads",
             "--nonblocking",
+            *(["--gil"] if os.environ.get("LOCARD_PROFILE_GIL") else []),
             "--format",
             fmt,
             "-o",

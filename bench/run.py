@@ -535,7 +535,7 @@ MODULES: tuple[tuple[ModuleType, str, tuple[str, ...]], ...] = (
     (
         http_bench,
         "Per-request cost over HTTP (bench/http.py)",
-        ("--seconds", "2", "--connections", "16", "--receipts", "1", "--db", "sqlite"),
+        ("--seconds", "2", "--connections", "16", "--receipts", "1", "--db", "both"),
     ),
     (
         verify_bench,

@@ -116,6 +116,9 @@ class BatchWriter(Protocol):
 class StateWriter(Protocol):
     def batch(self, conn: Connection) -> AbstractContextManager[BatchWriter]: ...
 
+    def committed(self, types: Sequence[str]) -> None:
+        """Called once the seal's transaction has committed, with the sealed event types."""
+
 
 Outcome = Union["Receipt", Exception]
 
@@ -253,6 +256,8 @@ class Ledger:
             crash_point("seal.before_commit")
         if checkpoint is None:
             return [refused[i] for i in range(len(drafts))]
+        if self.state is not None:
+            self.state.committed([d.type for i, d in enumerate(drafts) if i not in refused])
         self.signer.signed_durably(checkpoint.size, checkpoint.root, checkpoint.note)
         crash_point("seal.after_commit")
         self._archive(sealed, checkpoint)

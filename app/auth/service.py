@@ -13,6 +13,7 @@ from sqlalchemy import Engine, Table, bindparam
 from sqlalchemy import select as core_select
 from sqlmodel import select
 
+from app.auth.cache import PrincipalCache
 from app.auth.models import Principal, Role
 from app.db import reading, session
 from app.errors import BadRequest, Conflict, NotFound, Unauthorized
@@ -129,15 +130,35 @@ def create_principal(
     return get_principal(vault.engine, name), token
 
 
-def authenticate(engine: Engine, token: str) -> Principal:
+def _token_hash(token: str) -> str:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         raise Unauthorized("invalid token")
-    with reading(engine) as conn:
-        row = conn.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
-    if row is None:
-        raise Unauthorized("invalid token")
-    principal = Principal(**row._mapping)
+    return hash_token(token)
+
+
+def authenticate(engine: Engine, token: str, cache: PrincipalCache | None = None) -> Principal:
+    """The principal holding `token`, read from the database unless `cache` knows it."""
+    token_hash = _token_hash(token)
+    principal = cache.get(token_hash) if cache is not None else None
+    if principal is None:
+        generation = cache.generation if cache is not None else 0
+        with reading(engine) as conn:
+            row = conn.execute(_BY_TOKEN, {"token_hash": token_hash}).first()
+        if row is None:
+            raise Unauthorized("invalid token")
+        principal = Principal(**row._mapping)
+        if cache is not None:
+            cache.put(token_hash, principal, generation)
     usable(principal)
+    return principal
+
+
+def known_token(cache: PrincipalCache, token: str) -> Principal | None:
+    """The principal holding `token` if the cache knows it (and it is usable), else None:
+    answered without the database, so without a worker thread."""
+    principal = cache.get(_token_hash(token))
+    if principal is not None:
+        usable(principal)
     return principal
 
 

@@ -229,3 +229,16 @@ DISABLED = declare(
         project=_project_disabled,
     )
 )
+
+#: the events whose projections write principal rows (app.auth.cache forgets on each)
+PRINCIPAL_EVENTS = frozenset(
+    spec.name.value
+    for spec in (
+        PRINCIPAL_CREATED,
+        TOKEN_ROTATED,
+        PRINCIPAL_REQUESTED,
+        REQUEST_DECLINED,
+        ROLE_CHANGED,
+        DISABLED,
+    )
+)

@@ -10,7 +10,7 @@ audit runs them into a scratch database to compare with the live one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from app.events.catalogue import CATALOGUE, parse_time
+from app.events.principal_events import PRINCIPAL_EVENTS
 from app.search.indexing import project_search, searchable
 from custody.ledger import EventDraft, Refused
 from verify.events import Event
@@ -75,6 +76,14 @@ def apply(s: Session, index: int, event: Event, draft: EventDraft | None = None)
 
 
 class IndexWriter:
+    def __init__(self, on_principals: Callable[[], None] | None = None) -> None:
+        #: told after a seal that changed principals commits (app.auth.cache)
+        self.on_principals = on_principals
+
+    def committed(self, types: Sequence[str]) -> None:
+        if self.on_principals is not None and not PRINCIPAL_EVENTS.isdisjoint(types):
+            self.on_principals()
+
     @contextmanager
     def batch(self, conn: Connection) -> Iterator[IndexBatch]:
         # Joins the seal's transaction: nothing here commits or rolls it back.

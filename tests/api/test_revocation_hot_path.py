@@ -1,9 +1,10 @@
 """A token that stops being valid is refused at once on the busiest routes.
 
-Annotations and artifact reads look their principal up per request (no cache that another
-process's revocation could leave stale): a token rotated by another process (the CLI seals
-`locard user token` with its own engine) or a principal disabled over the API is refused on
-the very next request, and the refused annotation writes nothing.
+Annotations and artifact reads answer from a cache of principals (app.auth.cache) that
+every principal change empties: a token rotated outside the server's sequencer (as the
+CLI's `locard user token` does; tests/api/test_principal_cache.py runs the CLI itself) or
+a principal disabled over the API is refused on the very next request, and the refused
+annotation writes nothing.
 """
 
 from __future__ import annotations
