@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Annotated, Any, ParamSpec, TypeVar
 
-import anyio.to_thread
-from anyio import CapacityLimiter
 from fastapi import Depends, Request
 
 from app.auth.csrf import check_api_write
@@ -32,18 +31,16 @@ T = TypeVar("T")
 #: a read never opens one (on SQLite that cost more than the read), and no more threads than
 #: that contend for the GIL (256 did, each read paying for the hand-offs)
 READ_THREADS = 16
-_read_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
+#: the loop's own executor, not anyio's thread pool: anyio's hop adds a checkpoint (one more
+#: turn of the event loop) and a capacity limiter per call, together more than the query.
+#: A caller cancelled meanwhile (its client left) leaves the read to finish on its thread.
+_readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="locard-read")
 
 
 async def in_read_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a short blocking read (`fn`) on a worker thread, at most READ_THREADS at once."""
     loop = asyncio.get_running_loop()
-    limiter = _read_limiters.get(loop)
-    if limiter is None:
-        limiter = _read_limiters[loop] = CapacityLimiter(READ_THREADS)
-    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=limiter)
+    return await loop.run_in_executor(_readers, partial(fn, *args, **kwargs))
 
 
 def vault_of(request: Request) -> Vault:

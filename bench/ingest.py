@@ -539,7 +539,9 @@ def py_spy(pid: int, out: Path) -> Iterator[None]:
     """`py-spy record` on `pid` for the duration of the block (needs root or ptrace rights).
 
     The output format follows the extension: .svg flamegraph, .json speedscope, else raw
-    collapsed stacks (which `summarize_profile` reads).
+    collapsed stacks (which `summarize_profile` reads). With LOCARD_PROFILE_GIL set, only
+    the thread holding the GIL is sampled: on a server bound by one core, that is where
+    its CPU goes (waits and idle threads drop out).
     """
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(out.suffix, "raw")

@@ -3,7 +3,9 @@
 `IndexWriter` is handed to the ledger, which calls it inside the seal's transaction:
 each draft's preconditions are checked and its ids allocated in a savepoint, against
 the state the events sealed before it (in this batch too) left, and the rows its event
-implies are written in the same savepoint. A refused draft rolls back alone.
+implies are written in the same savepoint. A refused draft rolls back alone. A draft that
+cannot be refused (nothing to check, allocate or project but its search row) takes no
+savepoint; its row is inserted with the batch's others.
 `Replayer` runs the same projections over the archive for `locard rebuild`, and the
 audit runs them into a scratch database to compare with the live one.
 """
@@ -13,20 +15,40 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Table, insert
 from sqlmodel import Session
 
 from app.events.catalogue import CATALOGUE, parse_time
 from app.events.principal_events import PRINCIPAL_EVENTS
-from app.search.indexing import project_search, searchable
+from app.search.indexing import entry_values, project_search, searchable
+from app.search.models import SearchEntry
 from custody.ledger import EventDraft, Refused
 from verify.events import Event
+
+SEARCH_ENTRIES: Table = SearchEntry.__table__  # type: ignore[attr-defined]
 
 
 class IndexBatch:
     def __init__(self, s: Session) -> None:
         self.s = s
+        #: search rows of the batch's plain events, written at once by `finish`
+        self._search_rows: list[dict[str, Any]] = []
+
+    def _index_only(self, draft: EventDraft) -> bool:
+        """A draft with nothing to check, allocate or project but its search row (an
+        annotation, say): it cannot be refused, so it needs no savepoint, and its row is
+        one of a batch insert. Per event, the savepoint, the ORM object and its flush
+        cost more than sealing the event itself."""
+        spec = CATALOGUE.get(draft.type)
+        return (
+            spec is not None
+            and spec.project is None
+            and spec.allocate is None
+            and not draft.preconditions
+            and draft.body.get("occurred_at") is None
+        )
 
     def wants(self, draft: EventDraft) -> bool:
         spec = CATALOGUE.get(draft.type)
@@ -40,6 +62,9 @@ class IndexBatch:
 
     @contextmanager
     def step(self, draft: EventDraft, at: datetime) -> Iterator[EventDraft]:
+        if self._index_only(draft):
+            yield draft
+            return
         with self.s.begin_nested():
             for condition in draft.preconditions:
                 condition.check(self.s)
@@ -55,7 +80,15 @@ class IndexBatch:
             yield draft
 
     def project(self, index: int, event: Event, draft: EventDraft) -> None:
+        if self._index_only(draft):
+            if (values := entry_values(index, event)) is not None:
+                self._search_rows.append(values)
+            return
         apply(self.s, index, event, draft)
+
+    def finish(self) -> None:
+        if self._search_rows:
+            self.s.execute(insert(SEARCH_ENTRIES), self._search_rows)
 
 
 def projects(event: Event) -> bool:
@@ -88,7 +121,9 @@ class IndexWriter:
     def batch(self, conn: Connection) -> Iterator[IndexBatch]:
         # Joins the seal's transaction: nothing here commits or rolls it back.
         with Session(bind=conn, expire_on_commit=False) as s:
-            yield IndexBatch(s)
+            batch = IndexBatch(s)
+            yield batch
+            batch.finish()
 
 
 class Replayer:

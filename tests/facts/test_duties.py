@@ -109,11 +109,15 @@ def test_disabled_principals_and_expired_tokens_are_refused(live: LiveVault) -> 
             text("UPDATE principals SET token_expires_at = :t WHERE id = 'collector'"),
             {"t": datetime.now(UTC) - timedelta(seconds=1)},
         )
+    # a row edited behind the ledger's back is no principal event: the server's cache of
+    # principals (app.auth.cache) is emptied here as a sealed change would empty it
+    live.vault.principals.invalidate()
     r = live.client("collector").get("/v1/principals/me")
     assert r.status_code == 401 and "expired" in r.text
     # tokens issued before expiry existed have none, and stay valid until reissued
     with live.vault.engine.begin() as conn:
         conn.execute(text("UPDATE principals SET token_expires_at = NULL WHERE id = 'collector'"))
+    live.vault.principals.invalidate()
     assert live.client("collector").get("/v1/principals/me").status_code == 200
     # expiry is not a fact: the audit ignores it, but a disabled flag edited back is caught
     assert audit(live.vault, content=False).ok
