@@ -27,10 +27,11 @@ FORM_CSRF = "locard.csrf_in_form"
 
 P = ParamSpec("P")
 T = TypeVar("T")
-#: request reads on worker threads at once: fewer than each engine's pooled connections, so
-#: a read never opens one (on SQLite that cost more than the read), and no more threads than
-#: that contend for the GIL (256 did, each read paying for the hand-offs)
-READ_THREADS = 16
+#: request reads on worker threads at once: few, because each thread running Python code
+#: contends with the event loop for the GIL. 256 threads cost each read its hand-offs; 16
+#: still cost 10 % more CPU per request than 4 (bench/http.py), and 4 reads of a fraction
+#: of a millisecond each keep up with what one event loop can answer.
+READ_THREADS = 4
 #: the loop's own executor, not anyio's thread pool: anyio's hop adds a checkpoint (one more
 #: turn of the event loop) and a capacity limiter per call, together more than the query.
 #: A caller cancelled meanwhile (its client left) leaves the read to finish on its thread.
