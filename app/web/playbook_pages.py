@@ -1,6 +1,6 @@
 """Page forms for a case's playbook: classify the case, record a checklist step.
 
-The checklist itself is shown on the case page (app/web/views.py reads it); these are
+The checklist itself is shown on the case page (app/web/case_pages.py reads it); these are
 its writes, CSRF-checked like every page form, redirecting back with a fixed message.
 """
 
