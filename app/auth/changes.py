@@ -12,7 +12,6 @@ reach it before its next request is answered, not after a timeout:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import mmap
 import os
@@ -151,6 +150,12 @@ def principal_changes(engine: Engine, on_change: Callable[[], None]) -> Principa
     db = engine.url.database
     if not db or db == ":memory:" or db.startswith("file:"):
         return NoOtherProcess()
-    with contextlib.suppress(OSError):
-        return StampFile(Path(db).with_name(Path(db).name + "-principals"))
-    return NoOtherProcess()
+    path = Path(db).with_name(Path(db).name + "-principals")
+    try:
+        return StampFile(path)
+    except OSError as exc:
+        # e.g. a read-only data directory: this process can neither announce nor hear,
+        # so cached principals live out `principal_cache_s` (LOCARD_PRINCIPAL_CACHE_S=0 to
+        # read them on every request)
+        log.warning("principal changes cannot be shared through %s: %s", path, exc)
+        return NoOtherProcess()
