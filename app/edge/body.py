@@ -19,3 +19,9 @@ def declared_length(scope: Scope) -> int | None:
         if name == b"content-length" and value.strip().isdigit():
             return int(value)
     return None
+
+
+def chunked(scope: Scope) -> bool:
+    """Does the request name a Transfer-Encoding (whose framing, not Content-Length, ends
+    its body)?"""
+    return any(name == b"transfer-encoding" for name, _ in scope["headers"])

@@ -152,6 +152,37 @@ def test_chunked_oversized_json_is_cut_off(module_live: LiveVault, case: str) ->
     assert r.status == 413, r
 
 
+def test_a_small_content_length_beside_chunked_framing_is_no_way_past_the_cap(
+    module_live: LiveVault, case: str
+) -> None:
+    """A body under a declared Content-Length is trusted unread (HTTP framing ends it
+    there), so a request that also says chunked, and sends far more, must not be: the
+    parser refuses the pair, or the cap reads the chunks and stops at it."""
+    head = request_head(
+        "POST",
+        f"/v1/cases/{case}/notes",
+        module_live.tokens["collector"],
+        {
+            "Content-Type": "application/json",
+            "Content-Length": "16",
+            "Transfer-Encoding": "chunked",
+        },
+    )
+    piece = b'{"text": "' + b"a" * 16 * 1024
+    with untouched(module_live), open_socket(module_live.url) as sock:
+        sock.sendall(head)
+        sent = 0
+        try:
+            while sent < 4 * CAP:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+                sent += len(piece)
+                piece = b"a" * 16 * 1024
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        r = read_response(sock)
+    assert r.status in (400, 413), r
+
+
 def test_json_under_the_cap_still_works(module_live: LiveVault, case: str) -> None:
     text = "n" * 19_000
     with module_live.client("collector") as c:
