@@ -136,12 +136,26 @@ class Sequencer:
         """
         fut = self.submit(draft)
         waiter = _loop_waiter(fut)
+        withdrawn = False
+
+        def expire() -> None:
+            nonlocal withdrawn
+            # a draft whose seal has started cannot be withdrawn: it is waited for
+            withdrawn = fut.cancel()  # then `settle` cancels the waiter
+
+        # A timer, not `wait_for` + `shield`: those two cost an extra task, future and
+        # callbacks per event. Cancelling the caller cancels only its waiter, never `fut`.
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(timeout, expire) if timeout is not None else None
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), timeout)
-        except TimeoutError:
-            if fut.cancel():
-                raise SealTimeout(f"not sealed within {timeout} s; withdrawn") from None
             return await waiter
+        except asyncio.CancelledError:
+            if withdrawn:
+                raise SealTimeout(f"not sealed within {timeout} s; withdrawn") from None
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def _take_batch(self) -> list[_Waiting] | None:
         with self._cond:
