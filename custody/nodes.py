@@ -22,20 +22,43 @@ class DbNodeSource:
     def get_nodes(self, coords: Collection[Coord]) -> Mapping[Coord, bytes]:
         found: dict[Coord, bytes] = {}
         wanted = list(coords)
-        table = TreeNode.__table__  # type: ignore[attr-defined]
+        read = _sqlite_rows if self._conn.dialect.name == "sqlite" else _rows
         for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            # One expanding tuple IN: its SQL is compiled once and cached, where an OR of
-            # per-node conditions was a new expression tree to build for every proof.
-            cond = tuple_(table.c.level, table.c.index).in_(chunk)
-            for level, index, digest in self._conn.execute(
-                select(table.c.level, table.c.index, table.c.hash).where(cond)
-            ):
+            for level, index, digest in read(self._conn, wanted[start : start + _CHUNK]):
                 found[(level, index)] = bytes(digest)
         missing = [c for c in wanted if c not in found]
         if missing:
             raise MissingNode(missing)
         return found
+
+
+_NODES = TreeNode.__table__  # type: ignore[attr-defined]
+
+
+def _rows(conn: Connection, chunk: list[Coord]) -> Iterable[tuple[int, int, bytes]]:
+    # One expanding tuple IN: its SQL is compiled once and cached, where an OR of
+    # per-node conditions was a new expression tree to build for every proof.
+    # PostgreSQL answers it from the primary key.
+    cond = tuple_(_NODES.c.level, _NODES.c.index).in_(chunk)
+    return conn.execute(select(_NODES.c.level, _NODES.c.index, _NODES.c.hash).where(cond))
+
+
+_SQLITE_JOIN: dict[int, str] = {}
+
+
+def _sqlite_rows(conn: Connection, chunk: list[Coord]) -> Iterable[tuple[int, int, bytes]]:
+    # SQLite (3.40) plans a row-value IN as a scan of the whole table: every proof and
+    # every seal read all the nodes, linear in the ledger's size. Joined to a VALUES
+    # list, each coordinate is one primary-key search.
+    sql = _SQLITE_JOIN.get(len(chunk))
+    if sql is None:
+        pairs = ",".join(["(?,?)"] * len(chunk))
+        sql = _SQLITE_JOIN[len(chunk)] = (
+            f'SELECT t.level, t."index", t.hash FROM (VALUES {pairs}) AS v '
+            f'JOIN {_NODES.name} AS t ON t.level = v.column1 AND t."index" = v.column2'
+        )
+    params = tuple(x for coord in chunk for x in coord)
+    return conn.exec_driver_sql(sql, params)
 
 
 class LayeredNodeSource:
