@@ -129,6 +129,22 @@ def test_declared_oversized_json_is_413_before_reading(
     assert r.status == 413, r
 
 
+def _chunked_flood(live: LiveVault, head: bytes) -> RawResponse:
+    """Send `head`, then a JSON body in chunks far past the cap (far less than memory)."""
+    piece = b'{"text": "' + b"a" * 16 * 1024
+    with open_socket(live.url) as sock:
+        sock.sendall(head)
+        sent = 0
+        try:
+            while sent < 4 * CAP:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+                sent += len(piece)
+                piece = b"a" * 16 * 1024
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return read_response(sock)
+
+
 def test_chunked_oversized_json_is_cut_off(module_live: LiveVault, case: str) -> None:
     """No Content-Length to refuse up front: the server stops once the cap is passed."""
     head = request_head(
@@ -137,18 +153,8 @@ def test_chunked_oversized_json_is_cut_off(module_live: LiveVault, case: str) ->
         module_live.tokens["collector"],
         {"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
     )
-    piece = b'{"text": "' + b"a" * 16 * 1024
-    with untouched(module_live), open_socket(module_live.url) as sock:
-        sock.sendall(head)
-        sent = 0
-        try:
-            while sent < 4 * CAP:  # far more than the cap, far less than memory
-                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
-                sent += len(piece)
-                piece = b"a" * 16 * 1024
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        r = read_response(sock)
+    with untouched(module_live):
+        r = _chunked_flood(module_live, head)
     assert r.status == 413, r
 
 
@@ -168,18 +174,8 @@ def test_a_small_content_length_beside_chunked_framing_is_no_way_past_the_cap(
             "Transfer-Encoding": "chunked",
         },
     )
-    piece = b'{"text": "' + b"a" * 16 * 1024
-    with untouched(module_live), open_socket(module_live.url) as sock:
-        sock.sendall(head)
-        sent = 0
-        try:
-            while sent < 4 * CAP:
-                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
-                sent += len(piece)
-                piece = b"a" * 16 * 1024
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        r = read_response(sock)
+    with untouched(module_live):
+        r = _chunked_flood(module_live, head)
     assert r.status in (400, 413), r
 
 
