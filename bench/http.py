@@ -106,6 +106,18 @@ def parse_wrk(text: str) -> tuple[int, float, int, int, float, float]:
     )
 
 
+def _wrk_cmd(url: str, threads: int, connections: int, seconds: float, lua: str) -> list[str]:
+    duration = f"{max(1, round(seconds))}s"
+    return ["wrk", "-t", str(threads), "-c", str(connections), "-d", duration] + [
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        lua,
+        url,
+    ]
+
+
 def wrk(
     url: str,
     *,
@@ -117,9 +129,7 @@ def wrk(
 ) -> WrkResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(script)
-    threads = str(min(2, connections))
-    cmd = ["wrk", "-t", threads, "-c", str(connections), "-d", f"{max(1, round(seconds))}s"]
-    cmd += ["--latency", "--timeout", "10s", "-s", fh.name, url]
+    cmd = _wrk_cmd(url, min(2, connections), connections, seconds, fh.name)
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = cpu_seconds(server_pid)
     try:
@@ -182,8 +192,7 @@ def wrk_across(
     try:
         procs = [
             subprocess.Popen(
-                ["wrk", "-t", "1", "-c", str(each), "-d", f"{max(1, round(seconds))}s"]
-                + ["--latency", "--timeout", "10s", "-s", fh.name, url],
+                _wrk_cmd(url, 1, each, seconds, fh.name),
                 stdout=subprocess.PIPE,
                 text=True,
             )

@@ -6,12 +6,12 @@ from starlette.types import Scope
 
 
 def announces_body(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"transfer-encoding":
-            return True
-        if name == b"content-length" and value.strip() not in (b"0", b""):
-            return True
-    return False
+    if chunked(scope):
+        return True
+    return any(
+        name == b"content-length" and value.strip() not in (b"0", b"")
+        for name, value in scope["headers"]
+    )
 
 
 def declared_length(scope: Scope) -> int | None:
