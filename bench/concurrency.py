@@ -65,6 +65,8 @@ class S3Target:
     secret_key: str
     bucket: str
     region: str = "us-east-1"
+    #: the S3 server's process, when this benchmark started it (for its CPU)
+    pid: int | None = None
 
 
 def vault_env(db_url: str, s3: S3Target, seal_interval_ms: int | None = None) -> dict[str, str]:
@@ -551,6 +553,7 @@ def private_seaweed() -> Iterator[S3Target]:
             server.secret_key,
             f"locard-bench-{uuid.uuid4().hex[:8]}",
             server.region,
+            server.pid,
         )
     finally:
         server.kill()

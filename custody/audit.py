@@ -19,7 +19,7 @@ from custody.integrity import database_integrity
 from custody.models import CheckpointRow, LedgerEvent, TimestampRow, TreeNode
 from storage.base import ObjectStore, VersionedStore
 from storage.errors import StorageError
-from storage.keys import OBJECTS_PREFIX, PROTECTED_PREFIXES
+from storage.keys import EVIDENCE_PREFIX, PROTECTED_PREFIXES
 from verify.artifacts import compare_hashes, hash_chunks
 from verify.chains import ChainWalk
 from verify.errors import (
@@ -537,7 +537,7 @@ def audit_unreferenced_objects(
     not evidence and are served by no API, but the write-once store keeps them until
     their retention ends, so the auditor is told what they are instead of finding them."""
     referenced = {r.object_key for r in records}
-    unreferenced = sorted(k for k in store.list_keys(OBJECTS_PREFIX) if k not in referenced)
+    unreferenced = sorted(k for k in store.list_keys(EVIDENCE_PREFIX) if k not in referenced)
     if unreferenced:
         shown = ", ".join(unreferenced[:3]) + (" …" if len(unreferenced) > 3 else "")
         report.warn(

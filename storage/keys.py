@@ -9,7 +9,13 @@ from __future__ import annotations
 from storage.errors import InvalidArgument, InvalidKey
 from storage.hashing import is_sha256_hex
 
+#: Evidence bytes: under their SHA-256 (`content_key`), or, for a large S3 upload whose
+#: SHA-256 was not declared, under the upload's own random name (`upload_key`): S3 has no
+#: rename, so naming it by content would mean writing every byte twice. Either key is
+#: sealed in the ingest event, so readers never derive it from the digest.
+EVIDENCE_PREFIX = "objects/"
 OBJECTS_PREFIX = "objects/sha256/"
+UPLOADS_PREFIX = "objects/upload/"
 PROTECTED_PREFIXES = ("objects/", "ledger/")
 # Areas the stores use for their own bookkeeping; never valid as object keys.
 RESERVED_PREFIXES = ("staging/", "meta/")
@@ -24,6 +30,24 @@ MUTABLE_KEYS = frozenset({TLOG_CHECKPOINT_KEY})
 def content_key(sha256_hex: str) -> str:
     """The key under which bytes with this SHA-256 are stored."""
     return OBJECTS_PREFIX + sha256_hex
+
+
+def upload_key(token: str) -> str:
+    """The key of an upload stored under its own name (`token`: 32 lowercase hex digits)."""
+    if not _is_token(token):
+        raise InvalidArgument(f"not an upload token: {token!r}")
+    return UPLOADS_PREFIX + token
+
+
+def _is_token(value: str) -> bool:
+    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+def is_evidence_key(key: str) -> bool:
+    """A content key or an upload key: the only keys objects/ holds."""
+    if key.startswith(OBJECTS_PREFIX):
+        return is_sha256_hex(key[len(OBJECTS_PREFIX) :])
+    return key.startswith(UPLOADS_PREFIX) and _is_token(key[len(UPLOADS_PREFIX) :])
 
 
 def check_sha256(value: str) -> str:
@@ -52,10 +76,11 @@ def check_key(key: str) -> str:
         raise InvalidKey(f"key {key!r} has an empty, '.' or '..' segment")
     if key.startswith(RESERVED_PREFIXES):
         raise InvalidKey(f"key {key!r} is in a reserved area")
-    if key.startswith("objects/") and not (
-        key.startswith(OBJECTS_PREFIX) and is_sha256_hex(key[len(OBJECTS_PREFIX) :])
-    ):
-        raise InvalidKey(f"key {key!r}: objects/ holds only objects/sha256/<hex> keys")
+    if key.startswith(EVIDENCE_PREFIX) and not is_evidence_key(key):
+        raise InvalidKey(
+            f"key {key!r}: objects/ holds only objects/sha256/<hex> and "
+            "objects/upload/<32 hex> keys"
+        )
     return key
 
 

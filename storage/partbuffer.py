@@ -40,6 +40,16 @@ class PartBuffer:
         """The buffered bytes. Valid until the next `fill_from` or `clear`."""
         return memoryview(self._buf)[: self._fill]
 
+    def body(self) -> bytearray | BinaryIO:
+        """What to send: the buffer itself when it holds exactly its bytes (every full
+        part), which http.client sends in one call, else a reader over them. A reader is
+        read 16 KiB at a time, each read a copy and a send: measured against SeaweedFS,
+        1.15 s of client CPU per GiB against 0.7 for the buffer. Either way, no copy of
+        the part is made."""
+        if len(self._buf) == self._fill:
+            return self._buf
+        return self.reader()
+
     def reader(self) -> BinaryIO:
         """A seekable file object over the buffered bytes (boto3 rewinds it on retry)."""
         return io.BufferedReader(_MemoryReader(self.view()))

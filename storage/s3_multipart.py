@@ -5,11 +5,11 @@ damaged in transit (BadDigest). CRC32C rather than SHA-256: the content's SHA-25
 computed over the whole stream anyway, and a second SHA-256 per part costs as much CPU
 again, while CRC32C runs in hardware at many GB/s; it detects transit damage, and the
 content's integrity rests on the whole-stream SHA-256 we check before completing.
-Parts are remembered (number, offset, size, checksum) so a staged object can be copied
-part-for-part and each copied part checked against the checksum of the bytes we sent.
+Parts are remembered (number, ETag, checksum) for the completion, whose composite
+CRC32C the server echoes is checked against the parts we sent.
 
-`upload_part` and `copy_part` may run on several threads at once: they only read this
-object; `add` records a finished part (from one thread).
+`upload_part` may run on several threads at once: it only reads this object; `add`
+records a finished part (from one thread).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import hashlib
 import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import crc32c
 from botocore.exceptions import ClientError
@@ -108,7 +108,8 @@ class Multipart:
                 Key=self.key,
                 UploadId=self.upload_id,
                 PartNumber=number,
-                Body=part.reader(),
+                # botocore sends a bytearray as it does bytes (its stubs say only bytes)
+                Body=cast("bytes | BinaryIO", part.body()),
                 ContentLength=size,
                 ChecksumCRC32C=checksum,
             )
@@ -116,26 +117,6 @@ class Multipart:
         if echoed and echoed != checksum:
             raise IntegrityError(f"part {number} of {self.key}: server stored another checksum")
         return Part(number, offset, size, response["ETag"], checksum)
-
-    def copy_part(self, source_key: str, source_version: str, part: Part) -> Part:
-        """Copy `part` of a staged object as the same-numbered part of this upload."""
-        last = part.offset + part.size - 1
-        with self._errors(f"copying part {part.number}"):
-            response = self.client.upload_part_copy(
-                Bucket=self.bucket,
-                Key=self.key,
-                UploadId=self.upload_id,
-                PartNumber=part.number,
-                CopySource={"Bucket": self.bucket, "Key": source_key, "VersionId": source_version},
-                CopySourceRange=f"bytes={part.offset}-{last}",
-            )
-        result = response["CopyPartResult"]
-        echoed = result.get("ChecksumCRC32C")
-        if echoed and echoed != part.checksum:
-            raise IntegrityError(
-                f"part {part.number} copied into {self.key} does not match the uploaded bytes"
-            )
-        return Part(part.number, part.offset, part.size, result.get("ETag", ""), part.checksum)
 
     def complete(self, *, exclusive: bool) -> str | None:
         """Finish the upload; returns the new VersionId ("" if the server gives none).

@@ -9,18 +9,22 @@ The content key is only known once the last byte is hashed, so bytes go where th
   digest aborts it. If the content is already stored, the bytes are hashed, not sent.
   (S3 has no whole-object SHA-256 for multipart uploads, only per part and composite;
   the server checks every part, we check the whole before completing.)
-- Larger, SHA-256 unknown: a multipart upload to `staging/<uuid>`, then a part-by-part
-  UploadPartCopy into the content key, whose CreateMultipartUpload carries the lock.
-  CopyObject is not used: SeaweedFS 4.48 silently drops Object Lock settings (and the
-  bucket default) on CopyObject, which would leave evidence deletable.
+- Larger, SHA-256 unknown: a multipart upload to the upload's own key
+  (`objects/upload/<token>`), locked from the start like the declared case. Once the
+  last byte is hashed: if the content is already stored at its content key, the upload
+  is aborted (nothing of it ever becomes visible) and the existing object is used;
+  otherwise it is completed where it is. Every byte is written once. (Until 2026-12 it
+  was staged and then copied part by part into the content key, so the S3 server wrote
+  every byte twice, for half the throughput; S3 has no rename.) The key is sealed in
+  the ingest event, so nothing derives it from the digest.
 
 Completion at the content key always uses If-None-Match, so a concurrent identical
 upload cannot create a second version; the loser reports `created=False`.
 
-Parts go up (and staged parts are copied) on the store's part threads, up to
-`store.part_concurrency` at once per upload: one part at a time leaves the link idle
-while each request is answered. Each part in flight holds its own buffer, so an upload
-holds at most `part_concurrency + 1` part buffers whatever its size.
+Parts go up on the store's part threads, up to `store.part_concurrency` at once per
+upload: one part at a time leaves the link idle while each request is answered. Each
+part in flight holds its own buffer, so an upload holds at most `part_concurrency + 1`
+part buffers whatever its size.
 """
 
 from __future__ import annotations
@@ -30,13 +34,12 @@ import logging
 import uuid
 from collections import deque
 from concurrent.futures import Future, wait
-from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from storage.base import Retention, StoredObject
-from storage.errors import StorageError, StorageMisconfigured
+from storage.errors import StorageError
 from storage.hashing import Digests
-from storage.keys import content_key
+from storage.keys import content_key, upload_key
 from storage.partbuffer import PartBuffer
 from storage.s3_multipart import Multipart, Part, b64_sha256
 from storage.upload import BaseUpload
@@ -53,7 +56,7 @@ class _Mode(enum.Enum):
     BUFFERED = "buffered"  # nothing sent yet
     DIRECT = "direct"  # multipart upload at the (declared) content key
     PRESENT = "present"  # declared content already stored: hash only
-    STAGED = "staged"  # multipart upload at staging/<uuid>
+    OWN_KEY = "own key"  # multipart upload at objects/upload/<token>
 
 
 class S3Upload(BaseUpload):
@@ -79,7 +82,7 @@ class S3Upload(BaseUpload):
         self._offset = 0
         self._mode = _Mode.BUFFERED
         self._multipart: Multipart | None = None
-        self._staging_key = f"staging/{uuid.uuid4().hex}"
+        self._own_key = upload_key(uuid.uuid4().hex)
 
     def _retention(self) -> Retention | None:
         return self.retention or self._store.default_retention()
@@ -155,90 +158,50 @@ class S3Upload(BaseUpload):
                 return _Mode.PRESENT
             self._multipart = Multipart.create(store.client, store.bucket, key, self._retention())
             return _Mode.DIRECT
-        self._multipart = Multipart.create(store.client, store.bucket, self._staging_key, None)
-        return _Mode.STAGED
+        self._multipart = Multipart.create(
+            store.client, store.bucket, self._own_key, self._retention()
+        )
+        return _Mode.OWN_KEY
 
     # -- publishing -------------------------------------------------------------------
 
     def _publish(self, digests: Digests) -> StoredObject:
         key = content_key(digests.sha256)
         try:
-            created = self._send_rest(key)
+            key, created = self._send_rest(key)
         finally:
             self._release_buffers()
         if not created:
             self._store.confirm_existing(key, digests.size, self._retention())
         return StoredObject(key=key, digests=digests, created=created)
 
-    def _send_rest(self, key: str) -> bool:
-        """Send what is still buffered and finish; False if the content was already stored."""
+    def _send_rest(self, key: str) -> tuple[str, bool]:
+        """Send what is still buffered and finish: the key the bytes are at, and False if
+        they were already stored there."""
         if self._mode is _Mode.BUFFERED:
             data = bytes(self._buffer.view())
-            return self._store.put_new(key, data, b64_sha256(data), self._retention())
+            return key, self._store.put_new(key, data, b64_sha256(data), self._retention())
         if self._mode is _Mode.PRESENT:
-            return False
+            return key, False
         multipart = self._multipart
         if multipart is None:
             raise StorageError(f"upload in mode {self._mode.value} has no multipart upload")
         if self._buffer:
             self._send(multipart, self._buffer)
         self._finish_parts()
-        if self._mode is _Mode.STAGED:
-            return self._publish_staged(multipart, key)
+        if self._mode is _Mode.OWN_KEY:
+            if self._store.exists(key):
+                multipart.abort()
+                return key, False
+            key = multipart.key
         created = multipart.complete(exclusive=True) is not None
         # A no-op after a completion; frees the parts after If-None-Match refused.
         multipart.abort()
-        return created
-
-    def _publish_staged(self, staged: Multipart, key: str) -> bool:
-        store = self._store
-        version = staged.complete(exclusive=False)
-        if not version:
-            raise StorageMisconfigured(
-                f"bucket {store.bucket} returned no VersionId: it is not versioned"
-            )
-        if store.exists(key):
-            created = False
-        else:
-            target = Multipart.create(store.client, store.bucket, key, self._retention())
-            try:
-                pool = store.part_pool()
-                copies = [
-                    pool.submit(target.copy_part, self._staging_key, version, part)
-                    for part in staged.parts
-                ]
-                try:
-                    for copied in copies:
-                        target.add(copied.result())
-                finally:
-                    for copy in copies:
-                        copy.cancel()
-                    wait(copies)
-                created = target.complete(exclusive=True) is not None
-            except BaseException:
-                with suppress(StorageError):
-                    target.abort()
-                raise
-            # A no-op after a completion; frees the parts after If-None-Match refused.
-            target.abort()
-        self._remove_staged(staged, quiet=True)
-        return created
+        if not created and self._mode is _Mode.OWN_KEY:
+            raise StorageError(f"{key} existed before its upload completed")
+        return key, created
 
     # -- discarding -------------------------------------------------------------------
-
-    def _remove_staged(self, staged: Multipart, *, quiet: bool) -> None:
-        if staged.version_id:
-            try:
-                self._store.delete_version(self._staging_key, staged.version_id)
-            except StorageError as exc:
-                if not quiet:
-                    raise
-                log.warning(
-                    "staging %s left behind (cleanup_staging will remove it): %s",
-                    self._staging_key,
-                    exc,
-                )
-            staged.version_id = None
 
     def _release_buffers(self) -> None:
         self._stop_parts()
@@ -247,9 +210,5 @@ class S3Upload(BaseUpload):
 
     def _discard(self) -> None:
         self._release_buffers()
-        multipart = self._multipart
-        if multipart is None:
-            return
-        multipart.abort()
-        if self._mode is _Mode.STAGED:
-            self._remove_staged(multipart, quiet=False)
+        if self._multipart is not None:
+            self._multipart.abort()

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from app.audit import audit, rebuild
 from app.auth.service import issue_token, list_principals
 from custody.ledger import SEALS_PREFIX, TIMESTAMPS_PREFIX
+from storage.keys import UPLOADS_PREFIX
 from tests.api.conftest import fresh_pg_database
 from tests.api.test_smoke import test_case_upload_download_custody as smoke_scenario
 from tests.recovery.test_rebuild import populate
@@ -131,6 +132,41 @@ def test_an_overwrite_is_a_new_version_and_the_original_is_served(
     assert key in failure.detail and art["id"] in failure.detail
 
 
+def test_undeclared_multipart_evidence_keeps_its_own_key_everywhere(
+    s3_vault: Callable[..., AbstractContextManager[LiveVault]], raw: S3Client
+) -> None:
+    """A large upload without a declared SHA-256 is written once, under the upload's own
+    key: the ingest event seals that key, the server locks and holds it like any
+    evidence, and a forged version of it is named by the audit."""
+    data = os.urandom(17 * (1 << 20) + 5)
+    with s3_vault() as live, live.client("collector") as c:
+        case_id = new_case(c, "Own key", retention_days=30)
+        r = c.post(f"/v1/cases/{case_id}/artifacts", params={"file_name": "d.img"}, content=data)
+        assert r.status_code == 201, r.text
+        art = r.json()["artifact"]
+        chain = c.get(f"/v1/artifacts/{art['id']}/custody").json()
+        [key] = [e["event"]["body"]["object_key"] for e in chain if e["event"]["type"] == "ingest"]
+        bucket = _bucket(live)
+        assert key.startswith(UPLOADS_PREFIX) and versions(raw, bucket, key_of(data)) == []
+        [only] = versions(raw, bucket, key)
+        version = str(only["VersionId"])
+        mode, until = retention(raw, bucket, key, version)
+        assert mode == "COMPLIANCE" and _near(until, datetime.now(UTC) + timedelta(days=30))
+        _refused_delete(raw, bucket, key, version)
+        with live.client("legal") as lg:
+            r = lg.post(f"/v1/cases/{case_id}/hold", json={"on": True, "reason": "litigation"})
+            assert r.status_code == 200, r.text
+        assert legal_hold(raw, bucket, key) == "ON"
+        assert audit(live.vault).ok
+        raw.put_object(Bucket=bucket, Key=key, Body=b"forged")
+        got = download(c, art["id"])
+        assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == art["sha256"]
+        report = audit(live.vault)
+    failure = report.first_failure
+    assert failure is not None and failure.name == "store versions", report.to_json()
+    assert key in failure.detail and art["id"] in failure.detail
+
+
 def test_legal_hold_follows_the_cases_that_reference_the_bytes(
     s3_live: LiveVault, raw: S3Client
 ) -> None:
@@ -230,7 +266,7 @@ def test_download_rehashes_and_matches(s3_live: LiveVault, size: int) -> None:
     with s3_live.client("collector") as c:
         case_id = new_case(c, "Download")
         r = c.post(f"/v1/cases/{case_id}/artifacts", params={"file_name": "disk.img"}, content=data)
-        assert r.status_code == 201, r.text  # no declared digest: the staged path for big ones
+        assert r.status_code == 201, r.text  # no declared digest: its own key for big ones
         art = r.json()["artifact"]
         got = download(c, art["id"])
         assert got.status_code == 200

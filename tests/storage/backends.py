@@ -7,12 +7,14 @@ show a noncurrent version or an unfinished upload).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storage.base import ObjectStore
+from storage.keys import UPLOADS_PREFIX, content_key
 from storage.local import LocalWormStore
 from storage.s3 import S3WormStore
 
@@ -28,6 +30,21 @@ class Backend:
     stored: Callable[[], list[str]]
     #: staging files, staging objects and unfinished multipart uploads
     leftovers: Callable[[], list[str]]
+    #: uploads larger than this, SHA-256 not declared, are stored under their own key
+    own_key_above: int | None = None
+
+    def key_for(self, data: bytes, *, declared: bool = False) -> str | None:
+        """The key an upload of `data` gets: its content key, or None for "its own"."""
+        if not declared and self.own_key_above is not None and len(data) > self.own_key_above:
+            return None
+        return content_key(hashlib.sha256(data).hexdigest())
+
+    def check_key(self, key: str, data: bytes, *, declared: bool = False) -> None:
+        expected = self.key_for(data, declared=declared)
+        if expected is None:
+            assert key.startswith(UPLOADS_PREFIX), key
+        else:
+            assert key == expected
 
 
 def local_backend(root: Path) -> Backend:
@@ -65,4 +82,4 @@ def s3_backend(store: S3WormStore, client: S3Client) -> Backend:
     def leftovers() -> list[str]:
         return all_versions(client, bucket, "staging/") + multipart_uploads(client, bucket)
 
-    return Backend("s3", store, stored, leftovers)
+    return Backend("s3", store, stored, leftovers, own_key_above=store.part_size)

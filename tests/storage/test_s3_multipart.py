@@ -14,6 +14,7 @@ import pytest
 
 from storage.base import Retention, StoredObject
 from storage.hashlanes import DEFAULT_LAG
+from storage.keys import UPLOADS_PREFIX, content_key
 from storage.s3 import S3WormStore
 from tests.storage.backends import all_versions, multipart_uploads
 from tests.storage.conftest import PART
@@ -52,8 +53,10 @@ def test_more_than_two_parts(s3_store: S3WormStore, s3_client: S3Client, declare
         stored = up.commit()
     assert stored.created and stored.digests.sha256 == sha
     assert calls["UploadPart"] == 3
-    # Undeclared content goes through staging and a part-by-part server-side copy.
-    assert calls["UploadPartCopy"] == (0 if declared else 3)
+    # Every byte is written once: no staging, no server-side copy. Undeclared content
+    # stays under the upload's own key.
+    assert calls["UploadPartCopy"] == calls["CopyObject"] == 0
+    assert stored.key == content_key(sha) if declared else stored.key.startswith(UPLOADS_PREFIX)
     head = s3_client.head_object(Bucket=s3_store.bucket, Key=stored.key)
     assert head["ETag"].endswith('-3"') and head["ContentLength"] == len(data)
     assert b"".join(s3_store.open_range(stored.key, chunk_size=1 << 20)) == data
@@ -65,7 +68,7 @@ def test_declared_content_already_stored_is_not_sent_again(
 ) -> None:
     data = os.urandom(2 * PART + 1)
     sha = hashlib.sha256(data).hexdigest()
-    with s3_store.begin_upload() as up:
+    with s3_store.begin_upload(expected_sha256=sha) as up:
         up.write(data)
         up.commit()
     calls = _count_calls(s3_store)
@@ -75,6 +78,48 @@ def test_declared_content_already_stored_is_not_sent_again(
     assert not again.created
     assert calls["UploadPart"] == 0 and calls["CreateMultipartUpload"] == 0
     assert len(all_versions(s3_client, s3_store.bucket, "objects/")) == 1
+
+
+def test_undeclared_content_already_stored_is_not_kept_twice(
+    s3_store: S3WormStore, s3_client: S3Client
+) -> None:
+    """The bytes went up before their digest was known; once it is, and the content key
+    already holds them, the upload is aborted and never becomes visible."""
+    data = os.urandom(2 * PART + 1)
+    sha = hashlib.sha256(data).hexdigest()
+    first = _upload(s3_store, data, expected_sha256=sha)
+    calls = _count_calls(s3_store)
+    again = _upload(s3_store, data)
+    assert (again.key, again.created) == (first.key, False) == (content_key(sha), False)
+    assert calls["CompleteMultipartUpload"] == 0 and calls["AbortMultipartUpload"] == 1
+    assert all_versions(s3_client, s3_store.bucket, "objects/") == all_versions(
+        s3_client, s3_store.bucket, first.key
+    )
+    assert _no_leftovers(s3_store, s3_client)
+
+
+def test_undeclared_uploads_each_keep_their_own_locked_object(
+    s3_store: S3WormStore, s3_client: S3Client
+) -> None:
+    """Two undeclared uploads of the same bytes: two objects, each whole and locked, each
+    read back by the key its upload returned (the key the ingest event seals)."""
+    data = os.urandom(2 * PART + 5)
+    one, two = (_upload(s3_store, data, retention=_a_day()) for _ in range(2))
+    assert one.created and two.created and one.key != two.key
+    for stored in (one, two):
+        assert stored.key.startswith(UPLOADS_PREFIX)
+        head = s3_client.head_object(Bucket=s3_store.bucket, Key=stored.key)
+        assert head["ObjectLockMode"] == "COMPLIANCE"
+        assert s3_store.read_bytes(stored.key) == data
+    assert sorted(s3_store.list_keys("objects/")) == sorted([one.key, two.key])
+    assert _no_leftovers(s3_store, s3_client)
+
+
+def _upload(store: S3WormStore, data: bytes, **kwargs: Any) -> StoredObject:
+    with store.begin_upload(**kwargs) as up:
+        for i in range(0, len(data), 1 << 20):
+            up.write(data[i : i + (1 << 20)])
+        return up.commit()
 
 
 def test_memory_stays_bounded_by_the_parts_in_flight(

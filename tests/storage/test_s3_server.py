@@ -55,8 +55,9 @@ def _store_evidence(
     return key, head["VersionId"]
 
 
-# Small (single PUT), staged multipart + copy, and direct multipart with a declared digest.
-PATHS = ["single", "staged", "direct"]
+# Small (single PUT), multipart at the upload's own key, and direct multipart with a declared
+# digest.
+PATHS = ["single", "own-key", "direct"]
 
 
 def _data_for(path: str) -> tuple[bytes, str | None]:

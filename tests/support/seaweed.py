@@ -103,6 +103,10 @@ class SeaweedS3:
         return f"http://127.0.0.1:{self.ports['s3']}"
 
     @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
