@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from app.artifacts.lookup import SealedAccess
 from app.auth.cache import PrincipalCache
 from app.auth.changes import principal_changes
 from app.collectors import staging as collection_staging
@@ -61,6 +62,8 @@ class Vault:
     wal_keeper: Connection | None = None
     #: bearer tokens' principals (app.auth.cache), forgotten by every principal event
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(0.0))
+    #: who may touch which artifact, as far as already read (app.artifacts.lookup)
+    access: SealedAccess = field(default_factory=SealedAccess)
 
     def renew_crls(self) -> bytes | None:
         """Re-sign the CRLs that are due and keep them in the store (`locard serve` calls

@@ -53,3 +53,42 @@ def readable_artifact(engine: Engine, artifact_id: str, who: Principal) -> Artif
         raise NotFound(f"no case {row.case_id!r}")
     values = row._mapping
     return Artifact(**{name: values[name] for name in _COLUMNS})
+
+
+class SealedAccess:
+    """Access facts that, once true, stay true: a sealed artifact's case, and a case's
+    members. An artifact's case is fixed by its ingest event, and memberships are only
+    ever added (no event removes one), so a positive answer never needs forgetting. A
+    write that only needs "may `who` touch this artifact, and in which case" (an
+    annotation) then costs no query and no thread hop once the artifact has been read.
+
+    If an event ever removes a member or moves an artifact, its projection must call
+    `forget()`; until then nothing does. Bounded: cleared when full (only a cost).
+    """
+
+    MAX_ENTRIES = 65_536
+
+    def __init__(self) -> None:
+        self._cases: dict[str, str] = {}
+        self._members: set[tuple[str, str]] = set()
+
+    def remember(self, art: Artifact, who: Principal) -> None:
+        """After `readable_artifact(…, art.id, who)` answered `art`."""
+        if len(self._cases) >= self.MAX_ENTRIES or len(self._members) >= self.MAX_ENTRIES:
+            self.forget()
+        self._cases[art.id] = art.case_id
+        if who.role == Role.collector:
+            self._members.add((art.case_id, who.id))
+
+    def case_of(self, artifact_id: str, who: Principal) -> str | None:
+        """The case of an artifact known readable by `who`; None: ask the database."""
+        case = self._cases.get(artifact_id)
+        if case is None:
+            return None
+        if who.role == Role.collector and (case, who.id) not in self._members:
+            return None
+        return case
+
+    def forget(self) -> None:
+        self._cases = {}
+        self._members = set()

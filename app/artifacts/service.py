@@ -252,15 +252,24 @@ def _rehash(vault: Vault, art: Artifact) -> str:
     return str(actual["sha256"])
 
 
-def annotation_draft(vault: Vault, who: Principal, artifact_id: str, text: str) -> EventDraft:
-    """The annotation event for an artifact `who` may read (auditors may not annotate)."""
+def artifact_case(vault: Vault, who: Principal, artifact_id: str) -> str:
+    """The case of an artifact `who` may read (404 otherwise), remembered in
+    `vault.access` so the next write about it needs no lookup."""
     art = get_artifact(vault.engine, artifact_id, who)
+    vault.access.remember(art, who)
+    return art.case_id
+
+
+def annotation_draft(who: Principal, case_id: str, artifact_id: str, text: str) -> EventDraft:
+    """The annotation event for an artifact of `case_id` that `who` may read (auditors
+    may not annotate)."""
     if who.role == Role.auditor:
         raise Forbidden("auditors read; they do not annotate evidence")
     return draft(
-        who.id, who.role, EventType.annotation, Annotation(text=text), case=art.case_id, item=art.id
+        who.id,
+        who.role,
+        EventType.annotation,
+        Annotation(text=text),
+        case=case_id,
+        item=artifact_id,
     )
-
-
-def annotate(vault: Vault, who: Principal, artifact_id: str, text: str) -> Receipt:
-    return submit(vault, annotation_draft(vault, who, artifact_id, text))

@@ -250,7 +250,10 @@ async def transfer(
 async def annotate(
     artifact_id: str, data: AnnotationIn, vault: VaultDep, who: Reader
 ) -> dict[str, Any]:
-    d = await in_read_thread(service.annotation_draft, vault, who, artifact_id, data.text)
+    case_id = vault.access.case_of(artifact_id, who)
+    if case_id is None:
+        case_id = await in_read_thread(service.artifact_case, vault, who, artifact_id)
+    d = service.annotation_draft(who, case_id, artifact_id, data.text)
     # the seal is awaited on the event loop, not in a worker thread parked per request
     receipt = await submit_async(vault, d)
     return {"receipt": receipt.to_json()}
