@@ -141,6 +141,8 @@ def record_ingest(
         row = s.get(Artifact, d.item)
         assert row is not None
         s.expunge(row)
+    # planning found `who` may write to the case, so may read what it now holds
+    vault.access.remember(row, who)
     hold_if_case_held(vault, plan.case.id, [stored.key])
     return row, receipt
 

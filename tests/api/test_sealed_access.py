@@ -57,7 +57,7 @@ def _upload(live: LiveVault) -> tuple[str, str]:
         return case, r.json()["artifact"]["id"]
 
 
-def test_the_second_annotation_needs_no_lookup(
+def test_annotating_what_one_uploaded_needs_no_lookup(
     module_live: LiveVault, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case, art = _upload(module_live)
@@ -69,11 +69,18 @@ def test_the_second_annotation_needs_no_lookup(
         return real(*args)
 
     monkeypatch.setattr(service, "artifact_case", counted)
-    with module_live.client("collector") as c:
-        for n in range(3):
-            r = c.post(f"/v1/artifacts/{art}/annotations", json={"text": f"note {n}"})
-            assert r.status_code == 201, r.text
-            assert r.json()["receipt"]["event"]["case"] == case
+
+    def annotate(times: int) -> None:
+        with module_live.client("collector") as c:
+            for n in range(times):
+                r = c.post(f"/v1/artifacts/{art}/annotations", json={"text": f"note {n}"})
+                assert r.status_code == 201, r.text
+                assert r.json()["receipt"]["event"]["case"] == case
+
+    annotate(2)
+    assert lookups == []  # the upload taught it already
+    module_live.vault.access.forget()  # as after a restart
+    annotate(3)
     assert lookups == [art]
 
 
