@@ -37,9 +37,10 @@ class Settings(BaseSettings):
     #: group commit: a seal when the oldest waiting event has waited this long. At 250 ms,
     #: 256 clients waiting on their receipts were bound by the wait, not the CPU (bench/http.py)
     seal_interval_ms: int = 100
-    #: how long a server keeps a bearer token's principal without reading it again (a
-    #: backstop: every principal change, by this process or another, empties the cache at
-    #: once; app.auth.cache). 0: read it on every request
+    #: how long a server keeps a bearer token's principal or an artifact row without
+    #: reading it again (a backstop: every principal change or custody transfer, by this
+    #: process or another, empties the caches at once; app.rowcache). 0: read them on
+    #: every request
     principal_cache_s: float = Field(default=30.0, ge=0)
     seal_max_events: int = 1000
     builtin_tsa: bool = True

@@ -12,11 +12,13 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from app.artifacts.lookup import SealedAccess
+from app.artifacts.lookup import SealedAccess, artifact_rows
+from app.artifacts.models import Artifact
 from app.auth.cache import PrincipalCache
 from app.auth.changes import principal_changes
 from app.collectors import staging as collection_staging
 from app.events.projection import IndexWriter
+from app.rowcache import Generation, RowCache
 from app.settings import Settings
 from custody import migrations
 from custody.archive import archived_root
@@ -64,6 +66,8 @@ class Vault:
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(0.0))
     #: who may touch which artifact, as far as already read (app.artifacts.lookup)
     access: SealedAccess = field(default_factory=SealedAccess)
+    #: artifact rows by id, forgotten with the principals on every custody transfer
+    artifacts: RowCache[Artifact] = field(default_factory=lambda: artifact_rows(0.0, Generation()))
 
     def renew_crls(self) -> bytes | None:
         """Re-sign the CRLs that are due and keep them in the store (`locard serve` calls
@@ -294,15 +298,17 @@ def _open(
     if isinstance(store, MutableStore):  # S3: the checkpoint also beside the tiles
         slot = MirroredSlot(FileSlot(settings.tlog_checkpoint_file), store)
     tiles = TilePublisher(engine, store, slot, interval_s=settings.tlog_interval_ms / 1000)
-    principals = PrincipalCache(settings.principal_cache_s)
-    principals.changes = principal_changes(engine, principals.invalidate)
+    generation = Generation()
+    generation.changes = principal_changes(engine, generation.invalidate)
+    principals = PrincipalCache(settings.principal_cache_s, generation)
+    artifacts = artifact_rows(settings.principal_cache_s, generation)
     ledger = Ledger(
         engine,
         keyring.origin,
         keyring.signer,
         authorities,
         store,
-        state=IndexWriter(on_principals=principals.changed),
+        state=IndexWriter(on_cached_rows=generation.changed),
         tiles=tiles,
         witnesses=make_witnesses(settings, engine, store),
     )
@@ -334,4 +340,5 @@ def _open(
         run,
         keeper,
         principals,
+        artifacts=artifacts,
     )

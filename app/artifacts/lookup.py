@@ -15,6 +15,7 @@ from app.auth.models import Principal, Role
 from app.cases.models import Case, CaseMember
 from app.db import reading
 from app.errors import NotFound
+from app.rowcache import Generation, RowCache
 
 _ARTIFACTS: Table = Artifact.__table__  # type: ignore[attr-defined]
 _CASES: Table = Case.__table__  # type: ignore[attr-defined]
@@ -92,3 +93,36 @@ class SealedAccess:
     def forget(self) -> None:
         self._cases = {}
         self._members = set()
+
+
+#: artifact rows a server keeps (a few hundred bytes each)
+ARTIFACT_ROWS = 16_384
+
+
+def artifact_rows(ttl_s: float, generation: Generation) -> RowCache[Artifact]:
+    return RowCache(ttl_s, generation, ARTIFACT_ROWS)
+
+
+def cached_artifact(
+    rows: RowCache[Artifact], access: SealedAccess, artifact_id: str, who: Principal
+) -> Artifact | None:
+    """The artifact, if `who` is known to may read it and its row is cached; None: ask
+    the database (`remembered_artifact`). The row is shared: read it, never change it."""
+    if access.case_of(artifact_id, who) is None:
+        return None
+    return rows.get(artifact_id)
+
+
+def remembered_artifact(
+    engine: Engine,
+    rows: RowCache[Artifact],
+    access: SealedAccess,
+    artifact_id: str,
+    who: Principal,
+) -> Artifact:
+    """`readable_artifact`, and what it learnt kept for `cached_artifact`."""
+    generation = rows.generation
+    art = readable_artifact(engine, artifact_id, who)
+    access.remember(art, who)
+    rows.put(art.id, art, generation)
+    return art

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from app.artifacts.lookup import readable_artifact
+from app.artifacts.lookup import cached_artifact, readable_artifact, remembered_artifact
 from app.artifacts.metadata import DESCRIPTION_FIELDS, ArtifactMeta
 from app.artifacts.models import Artifact
 from app.auth.models import Principal, Role
@@ -254,12 +254,20 @@ def _rehash(vault: Vault, art: Artifact) -> str:
     return str(actual["sha256"])
 
 
+def known_artifact(vault: Vault, who: Principal, artifact_id: str) -> Artifact | None:
+    """The artifact from memory if `who` may read it and it was read before; None: call
+    `read_artifact`. Shared with other requests: never change it."""
+    return cached_artifact(vault.artifacts, vault.access, artifact_id, who)
+
+
+def read_artifact(vault: Vault, who: Principal, artifact_id: str) -> Artifact:
+    """The artifact `who` may read (404 otherwise), remembered for `known_artifact` and
+    for writes about it (`vault.access`)."""
+    return remembered_artifact(vault.engine, vault.artifacts, vault.access, artifact_id, who)
+
+
 def artifact_case(vault: Vault, who: Principal, artifact_id: str) -> str:
-    """The case of an artifact `who` may read (404 otherwise), remembered in
-    `vault.access` so the next write about it needs no lookup."""
-    art = get_artifact(vault.engine, artifact_id, who)
-    vault.access.remember(art, who)
-    return art.case_id
+    return read_artifact(vault, who, artifact_id).case_id
 
 
 def annotation_draft(who: Principal, case_id: str, artifact_id: str, text: str) -> EventDraft:

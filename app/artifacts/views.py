@@ -150,7 +150,9 @@ def list_artifacts(case_id: str, vault: VaultDep, who: Reader) -> list[ArtifactO
 
 @router.get("/artifacts/{artifact_id}", response_model=ArtifactOut)
 async def read_artifact(artifact_id: str, vault: VaultDep, who: Reader) -> ArtifactOut:
-    art = await in_read_thread(service.get_artifact, vault.engine, artifact_id, who)
+    art = service.known_artifact(vault, who, artifact_id)
+    if art is None:
+        art = await in_read_thread(service.read_artifact, vault, who, artifact_id)
     return ArtifactOut.model_validate(art)
 
 

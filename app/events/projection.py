@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, insert
 from sqlmodel import Session
 
+from app.events.artifact_events import TRANSFER
 from app.events.catalogue import CATALOGUE, parse_time
 from app.events.principal_events import PRINCIPAL_EVENTS
 from app.search.indexing import entry_values, project_search, searchable
@@ -108,14 +109,19 @@ def apply(s: Session, index: int, event: Event, draft: EventDraft | None = None)
     s.flush()
 
 
+#: the events whose projections change rows that servers cache (app.rowcache): principals,
+#: and an artifact's custodian
+CACHED_ROW_EVENTS = PRINCIPAL_EVENTS | {TRANSFER.name.value}
+
+
 class IndexWriter:
-    def __init__(self, on_principals: Callable[[], None] | None = None) -> None:
-        #: told after a seal that changed principals commits (app.auth.cache)
-        self.on_principals = on_principals
+    def __init__(self, on_cached_rows: Callable[[], None] | None = None) -> None:
+        #: told after a seal that changed cached rows commits (app.rowcache)
+        self.on_cached_rows = on_cached_rows
 
     def committed(self, types: Sequence[str]) -> None:
-        if self.on_principals is not None and not PRINCIPAL_EVENTS.isdisjoint(types):
-            self.on_principals()
+        if self.on_cached_rows is not None and not CACHED_ROW_EVENTS.isdisjoint(types):
+            self.on_cached_rows()
 
     @contextmanager
     def batch(self, conn: Connection) -> Iterator[IndexBatch]:

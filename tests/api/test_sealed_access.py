@@ -50,6 +50,8 @@ def _upload(live: LiveVault) -> tuple[str, str]:
         r = c.post("/v1/cases", json={"title": "Shortcut", "severity": "P2"})
         assert r.status_code == 201, r.text
         case = r.json()["case"]["id"]
+        # legal joins, so that custody can be handed to it (transfers go to members only)
+        assert c.post(f"/v1/cases/{case}/members", json={"principal": "legal"}).status_code == 201
         r = c.post(
             f"/v1/cases/{case}/artifacts", params={"file_name": "a.log"}, content=os.urandom(99)
         )
@@ -98,3 +100,16 @@ def test_what_one_reader_taught_lets_no_one_else_in(module_live: LiveVault) -> N
             assert_refused(b.post(f"/v1/artifacts/{art}/annotations", json={"text": "x"}), 404)
         with module_live.client("auditor") as au:
             assert_refused(au.post(f"/v1/artifacts/{art}/annotations", json={"text": "x"}), 403)
+
+
+def test_a_read_after_a_transfer_shows_the_new_custodian(module_live: LiveVault) -> None:
+    """Artifact rows are kept in memory; the custody transfer, their one change, empties
+    them before its answer is sent."""
+    _, art = _upload(module_live)
+    with module_live.client("collector") as c:
+        for _ in range(2):  # the second read is answered from memory
+            assert c.get(f"/v1/artifacts/{art}").json()["custodian"] == "collector"
+        assert module_live.vault.artifacts.get(art) is not None
+        r = c.post(f"/v1/artifacts/{art}/transfers", json={"to": "legal", "reason": "review"})
+        assert r.status_code == 201, r.text
+        assert c.get(f"/v1/artifacts/{art}").json()["custodian"] == "legal"

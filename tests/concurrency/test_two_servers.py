@@ -9,13 +9,15 @@ request to the next server in turn.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from bench.concurrency import Cluster, S3Target, check, cluster, run_load
+from bench.concurrency import Cluster, S3Target, check, cli, cluster, run_load
 from tests.s3.conftest import start_seaweed
 from tests.s3.helpers import new_bucket
 from tests.support.seaweed import SeaweedS3
@@ -59,3 +61,42 @@ def test_concurrent_clients_on_two_servers(two_servers: Cluster) -> None:
     verdict = check(two_servers, [run])
     assert verdict.ok, (verdict.problems, verdict.audit)
     assert verdict.receipts == len(acked)
+
+
+def test_a_transfer_sealed_by_one_server_is_read_at_once_by_the_other(
+    two_servers: Cluster,
+) -> None:
+    """Each server keeps artifact rows in memory; a custody transfer sealed by one is
+    announced to the other (NOTIFY), which reads the new custodian well before its cache's
+    30 s backstop would have let the old one go."""
+    cli(
+        two_servers.env,
+        "user",
+        "add",
+        "second",
+        "--role",
+        "collector",
+        "--data-dir",
+        str(two_servers.data_dir),
+    )
+    first, second = (
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {two_servers.collector}"})
+        for url in two_servers.urls
+    )
+    with first, second:
+        r = first.post("/v1/cases", json={"title": "Hand-over", "severity": "P2"})
+        case = r.json()["case"]["id"]
+        assert (
+            first.post(f"/v1/cases/{case}/members", json={"principal": "second"}).status_code == 201
+        )
+        r = first.post(f"/v1/cases/{case}/artifacts", params={"file_name": "a"}, content=b"bytes")
+        art = r.json()["artifact"]["id"]
+        for _ in range(2):  # cached by both
+            for client in (first, second):
+                assert client.get(f"/v1/artifacts/{art}").json()["custodian"] == "bench-collector"
+        r = second.post(f"/v1/artifacts/{art}/transfers", json={"to": "second", "reason": "shift"})
+        assert r.status_code == 201, r.text
+        deadline = time.monotonic() + 5
+        while first.get(f"/v1/artifacts/{art}").json()["custodian"] != "second":
+            assert time.monotonic() < deadline, "the other server kept serving the old custodian"
+            time.sleep(0.02)
