@@ -1,9 +1,11 @@
-"""An artifact and the reader's right to see it, in one query.
+"""An artifact and the reader's right to see it: in one query, and then from memory.
 
 Reading an artifact used to take three lookups (the artifact, its case, the reader's
 membership of that case), each a pooled connection, a statement and, on PostgreSQL, a
-round trip. Here they are one statement, built once: the answer and the errors are those
-of `get_artifact` followed by `readable_case`.
+round trip. `readable_artifact` makes them one statement, built once: the answer and the
+errors are those of `get_artifact` followed by `readable_case`. What it finds is then
+kept (`SealedAccess`, and the row in a `RowCache`), so that a server answers the next
+read of the same artifact, or a write about it, without the database.
 """
 
 from __future__ import annotations
@@ -106,8 +108,9 @@ def artifact_rows(ttl_s: float, generation: Generation) -> RowCache[Artifact]:
 def cached_artifact(
     rows: RowCache[Artifact], access: SealedAccess, artifact_id: str, who: Principal
 ) -> Artifact | None:
-    """The artifact, if `who` is known to may read it and its row is cached; None: ask
-    the database (`remembered_artifact`). The row is shared: read it, never change it."""
+    """The artifact, if `who` is known to be allowed to read it and its row is cached;
+    None: ask the database (`remembered_artifact`). The row is shared: read it, never
+    change it."""
     if access.case_of(artifact_id, who) is None:
         return None
     return rows.get(artifact_id)
