@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
@@ -24,6 +24,7 @@ from app.deps import Collector, Reader, VaultDep, in_read_thread
 from app.edge.routes import GuardedRoute, streams_body
 from app.errors import BadRequest
 from app.events.record import submit_async
+from app.sealed_response import sealed
 from app.text import MultiLine
 from app.uploads.reserve import upload_room
 from app.vault import Vault
@@ -251,11 +252,10 @@ async def transfer(
 @router.post("/artifacts/{artifact_id}/annotations", status_code=201)
 async def annotate(
     artifact_id: str, data: AnnotationIn, vault: VaultDep, who: Reader
-) -> dict[str, Any]:
+) -> JSONResponse:
     case_id = vault.access.case_of(artifact_id, who)
     if case_id is None:
         case_id = await in_read_thread(service.artifact_case, vault, who, artifact_id)
     d = service.annotation_draft(who, case_id, artifact_id, data.text)
     # the seal is awaited on the event loop, not in a worker thread parked per request
-    receipt = await submit_async(vault, d)
-    return {"receipt": receipt.to_json()}
+    return sealed(await submit_async(vault, d), status_code=201)

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from app.cases import service
 from app.cases.models import Case, CaseStatus, Severity
@@ -17,6 +18,7 @@ from app.cases.schemas import (
 )
 from app.deps import Collector, LegalOnly, Reader, VaultDep
 from app.edge.routes import GuardedRoute
+from app.sealed_response import sealed
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=GuardedRoute)
 
@@ -65,9 +67,9 @@ async def update_case(
 @router.post("/{case_id}/members", status_code=201)
 async def add_member(
     case_id: str, data: MemberAdd, vault: VaultDep, who: Collector
-) -> dict[str, Any]:
+) -> JSONResponse:
     receipt = await run_in_threadpool(service.add_member, vault, who, case_id, data.principal)
-    return {"receipt": receipt.to_json()}
+    return sealed(receipt, status_code=201)
 
 
 @router.post("/{case_id}/hold")

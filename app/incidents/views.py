@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.artifacts.schemas import ArtifactOut
@@ -23,6 +23,7 @@ from app.errors import BadRequest
 from app.incidents import action_items, leadership, reviews, service, timeline
 from app.incidents.leadership_pdf import render_leadership_pdf
 from app.incidents.policy import IncidentPolicy
+from app.sealed_response import sealed
 from app.text import MultiLine, SingleLine
 from app.vault import Vault
 
@@ -172,11 +173,11 @@ def export_timeline(
 
 
 @router.post("/cases/{case_id}/notes", status_code=201)
-async def add_note(case_id: str, data: NoteIn, vault: VaultDep, who: Reader) -> dict[str, Any]:
+async def add_note(case_id: str, data: NoteIn, vault: VaultDep, who: Reader) -> JSONResponse:
     receipt = await run_in_threadpool(
         service.add_note, vault, who, case_id, data.kind.value, data.text
     )
-    return {"receipt": receipt.to_json()}
+    return sealed(receipt, status_code=201)
 
 
 @router.post("/cases/{case_id}/reviews", status_code=201)
