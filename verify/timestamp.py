@@ -241,7 +241,13 @@ def _raise_for_status(status_info: tsp.PKIStatusInfo) -> None:
 def _same_name(a: asn1_x509.Name, b: asn1_x509.Name) -> bool:
     # Byte-equal names are equal; only differently encoded ones need asn1crypto's
     # RFC 5280 comparison, whose string preparation costs more than the rest of a check.
-    return bool(a.dump() == b.dump() or a == b)
+    return bool(_name_der(a) == _name_der(b) or a == b)
+
+
+def _name_der(name: asn1_x509.Name) -> bytes:
+    # A name inside a GeneralName carries its [4] tag, which its dump would include: the
+    # bytes of the same name as a certificate states it would never match.
+    return bytes(name.untag().dump() if name.explicit or name.implicit else name.dump())
 
 
 def _find_signer(sid: cms.SignerIdentifier, candidates: Sequence[bytes]) -> bytes | None:
@@ -551,7 +557,7 @@ def _check_tsa_name(token: _Token) -> None:
     tsa = token.tst_info["tsa"]
     if isinstance(tsa, core.Void) or tsa.name != "directory_name":
         return
-    if tsa.chosen != token.signer_asn1.subject:
+    if not _same_name(tsa.chosen, token.signer_asn1.subject):
         raise TimestampSignerMismatch(
             f"the token's TSA name {tsa.chosen.human_friendly} is not its signer's subject"
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import rfc3161_client
 from asn1crypto import cms, tsp
+from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -31,6 +32,7 @@ from verify.errors import (
 )
 from verify.timestamp import (
     TimeStampResponse,
+    _same_name,
     check_ess_cert_id,
     load_pem_or_der_certs,
     parse_timestamp_response,
@@ -246,3 +248,32 @@ def test_rfc2634_sha1_signing_certificate_is_checked(
     check_ess_cert_id(tsr, legacy.tsa_cert_der)
     with pytest.raises(TimestampSignerMismatch):
         check_ess_cert_id(tsr, openssl_tsa.tsa_cert_der)
+
+
+def test_names_the_token_states_as_its_certificate_does_need_no_string_preparation(
+    builtin_tsa: BuiltinTSA, digest: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TSA name and the ESSCertIDv2 issuer sit in GeneralNames ([4]-tagged); compared
+    by their untagged bytes they match the certificate's at once. asn1crypto's RFC 5280
+    comparison (LDAP string preparation, most of a built-in token's check) is only for
+    names encoded differently."""
+    tsr = builtin_tsa.timestamp(digest).tsr_der
+
+    def refuse(a: object, b: object) -> bool:
+        raise AssertionError("compared by string preparation")
+
+    monkeypatch.setattr(asn1_x509.Name, "__eq__", refuse)
+    monkeypatch.setattr(asn1_x509.Name, "__ne__", refuse)
+    verify_timestamp(tsr, digest, roots=builtin_tsa.trust_roots())
+
+
+def test_a_name_encoded_otherwise_is_still_the_same_name() -> None:
+    utf8 = asn1_x509.Name.build({"common_name": "Locard TSA", "country_name": "DE"})
+    printable = asn1_x509.Name.build(
+        {"common_name": "Locard TSA", "country_name": "DE"}, use_printable=True
+    )
+    tagged = asn1_x509.GeneralName(name="directory_name", value=utf8).chosen
+    other = asn1_x509.Name.build({"common_name": "Another TSA", "country_name": "DE"})
+    assert utf8.dump() != printable.dump()
+    assert _same_name(tagged, utf8) and _same_name(tagged, printable)
+    assert not _same_name(tagged, other)
