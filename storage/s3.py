@@ -13,9 +13,10 @@ seal, and a delete marker cannot hide it. `shadowed_objects()` lists such foreig
 versions for the audit. The original's version id is learnt from ListObjectVersions
 (versions come newest first) and cached: a locked version never changes.
 
-Do not give the bucket a default retention rule: it would also lock `staging/` objects,
-which could then not be cleaned up until the rule expires. Retention comes from the
-store (`default_retention_days`) or from each call.
+Do not give the bucket a default retention rule: it would also lock the versions of the
+one mutable key (the tlog checkpoint) and anything an earlier release staged under
+`staging/`, which could then not be cleaned up until the rule expires. Retention comes
+from the store (`default_retention_days`) or from each call.
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ class S3WormStore:
             )
         if "DefaultRetention" in lock.get("Rule", {}):
             log.warning(
-                "bucket %s has a default retention rule: staging objects will be locked too",
+                "bucket %s has a default retention rule: checkpoint versions will be locked too",
                 self.bucket,
             )
 
