@@ -81,15 +81,8 @@ class RowCache(Generic[V]):
     def changes(self) -> PrincipalChanges:
         return self.shared.changes
 
-    @changes.setter
-    def changes(self, changes: PrincipalChanges) -> None:
-        self.shared.changes = changes
-
     def invalidate(self) -> None:
         self.shared.invalidate()
-
-    def changed(self) -> None:
-        self.shared.changed()
 
     def get(self, key: str) -> V | None:
         generation = self.shared.current()

@@ -108,13 +108,9 @@ def parse_wrk(text: str) -> tuple[int, float, int, int, float, float]:
 
 def _wrk_cmd(url: str, threads: int, connections: int, seconds: float, lua: str) -> list[str]:
     duration = f"{max(1, round(seconds))}s"
-    return ["wrk", "-t", str(threads), "-c", str(connections), "-d", duration] + [
-        "--latency",
-        "--timeout",
-        "10s",
-        "-s",
-        lua,
-        url,
+    return [
+        *("wrk", "-t", str(threads), "-c", str(connections), "-d", duration),
+        *("--latency", "--timeout", "10s", "-s", lua, url),
     ]
 
 

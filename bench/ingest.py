@@ -762,11 +762,11 @@ def local_section(args: argparse.Namespace, tmp: Path, big: Path, base: Baseline
     return ratio
 
 
-def _cpu_of(pids: dict[str, int | None]) -> tuple[float, float, float]:
+def _cpu_of(s3_pid: int | None, vault_pid: int) -> tuple[float, float, float]:
     """CPU seconds so far of the S3 server, the vault and this process (the client)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
-    server, vault = (cpu_seconds(p) if p else float("nan") for p in pids.values())
-    return server, vault, own.ru_utime + own.ru_stime
+    server = cpu_seconds(s3_pid) if s3_pid else float("nan")
+    return server, cpu_seconds(vault_pid), own.ru_utime + own.ru_stime
 
 
 def boto3_upload_file(s3: S3Target, path: Path) -> float:
@@ -803,12 +803,11 @@ def s3_section(args: argparse.Namespace, tmp: Path, big: Path) -> None:
         small_peak = rss_small.peak
         runs: dict[str, list[float]] = {"boto3": [], "undeclared": [], "declared": []}
         cpu: dict[str, list[tuple[float, float, float]]] = {k: [] for k in runs}
-        pids = {"S3 server": s3.pid, "vault": vault.pid}
 
         def timed(kind: str, upload: Callable[[], float]) -> None:
-            before = _cpu_of(pids)
+            before = _cpu_of(s3.pid, vault.pid)
             runs[kind].append(upload())
-            after = _cpu_of(pids)
+            after = _cpu_of(s3.pid, vault.pid)
             cpu[kind].append((after[0] - before[0], after[1] - before[1], after[2] - before[2]))
 
         with RssSampler(vault.pid) as rss:

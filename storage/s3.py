@@ -608,7 +608,7 @@ class S3WormStore:
             for page in paginator.paginate(Bucket=self.bucket):
                 for upload in page.get("Uploads", []):
                     key = upload.get("Key", "")
-                    # Ours are staging/ or (declared digest) objects/ uploads.
+                    # Ours are objects/ uploads (and staging/ ones left by earlier releases).
                     if not key.startswith(("staging/", "objects/")):
                         continue
                     if upload.get("Initiated", cutoff) > cutoff:
